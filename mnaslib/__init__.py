@@ -1,0 +1,1 @@
+"""mnaslib: a reproduction of MnasNet."""
