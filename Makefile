@@ -1,0 +1,31 @@
+# Two commands do all the set-up: `make reproduce` (notebooks headless at PROFILE, default laptop) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= laptop
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test reproduce lab notebooks-ci benchmarks clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+reproduce: $(STAMP)
+	$(BIN)/mnas reproduce --profile $(PROFILE)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/latency_model.py
+	$(BIN)/python benchmarks/search_efficiency.py
+	$(BIN)/python benchmarks/child_throughput.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache
