@@ -1,0 +1,205 @@
+"""Train children on the proxy task, and the paper's full ImageNet recipe for a found model.
+
+The proxy trainer is what the search calls for every sampled architecture: build the child at the proxy's input size
+and width, train it briefly with RMSProp (the optimiser family of the paper), and report its accuracy on a validation
+split held out from the training set, with params, mult-adds and wall time. A child whose loss diverges raises
+``ChildFailed`` so the search records a failed trial instead of poisoning the controller with a NaN reward.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+
+import keras
+import tensorflow as tf
+
+from mnaslib.models import build_model
+from mnaslib.profile import summarize
+from mnaslib.space import Arch
+
+RMSPROP = {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}  # the official code's RMSProp settings
+
+
+class ChildFailed(RuntimeError):
+    """A child could not be evaluated (diverged, out of memory, failed to build); ``reason`` says which."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ProxyTask:
+    """Settings of the proxy task (the paper: 5 ImageNet epochs at 224; ours is smaller, and labelled so)."""
+
+    dataset: str = "cifar10"
+    image_size: int = 32
+    epochs: int = 1
+    batch_size: int = 128
+    max_train: int | None = None
+    val_size: int = 1000
+    width_multiplier: float = 1.0
+    learning_rate: float = 0.016  # per 256 images, as in the official recipe
+    warmup_fraction: float = 0.1
+    label_smoothing: float = 0.1
+    bn_momentum: float = 0.9  # the official 0.99 leaves BN statistics near their start after a few hundred steps
+    stem_stride: int | None = None  # None: 1 for inputs of 64 pixels or less, else 2
+    seed: int = 0
+    data_dir: str | None = None
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "ProxyTask":
+        known = {f.name for f in fields(cls)}
+        unknown = set(config) - known
+        if unknown:
+            raise ValueError(f"unknown proxy-task settings {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**config)
+
+    def describe(self) -> str:
+        """The label that goes with every proxy accuracy, so it is never mistaken for the paper's ImageNet top-1."""
+        data = f"{self.dataset}" + (f"[{self.max_train} train]" if self.max_train else "")
+        return (f"{data} {self.image_size}px, {self.epochs} epoch{'s' * (self.epochs != 1)}, batch {self.batch_size}, "
+                f"width x{self.width_multiplier:g}, val {self.val_size} held out of train")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def resolved_stem_stride(self) -> int:
+        return self.stem_stride if self.stem_stride is not None else (1 if self.image_size <= 64 else 2)
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    accuracy: float
+    trainable_params: int
+    total_params: int
+    mult_adds: int
+    train_seconds: float
+    eval_seconds: float
+    final_loss: float
+
+
+def warmup_exponential_schedule(peak: float, warmup_steps: int, decay_steps: float, decay_rate: float,
+                                staircase: bool = True) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Linear warm-up to ``peak``, then ``peak * decay_rate ** (step / decay_steps)`` counted from step 0 (as the
+    official code does)."""
+    return _WarmupExponential(peak, warmup_steps, decay_steps, decay_rate, staircase)
+
+
+@keras.saving.register_keras_serializable(package="mnaslib")
+class _WarmupExponential(keras.optimizers.schedules.LearningRateSchedule):
+    def __init__(self, peak: float, warmup_steps: int, decay_steps: float, decay_rate: float, staircase: bool):
+        self.peak, self.warmup_steps = float(peak), int(warmup_steps)
+        self.decay_steps, self.decay_rate, self.staircase = float(decay_steps), float(decay_rate), bool(staircase)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        exponent = step / self.decay_steps
+        if self.staircase:
+            exponent = tf.floor(exponent)
+        decayed = self.peak * tf.pow(self.decay_rate, exponent)
+        if self.warmup_steps <= 0:
+            return decayed
+        warm = self.peak * step / float(self.warmup_steps)
+        return tf.where(step < self.warmup_steps, warm, decayed)
+
+    def get_config(self) -> dict:
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase}
+
+
+def build_child(arch: Arch, task: ProxyTask, num_classes: int) -> keras.Model:
+    """The proxy-size child: the architecture at the proxy's resolution, width and number of classes.
+
+    BN momentum is lowered to ``task.bn_momentum``: a proxy child trains for only a few hundred steps, and with the
+    official 0.99 its moving statistics stay near their initial values, so inference-mode validation accuracy
+    would measure the BN warm-up rather than the architecture (we saw 9% instead of 50% on a 10-class toy task).
+    """
+    try:
+        model = build_model(arch, input_size=task.image_size, num_classes=num_classes,
+                            depth_multiplier=task.width_multiplier, stem_stride=task.resolved_stem_stride)
+    except (ValueError, tf.errors.OpError) as err:
+        raise ChildFailed("build", str(err)) from err
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = task.bn_momentum
+    return model
+
+
+def train_child(arch: Arch, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, task: ProxyTask,
+                num_classes: int, steps_per_epoch: int | None = None, verbose: int = 0) -> ChildResult:
+    """Train one child on the proxy task and return its held-out accuracy and costs.
+
+    Raises ``ChildFailed`` with reason ``diverged`` (non-finite loss), ``oom`` (resource exhausted) or ``build``.
+    """
+    keras.utils.set_random_seed(task.seed)
+    model = build_child(arch, task, num_classes)
+    counts = summarize(model)
+    steps = steps_per_epoch or int(train_ds.cardinality().numpy())
+    if steps <= 0:
+        raise ValueError("the training dataset is empty or of unknown length; pass steps_per_epoch")
+    total_steps = max(1, steps * task.epochs)
+    peak = task.learning_rate * task.batch_size / 256
+    schedule = warmup_exponential_schedule(peak, int(task.warmup_fraction * total_steps),
+                                           decay_steps=max(1.0, total_steps / 10), decay_rate=0.8, staircase=False)
+    model.compile(optimizer=keras.optimizers.RMSprop(schedule, **RMSPROP),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=task.label_smoothing),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], jit_compile=False)
+    one_hot = _one_hot(num_classes)
+    start = time.perf_counter()
+    try:
+        history = model.fit(train_ds.map(one_hot), epochs=task.epochs, steps_per_epoch=steps_per_epoch,
+                            verbose=verbose, callbacks=[keras.callbacks.TerminateOnNaN()])
+    except tf.errors.ResourceExhaustedError as err:
+        raise ChildFailed("oom", f"out of memory while training: {err.message[:200]}") from err
+    train_seconds = time.perf_counter() - start
+    losses = history.history.get("loss", [])
+    if not losses or not all(math.isfinite(v) for v in losses):
+        raise ChildFailed("diverged", f"training loss became non-finite (losses per epoch: {losses})")
+    start = time.perf_counter()
+    _, accuracy = model.evaluate(val_ds.map(one_hot), verbose=0)
+    eval_seconds = time.perf_counter() - start
+    if not math.isfinite(accuracy):
+        raise ChildFailed("diverged", "validation accuracy is not finite")
+    return ChildResult(float(accuracy), counts["trainable_params"], counts["total_params"], counts["mult_adds"],
+                       train_seconds, eval_seconds, float(losses[-1]))
+
+
+def paper_recipe(model: keras.Model, steps_per_epoch: int, batch_size: int, epochs: int = 350,
+                 weight_decay: float = 1e-5) -> keras.Model:
+    """Compile ``model`` with the official MnasNet ImageNet recipe (ARCHITECTURES.md), for training a found model
+    longer: RMSProp (decay 0.9, momentum 0.9, eps 1e-3), 0.016 per 256 images with 5 warm-up epochs then x0.97 every
+    2.4 epochs (staircase, from step 0), weight EMA 0.9999, L2 weight decay 1e-5 on non-BN weights, label
+    smoothing 0.1. Returns the model, compiled; its dropout (0.2) is set by the builder.
+    """
+    if steps_per_epoch < 1 or batch_size < 1 or epochs < 1:
+        raise ValueError("steps_per_epoch, batch_size and epochs must be positive")
+    peak = 0.016 * batch_size / 256
+    schedule = warmup_exponential_schedule(peak, 5 * steps_per_epoch, 2.4 * steps_per_epoch, 0.97, staircase=True)
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):  # DepthwiseConv2D is a Conv2D subclass
+            layer.kernel.regularizer = keras.regularizers.L2(weight_decay / 2)  # official: wd * sum(w^2) / 2
+    model.compile(optimizer=keras.optimizers.RMSprop(schedule, use_ema=True, ema_momentum=0.9999, **RMSPROP),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="top1"),
+                           keras.metrics.TopKCategoricalAccuracy(5, name="top5")])
+    return model
+
+
+def _one_hot(num_classes: int):
+    def convert(images, labels):
+        labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+        return images, tf.one_hot(labels, num_classes)
+    return convert
+
+
+def set_threads(intra_op: int = 1, inter_op: int = 1) -> None:
+    """Pin TensorFlow's thread pools; workers of a process pool each take one core."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError:
+        pass  # already initialised in this process: the pools keep their size
+
