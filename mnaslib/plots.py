@@ -7,6 +7,7 @@ milliseconds, accuracy on the y axis as a fraction.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -131,3 +132,35 @@ def save_figure(fig: Figure, name: str, figures_dir: str | Path = "figures") -> 
     path = folder / (name if name.endswith(".png") else f"{name}.png")
     fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
     return path
+
+
+def draw_architecture(ax: Axes, arch, input_size: int = 224, depth_multiplier: float = 1.0) -> None:
+    """A Figure 7-style drawing: one box per block with its op, kernel, SE, skip and repeats, tensor shapes between.
+
+    ``arch`` is an ``mnaslib.space.Arch``; shapes follow the builder's strides and filter rounding.
+    """
+    from mnaslib.models import round_filters
+
+    colours = {"conv": "#cc79a7", "dconv": "#56b4e9", "mbconv3": "#009e73", "mbconv6": "#e69f00"}
+    size = math.ceil(input_size / 2)
+    shapes = [f"{input_size}x{input_size}x3", f"{size}x{size}x{round_filters(arch.stem_filters, depth_multiplier)}"]
+    boxes = [("Conv 3x3", "#999999", "stem")]
+    for block in arch.blocks:
+        size = math.ceil(size / block.stride)
+        name = {"conv": "Conv", "dconv": "SepConv"}.get(block.conv_op, f"MBConv{block.expand_ratio}")
+        extra = (", SE" if block.se_ratio else "") + {"none": "", "pool": ", pool skip", "identity": ""}[block.skip]
+        boxes.append((f"{name} ({block.kernel}x{block.kernel}{extra})", colours.get(block.conv_op, "#0072b2"),
+                      f"x{block.repeats}"))
+        shapes.append(f"{size}x{size}x{round_filters(block.out_filters, depth_multiplier)}")
+    boxes.append(("Pooling, FC", "#999999", "head"))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.5, len(boxes) - 0.5)
+    ax.invert_yaxis()
+    ax.axis("off")
+    for i, (text, colour, repeats) in enumerate(boxes):
+        ax.add_patch(plt.Rectangle((0.25, i - 0.32), 0.5, 0.64, color=colour, alpha=0.85))
+        ax.text(0.5, i, text, ha="center", va="center", fontsize="small", color="white", weight="bold")
+        ax.text(0.78, i, repeats, ha="left", va="center", fontsize="small")
+        if i < len(shapes):
+            ax.text(0.22, i - 0.5 if i else -0.45, shapes[i], ha="right", va="center", fontsize="x-small", color="0.3")
+    ax.set_title(f"{arch.name or arch.arch_id} ({input_size}x{input_size})")

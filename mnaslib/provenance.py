@@ -24,7 +24,8 @@ class Provenance:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown provenance kind {self.kind!r}; expected one of {', '.join(KINDS)}")
-        if self.kind == "paper" and self.detail.split(" ")[0] not in PAPER_STATUS:
+        status, rest = self.detail[:1], self.detail[1:2]
+        if self.kind == "paper" and (status not in PAPER_STATUS or rest not in ("", " ", ";", ",")):
             raise ValueError(f"a paper number needs its status V, C or U first in the detail, got {self.detail!r}")
 
     @property
