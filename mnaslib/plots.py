@@ -148,7 +148,7 @@ def draw_architecture(ax: Axes, arch, input_size: int = 224, depth_multiplier: f
     for block in arch.blocks:
         size = math.ceil(size / block.stride)
         name = {"conv": "Conv", "dconv": "SepConv"}.get(block.conv_op, f"MBConv{block.expand_ratio}")
-        extra = (", SE" if block.se_ratio else "") + {"none": "", "pool": ", pool skip", "identity": ""}[block.skip]
+        extra = (", SE" if block.se_ratio else "") + {"none": "", "pool": ", pool", "identity": ""}[block.skip]
         boxes.append((f"{name} ({block.kernel}x{block.kernel}{extra})", colours.get(block.conv_op, "#0072b2"),
                       f"x{block.repeats}"))
         shapes.append(f"{size}x{size}x{round_filters(block.out_filters, depth_multiplier)}")
@@ -159,7 +159,8 @@ def draw_architecture(ax: Axes, arch, input_size: int = 224, depth_multiplier: f
     ax.axis("off")
     for i, (text, colour, repeats) in enumerate(boxes):
         ax.add_patch(plt.Rectangle((0.25, i - 0.32), 0.5, 0.64, color=colour, alpha=0.85))
-        ax.text(0.5, i, text, ha="center", va="center", fontsize="small", color="white", weight="bold")
+        ax.text(0.5, i, text, ha="center", va="center", fontsize="small" if len(text) < 20 else "x-small",
+                color="white", weight="bold")
         ax.text(0.78, i, repeats, ha="left", va="center", fontsize="small")
         if i < len(shapes):
             ax.text(0.22, i - 0.5 if i else -0.45, shapes[i], ha="right", va="center", fontsize="x-small", color="0.3")
