@@ -1,0 +1,37 @@
+"""Every numbered notebook runs top to bottom headless under papermill at the ci profile, and is committed clean."""
+import json
+from pathlib import Path
+
+import pytest
+
+from mnaslib.reproduce import notebook_paths, render_report, run_notebook, save_table
+
+NOTEBOOKS = notebook_paths()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_without_outputs_and_with_parameters(path):
+    notebook = json.loads(path.read_text())
+    first_code = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    assert "parameters" in first_code["metadata"].get("tags", []), "the first code cell must be papermill parameters"
+    assert "profile" in "".join(first_code["source"])
+    assert not any(c.get("outputs") for c in notebook["cells"] if c["cell_type"] == "code")
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_at_ci_profile(path, tmp_path):
+    figures = tmp_path / "figures"
+    run_notebook(path, tmp_path / path.name, {"profile": "ci", "figures_dir": str(figures),
+                                              "tables_dir": str(tmp_path / "tables"),
+                                              "run_dir": str(tmp_path / "runs")})
+    assert list(figures.glob("*.png")), f"{path.name} saved no figure"
+
+
+def test_report_lists_tables_and_settings(tmp_path):
+    import pandas as pd
+    save_table(pd.DataFrame({"model": ["a1"], "params": ["3.89 [computed]"]}), "table1", tmp_path / "tables")
+    text = render_report("ci", [("01_x.ipynb", 12.0, "ok")], tmp_path / "tables", tmp_path)
+    assert "| a1 | 3.89 [computed] |" in text and "profile: ci" in text and "01_x.ipynb" in text
+    with pytest.raises(ValueError):
+        save_table(pd.DataFrame(), "../escape", tmp_path)
