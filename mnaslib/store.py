@@ -1,0 +1,406 @@
+"""A crash-safe record of an architecture search: every sampled trial, the controller state, and curves, in SQLite.
+
+A search samples thousands of models over hours; a laptop sleeps, a kernel dies, an OOM killer strikes. The store
+makes any of these cost at most the trials that were in flight:
+
+* each trial is written when it is sampled (``pending``) and again when it ends (``done`` or ``failed``), each
+  write in its own committed transaction, so a SIGKILL loses nothing that was committed and never leaves half a
+  trial (SQLite's journal rolls an interrupted transaction back when the file is next opened);
+* the controller's state is saved after every completed step, so a resume restores the latest one and
+  re-evaluates only ``pending()`` trials (sampled after that state but never finished);
+* ``open_run`` stores the config with the run and refuses to resume under a config that would change the search.
+
+Write-ahead logging (WAL) lets a notebook read the store while a search writes it; ``synchronous=FULL`` makes each
+commit durable even across a power cut. Each process opens its own connection on first use (a SQLite connection
+must not cross a fork), and a lock serialises threads of one process.
+"""
+from __future__ import annotations
+
+import json
+import operator
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SCHEMA_VERSION = 1
+STORE_FILENAME = "trials.sqlite"
+STATUSES = ("pending", "running", "done", "failed")
+UNFINISHED = ("pending", "running")
+# Config keys that may change when a run is resumed: how long it runs and how many workers evaluate trials change
+# the schedule, not the search. Every other key (space, strategy, reward, seed, proxy training...) defines it.
+RESUMABLE_KEYS = ("steps", "workers", "notes")
+
+METRIC_COLUMNS = ("accuracy", "latency_ms", "latency_provenance", "reward", "params", "trainable_params",
+                  "mult_adds", "train_seconds", "eval_seconds", "extra")
+TRIAL_COLUMNS = ("id", "step", "index_in_step", "arch_id", "tokens", "block_strings", "status", *METRIC_COLUMNS[:-1],
+                 "error", "extra", "created", "finished")
+_JSON_COLUMNS = ("tokens", "block_strings", "extra")
+_REAL_COLUMNS = ("accuracy", "latency_ms", "reward", "train_seconds", "eval_seconds")
+_INT_COLUMNS = ("params", "trainable_params", "mult_adds")
+_DTYPES = {**{c: "float64" for c in _REAL_COLUMNS}, **{c: "Int64" for c in _INT_COLUMNS}}
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    config TEXT NOT NULL,
+    seed INTEGER,
+    created TEXT NOT NULL,
+    mnaslib_version TEXT NOT NULL,
+    schema_version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    step INTEGER NOT NULL,
+    index_in_step INTEGER NOT NULL,
+    arch_id TEXT NOT NULL,
+    tokens TEXT NOT NULL,
+    block_strings TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
+    accuracy REAL,
+    latency_ms REAL,
+    latency_provenance TEXT,
+    reward REAL,
+    params INTEGER,
+    trainable_params INTEGER,
+    mult_adds INTEGER,
+    train_seconds REAL,
+    eval_seconds REAL,
+    error TEXT,
+    extra TEXT,
+    created TEXT NOT NULL,
+    finished TEXT,
+    UNIQUE (step, index_in_step)
+);
+CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
+CREATE TABLE IF NOT EXISTS strategy_state (step INTEGER PRIMARY KEY, state BLOB NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scalars (step INTEGER NOT NULL, tag TEXT NOT NULL, value REAL, created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS scalars_tag ON scalars (tag, step);
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+
+class StoreError(RuntimeError):
+    """The file is not a usable trial store (not SQLite, damaged, or another schema version)."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _mnaslib_version() -> str:
+    """The installed mnaslib version; 'unknown' when run from a source tree that was never installed."""
+    try:
+        return metadata.version("mnaslib")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _dumps(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, allow_nan=True)
+    except TypeError as error:
+        raise ValueError(f"{what} must be JSON-serialisable: {error}") from error
+
+
+def _metric(name: str, value: Any) -> Any:
+    """A metric as SQLite stores it: numpy scalars become Python numbers (sqlite3 cannot bind them), a Provenance
+    becomes its label, extra becomes JSON; an integer column refuses a fractional value instead of truncating it."""
+    if value is None:
+        return None
+    if name == "extra":
+        return _dumps(value, "extra")
+    if name == "latency_provenance":
+        return str(value)
+    if name in _INT_COLUMNS:
+        try:
+            return operator.index(value)
+        except TypeError as error:
+            raise ValueError(f"trial metric {name} must be an integer, got {value!r}") from error
+    return float(value)
+
+
+class TrialStore:
+    """One search's trials, controller states, scalars and metadata in one SQLite file (created if missing)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+        self._lock = threading.RLock()
+        with self._lock:
+            self._connection()
+
+    # -- connection and schema -------------------------------------------------------------------------------------
+
+    def _fix_hint(self) -> str:
+        return (f"move {self.path} aside (e.g. `mv {self.path} {self.path}.bad`) or start the run in a new directory "
+                f"(mnaslib never deletes a store)")
+
+    def _connection(self) -> sqlite3.Connection:
+        """This process's connection, opened (and the file checked) on first use after a start or a fork."""
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"cannot create trial store {self.path}: folder {self.path.parent} does not exist")
+        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            self._check_or_create(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _check_or_create(self, conn: sqlite3.Connection) -> None:
+        """Create the schema in a new file, or check an existing one only by reading it: a file that turns out not
+        to be a store must be left byte-for-byte as it was, so the journal mode is set after the checks."""
+        try:
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path} is not a readable SQLite database ({error}); {self._fix_hint()}") from error
+        if check != "ok":
+            raise StoreError(f"{self.path} is damaged (SQLite integrity check: {check}); {self._fix_hint()}")
+        if version == 0 and tables:
+            raise StoreError(f"{self.path} is a SQLite database but not a mnaslib trial store (tables: "
+                             f"{', '.join(sorted(tables))}); {self._fix_hint()}")
+        if version not in (0, SCHEMA_VERSION):   # 0 with no tables: a new, empty file
+            raise StoreError(f"{self.path} has trial-store schema version {version}, this mnaslib "
+                             f"({_mnaslib_version()}) reads version {SCHEMA_VERSION}; open it with the mnaslib "
+                             f"version that wrote it, or {self._fix_hint()}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        if version == 0:
+            # IF NOT EXISTS under a write lock: two processes creating the same new store both succeed
+            conn.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One committed-or-rolled-back transaction; BEGIN IMMEDIATE takes the write lock up front so concurrent
+        writers wait (up to the connection timeout) instead of failing half way."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._connection().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close this process's connection; the store reopens on the next use."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "TrialStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- trials -----------------------------------------------------------------------------------------------------
+
+    def add_pending(self, step: int, index: int, tokens: Sequence[int], arch_id: str,
+                    block_strings: Sequence[str]) -> int:
+        """Record a sampled trial before it is evaluated and return its id; a resume re-evaluates it if it never
+        finishes. ``(step, index)`` must be new: sampling the same slot twice is a driver bug."""
+        row = (int(step), int(index), str(arch_id), _dumps([int(t) for t in tokens], "tokens"),
+               _dumps([str(b) for b in block_strings], "block_strings"), "pending", _now())
+        try:
+            with self._transaction() as conn:
+                cursor = conn.execute("INSERT INTO trials (step, index_in_step, arch_id, tokens, block_strings, "
+                                      "status, created) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+        except sqlite3.IntegrityError as error:
+            raise ValueError(f"trial (step {step}, index {index}) is already in {self.path}") from error
+        return int(cursor.lastrowid)
+
+    def _transition(self, trial_id: int, to: str, allowed_from: tuple[str, ...], assignments: Mapping[str, Any]) -> None:
+        """Move a trial to status ``to`` and set columns, refusing transitions that would rewrite a final result."""
+        columns = "".join(f", {name} = ?" for name in assignments)
+        with self._transaction() as conn:
+            found = conn.execute("SELECT status FROM trials WHERE id = ?", (int(trial_id),)).fetchone()
+            if found is None:
+                raise KeyError(f"no trial {trial_id} in {self.path}")
+            if found[0] not in allowed_from:
+                raise ValueError(f"trial {trial_id} is {found[0]}; only a {' or '.join(allowed_from)} trial "
+                                 f"can become {to}")
+            conn.execute(f"UPDATE trials SET status = ?{columns} WHERE id = ?",
+                         (to, *assignments.values(), int(trial_id)))
+
+    def mark_running(self, trial_id: int) -> None:
+        """Note that a worker has started evaluating a pending trial (it still counts as unfinished on resume)."""
+        self._transition(trial_id, "running", ("pending",), {})
+
+    def finish(self, trial_id: int, **metrics: Any) -> None:
+        """Store a trial's results and mark it done, in one transaction.
+
+        Accepted metrics: accuracy, latency_ms, latency_provenance, reward, params, trainable_params, mult_adds,
+        train_seconds, eval_seconds, and extra (any JSON-serialisable dict). Unknown names are rejected so a typo
+        cannot silently drop a result. SQLite stores a NaN metric as NULL (read back as None).
+        """
+        unknown = sorted(set(metrics) - set(METRIC_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown trial metrics {unknown}; accepted: {', '.join(METRIC_COLUMNS)}")
+        values = {name: _metric(name, value) for name, value in metrics.items()}
+        self._transition(trial_id, "done", UNFINISHED, {**values, "finished": _now()})
+
+    def fail(self, trial_id: int, error: str) -> None:
+        """Mark an unfinished trial failed with its error text (a failed trial is final: resume does not retry it)."""
+        self._transition(trial_id, "failed", UNFINISHED, {"error": str(error), "finished": _now()})
+
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> dict[str, Any]:
+        trial = dict(row)
+        for name in _JSON_COLUMNS:
+            if trial[name] is not None:
+                trial[name] = json.loads(trial[name])
+        return trial
+
+    def trial(self, trial_id: int) -> dict[str, Any]:
+        """One trial as a dict (tokens, block_strings and extra decoded from JSON)."""
+        rows = self._query("SELECT * FROM trials WHERE id = ?", (int(trial_id),))
+        if not rows:
+            raise KeyError(f"no trial {trial_id} in {self.path}")
+        return self._decode(rows[0])
+
+    def trials(self, status: str | None = None) -> list[dict[str, Any]]:
+        """All trials in sampling order (step, then index), optionally only those with one status."""
+        if status is None:
+            rows = self._query("SELECT * FROM trials ORDER BY step, index_in_step")
+        elif status in STATUSES:
+            rows = self._query("SELECT * FROM trials WHERE status = ? ORDER BY step, index_in_step", (status,))
+        else:
+            raise ValueError(f"unknown trial status {status!r}; expected one of {', '.join(STATUSES)}")
+        return [self._decode(row) for row in rows]
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Trials sampled but never finished (pending or running): exactly what a resume must re-evaluate."""
+        rows = self._query("SELECT * FROM trials WHERE status IN (?, ?) ORDER BY step, index_in_step", UNFINISHED)
+        return [self._decode(row) for row in rows]
+
+    def dataframe(self) -> pd.DataFrame:
+        """All trials as a DataFrame, one row per trial, with the same columns and numeric dtypes (NaN / <NA> where
+        a trial has no value yet) even before the first trial, so plots and filters work at any point of a run."""
+        return pd.DataFrame(self.trials(), columns=list(TRIAL_COLUMNS)).astype(_DTYPES)
+
+    # -- strategy state, scalars, metadata --------------------------------------------------------------------------
+
+    def save_strategy_state(self, step: int, state: bytes) -> None:
+        """Keep the controller state after a completed step (saving a step again replaces it)."""
+        if not isinstance(state, (bytes, bytearray, memoryview)):
+            raise TypeError(f"strategy state must be bytes, got {type(state).__name__}")
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO strategy_state (step, state, created) VALUES (?, ?, ?)",
+                         (int(step), sqlite3.Binary(bytes(state)), _now()))
+
+    def latest_strategy_state(self) -> tuple[int, bytes] | None:
+        """The state of the highest completed step, or None for a run that has not completed one."""
+        rows = self._query("SELECT step, state FROM strategy_state ORDER BY step DESC LIMIT 1")
+        return (int(rows[0]["step"]), bytes(rows[0]["state"])) if rows else None
+
+    def log_scalar(self, step: int, tag: str, value: float) -> None:
+        """Append one point of a curve (reward mean, entropy, best accuracy...)."""
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO scalars (step, tag, value, created) VALUES (?, ?, ?, ?)",
+                         (int(step), str(tag), float(value), _now()))
+
+    def scalars(self) -> pd.DataFrame:
+        """All logged points as a DataFrame with columns step, tag, value, in logging order."""
+        rows = self._query("SELECT step, tag, value FROM scalars ORDER BY rowid")
+        return pd.DataFrame([dict(row) for row in rows], columns=["step", "tag", "value"])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value under a key (replacing any previous value)."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (str(key), _dumps(value, key)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """The value stored under a key, or ``default``."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (str(key),))
+        return json.loads(rows[0]["value"]) if rows else default
+
+    # -- runs -------------------------------------------------------------------------------------------------------
+
+    def record_run(self, config: Mapping[str, Any]) -> int:
+        """Add a row to ``runs`` for a start or a resume of the search, with its config, seed and mnaslib version."""
+        seed = config.get("seed")
+        seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (config, seed, created, mnaslib_version, schema_version) VALUES (?, ?, ?, ?, ?)",
+                (_dumps(dict(config), "config"), seed, _now(),
+                 _mnaslib_version(), SCHEMA_VERSION))
+        return int(cursor.lastrowid)
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every start and resume of this search, oldest first, config decoded."""
+        rows = self._query("SELECT * FROM runs ORDER BY id")
+        return [{**dict(row), "config": json.loads(row["config"])} for row in rows]
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys; values normalised through JSON so a tuple equals the list it was saved as."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = json.loads(_dumps(value, name))
+    return flat
+
+
+def config_differences(stored: Mapping[str, Any], config: Mapping[str, Any],
+                       resumable_keys: Iterable[str] = RESUMABLE_KEYS) -> dict[str, tuple[Any, Any]]:
+    """Dotted keys whose values differ between two configs, as ``{key: (stored, new)}`` (a missing key shows as the
+    string '<missing>'), ignoring keys under any of ``resumable_keys`` (a key matches itself and everything under
+    it, so 'workers' covers 'workers.count')."""
+    skip = tuple(resumable_keys)
+    old, new = _flatten(stored), _flatten(config)
+    missing = "<missing>"
+    return {key: (old.get(key, missing), new.get(key, missing)) for key in sorted(set(old) | set(new))
+            if old.get(key, missing) != new.get(key, missing)
+            and not any(key == s or key.startswith(f"{s}.") for s in skip)}
+
+
+def open_run(run_dir: str | os.PathLike[str], config: Mapping[str, Any],
+             resumable_keys: Iterable[str] = RESUMABLE_KEYS) -> TrialStore:
+    """Start a search in ``run_dir`` or resume the one already there, and record this start in ``runs``.
+
+    Resuming under a config that changes the search would mix two experiments in one record, so any difference
+    outside ``resumable_keys`` raises a ValueError naming the keys; the stored config is never overwritten.
+    """
+    resumable_keys = tuple(resumable_keys)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store = TrialStore(run_dir / STORE_FILENAME)
+    previous = store.runs()
+    if previous:
+        differences = config_differences(previous[-1]["config"], config, resumable_keys)
+        if differences:
+            store.close()
+            listed = "; ".join(f"{key}: stored {old!r}, now {new!r}" for key, (old, new) in differences.items())
+            raise ValueError(f"refusing to resume {run_dir}: its search was started with a different config "
+                             f"({listed}). Resume with the stored config (see TrialStore.runs()), or start fresh "
+                             f"in a new run directory (or move {run_dir} aside). Only "
+                             f"{', '.join(resumable_keys) or 'no keys'} may change on resume.")
+    store.record_run(config)
+    return store
