@@ -3,6 +3,7 @@
 No phone is involved: these tests pin down the exact commands sent, the parsing of each output format, and every
 error path. The stand-in is the only mock; the model conversion is real.
 """
+import os
 import time
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def flatbuffer(model) -> bytes:
 def adb_log(monkeypatch, tmp_path) -> Path:
     """Put the stand-in adb first on PATH with a clean scenario; returns the file its command lines go to."""
     log = tmp_path / "adb.log"
-    monkeypatch.setenv("PATH", f"{FAKE_ADB_DIR}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{FAKE_ADB_DIR}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_ADB_LOG", str(log))
     for name in ("FAKE_ADB_DEVICES", "FAKE_ADB_BINARY_MISSING", "FAKE_ADB_SLEEP", "FAKE_ADB_OUTPUT", "FAKE_ADB_CPUS",
                  "FAKE_ADB_MODEL", "FAKE_ADB_DEVICE", "FAKE_ADB_RELEASE"):
