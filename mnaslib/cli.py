@@ -57,7 +57,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
     from mnaslib.latency import get_provider
 
     options = {}
-    if args.provider == "adb":
+    if args.provider in ("adb", "pixel-adb"):
         options = {k: v for k, v in {"serial": args.serial, "taskset_mask": args.taskset_mask}.items() if v}
     provider = get_provider(args.provider, **options)
     arch, model = _resolve_model(args)
@@ -88,12 +88,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from mnaslib.latency.tflite import convert_to_tflite
+    from mnaslib.latency.tflite import to_tflite
 
     _, model = _resolve_model(args)
     out = Path(args.output)
     if out.suffix == ".tflite":
-        out.write_bytes(convert_to_tflite(model))
+        out.write_bytes(to_tflite(model))
     elif out.suffix == ".keras":
         model.save(out)
     else:
@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     latency = sub.add_parser("latency", help="latency of a model from a provider")
     _model_args(latency)
     latency.add_argument("--provider", default="pixel1-model",
-                         help="host | adb | pixel1-model | host-model | flops (default pixel1-model)")
+                         help="host | adb | pixel1-model | host-model | flops (default pixel1-model); host "
+                         "measures with LiteRT on this CPU, adb on a phone")
     latency.add_argument("--serial", help="adb device serial, when several phones are attached")
     latency.add_argument("--taskset-mask", help="CPU mask for the phone's big cores (adb provider)")
     latency.set_defaults(func=cmd_latency)

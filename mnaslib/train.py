@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -110,16 +111,17 @@ class _WarmupExponential(keras.optimizers.schedules.LearningRateSchedule):
                 "decay_rate": self.decay_rate, "staircase": self.staircase}
 
 
-def build_child(arch: Arch, task: ProxyTask, num_classes: int) -> keras.Model:
+def build_child(arch: Arch | Any, task: ProxyTask, num_classes: int) -> keras.Model:
     """The proxy-size child: the architecture at the proxy's resolution, width and number of classes.
 
     BN momentum is lowered to ``task.bn_momentum``: a proxy child trains for only a few hundred steps, and with the
     official 0.99 its moving statistics stay near their initial values, so inference-mode validation accuracy
     would measure the BN warm-up rather than the architecture (we saw 9% instead of 50% on a 10-class toy task).
     """
-    try:
-        model = build_model(arch, input_size=task.image_size, num_classes=num_classes,
-                            depth_multiplier=task.width_multiplier, stem_stride=task.resolved_stem_stride)
+    options = dict(input_size=task.image_size, num_classes=num_classes, depth_multiplier=task.width_multiplier,
+                   stem_stride=task.resolved_stem_stride)
+    try:  # another space's architectures (e.g. the NASNet-style cells) build themselves
+        model = arch.build_keras(**options) if hasattr(arch, "build_keras") else build_model(arch, **options)
     except (ValueError, tf.errors.OpError) as err:
         raise ChildFailed("build", str(err)) from err
     for layer in model.layers:
@@ -128,7 +130,7 @@ def build_child(arch: Arch, task: ProxyTask, num_classes: int) -> keras.Model:
     return model
 
 
-def train_child(arch: Arch, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, task: ProxyTask,
+def train_child(arch: Arch | Any, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, task: ProxyTask,
                 num_classes: int, steps_per_epoch: int | None = None, verbose: int = 0) -> ChildResult:
     """Train one child on the proxy task and return its held-out accuracy and costs.
 

@@ -109,8 +109,13 @@ def register_provider(name: str, factory: ProviderFactory) -> None:
     _REGISTRY[name] = factory
 
 
+ALIASES = {"host": "host-tflite", "adb": "pixel-adb"}  # the short names the CLI and configs use
+
+
 def get_provider(name: str, **options: Any) -> LatencyProvider:
-    """Build the provider registered as ``name`` with ``options`` (e.g. ``get_provider('host-tflite', runs=200)``)."""
+    """Build the provider registered as ``name`` with ``options`` (e.g. ``get_provider('host-tflite', runs=200)``);
+    ``host`` and ``adb`` are accepted for ``host-tflite`` and ``pixel-adb``."""
+    name = ALIASES.get(name, name)
     try:
         factory = _REGISTRY[name]
     except KeyError:
