@@ -89,7 +89,9 @@ def test_cache_reuses_a_conversion_and_tells_weights_apart(model, tmp_path):
 
 
 def test_host_measurement_is_stable_and_labelled(model):
-    provider = get_provider("host-tflite", runs=200, warmup=20)
+    # thread CPU time excludes preemption, so the check holds on a shared, busy CI machine too (the wall-clock median
+    # is still recorded in details)
+    provider = get_provider("host-tflite", runs=200, warmup=20, clock="thread_cpu")
     for _ in range(3):  # a shared machine may be busy for a moment; the robust CV is what must settle
         result = provider.latency(model)
         if result.cv < 0.10:
@@ -98,7 +100,7 @@ def test_host_measurement_is_stable_and_labelled(model):
     assert 0 < result.details["min_ms"] <= result.median_ms <= result.p90_ms
     assert result.runs == 200 and result.mean_ms > 0 and result.std_ms >= 0
     assert result.provenance.kind == "measured"
-    assert result.provenance.detail.startswith("host TFLite (") and result.provenance.detail.endswith("1 thread")
+    assert result.provenance.detail.startswith("host TFLite (") and "1 thread" in result.provenance.detail
     details = result.details
     for key in ("runtime", "litert_version", "tensorflow_version", "cpu_model", "num_threads", "pinned_cores",
                 "input_shapes", "warmup_runs", "rounds", "wall_median_ms", "thread_cpu_median_ms"):
