@@ -1,0 +1,153 @@
+"""Latency cost models as providers: ``flops``, ``host-model`` and ``pixel1-model``.
+
+Importing this module registers them, so ``get_provider('pixel1-model').latency(arch)`` works like the measuring
+providers. Each takes an ``Arch`` (or a reference name / block strings) and describes the deployment network the
+search cares about: ``build_model(arch, depth_multiplier=..., input_size=224, num_classes=1000)``; ``flops`` and
+``pixel1-model`` also take any ``keras.Model``.
+
+* ``flops``: mult-adds, the proxy the paper argues against (MobileNetV1 575M / 113 ms vs NASNet-A 564M / 183 ms).
+  It is not a latency and says so: the result is a :class:`MultAddsResult` whose ``mult_adds_m`` holds the count.
+* ``host-model``: sum of per-layer latencies measured on this machine, calibrated on whole networks
+  (:mod:`mnaslib.latency.layer_table`).
+* ``pixel1-model``: a linear model fitted on the published Pixel-1 latencies (:mod:`mnaslib.latency.pixel1`).
+
+A prediction is deterministic, so a result's ``runs`` is 1 and its ``std_ms``/``cv`` are 0; how far to trust it is
+in the provenance label (the model's held-out error) and in ``details``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mnaslib.latency.base import LatencyProvider, LatencyResult, register_provider
+from mnaslib.latency.layer_table import HostLayerTable
+from mnaslib.latency.ops import arch_ops
+from mnaslib.latency.pixel1 import arch_features, load_pixel1_model, model_features
+from mnaslib.models import as_arch
+from mnaslib.provenance import Provenance
+from mnaslib.space import Arch
+
+
+@dataclass(frozen=True)
+class MultAddsResult(LatencyResult):
+    """The ``flops`` provider's answer: ``mult_adds_m`` million multiply-accumulates.
+
+    The ``LatencyResult`` interface has a single cost slot, so ``median_ms``/``mean_ms`` carry the same number for
+    code that ranks or thresholds costs generically (a search with a mult-adds target, as in the paper's
+    FLOPs-proxy baselines); ``details['unit']`` and the provenance say it is M mult-adds, not milliseconds.
+    """
+
+    mult_adds_m: float = 0.0
+
+
+def _is_keras_model(obj: Any) -> bool:
+    import keras
+
+    return isinstance(obj, keras.Model)
+
+
+def _prediction(value_ms: float, provenance: Provenance, details: dict[str, Any]) -> LatencyResult:
+    return LatencyResult(median_ms=value_ms, p90_ms=None, mean_ms=value_ms, std_ms=0.0, cv=0.0, runs=1,
+                         provenance=provenance, details={"kind": "prediction", **details})
+
+
+def _arch_or_error(obj: Any, provider: str, accepts: str) -> Arch:
+    if isinstance(obj, (Arch, str, list, tuple)):
+        return as_arch(obj)
+    raise TypeError(f"{provider} takes {accepts}, got {type(obj).__name__}")
+
+
+@dataclass
+class FlopsProvider(LatencyProvider):
+    """Mult-adds of an ``Arch`` (analytic, equal to ``profile_model``'s count of the built model) or a Keras model."""
+
+    name: ClassVar[str] = "flops"
+
+    depth_multiplier: float = 1.0
+    input_size: int = 224
+    num_classes: int = 1000
+
+    def latency(self, model_or_arch: Any) -> MultAddsResult:
+        if _is_keras_model(model_or_arch):
+            from mnaslib.profile import summarize
+
+            mult_adds, source = summarize(model_or_arch)["mult_adds"], model_or_arch.name
+        else:
+            arch = _arch_or_error(model_or_arch, "the flops provider", "an Arch, a reference name, block strings or a "
+                                                                       "keras.Model")
+            mult_adds = sum(op.mult_adds for op in arch_ops(arch, self.depth_multiplier, self.input_size,
+                                                             self.num_classes))
+            source = arch.name or arch.arch_id
+        value = mult_adds / 1e6
+        return MultAddsResult(median_ms=value, p90_ms=None, mean_ms=value, std_ms=0.0, cv=0.0, runs=1,
+                              provenance=Provenance("computed", "mult-adds, not a latency"),
+                              details={"unit": "million mult-adds (not ms)", "mult_adds": int(mult_adds),
+                                       "model": source, "depth_multiplier": self.depth_multiplier,
+                                       "input_size": self.input_size, "num_classes": self.num_classes},
+                              mult_adds_m=value)
+
+
+@dataclass
+class Pixel1ModelProvider(LatencyProvider):
+    """Predicted Pixel-1 latency (ms) of an ``Arch`` (analytic features, microseconds) or any Keras model."""
+
+    name: ClassVar[str] = "pixel1-model"
+
+    depth_multiplier: float = 1.0
+    input_size: int = 224
+    num_classes: int = 1000
+    model_path: str | Path | None = None
+
+    def latency(self, model_or_arch: Any) -> LatencyResult:
+        model = load_pixel1_model(self.model_path)
+        if _is_keras_model(model_or_arch):
+            features, source = model_features(model_or_arch), model_or_arch.name
+        else:
+            arch = _arch_or_error(model_or_arch, "the pixel1-model provider", "an Arch, a reference name, block "
+                                                                             "strings or a keras.Model")
+            features = arch_features(arch, self.depth_multiplier, self.input_size, self.num_classes)
+            source = arch.name or arch.arch_id
+        return _prediction(model.predict_features(features), Provenance("predicted", model.label),
+                           {"model": source, "loo_mape": model.loo_mape, "loo_max_error": model.loo_max_error,
+                            "fit_date": model.fit_date, "contributions_ms": model.contributions(features),
+                            "depth_multiplier": self.depth_multiplier, "input_size": self.input_size,
+                            "num_classes": self.num_classes})
+
+
+@dataclass
+class HostModelProvider(LatencyProvider):
+    """Predicted host latency (ms, 1 thread) of an ``Arch`` from this machine's layer table; layers the table lacks
+    are measured on demand (``measure_missing=False`` raises instead)."""
+
+    name: ClassVar[str] = "host-model"
+
+    depth_multiplier: float = 1.0
+    input_size: int = 224
+    num_classes: int = 1000
+    cache_dir: str | Path | None = None
+    measure_missing: bool = True
+    pin_core: int | None = 0
+
+    def __post_init__(self) -> None:
+        self.table = HostLayerTable(self.cache_dir, pin_core=self.pin_core, measure_missing=self.measure_missing)
+
+    def latency(self, model_or_arch: Any) -> LatencyResult:
+        arch = _arch_or_error(model_or_arch, "the host-model provider", "an Arch, a reference name or block strings "
+                                                                       "(measure Keras models with host-tflite)")
+        table = self.table
+        layer_sum = table.arch_sum_ms(arch, self.depth_multiplier, self.input_size, self.num_classes)
+        calibration = table.calibration
+        value = calibration.apply(layer_sum) if calibration else layer_sum
+        error = calibration.label if calibration else "uncalibrated layer sum, error unknown: run calibrate()"
+        provenance = Provenance("predicted", f"host layer table, {table.fingerprint_id} "
+                                             f"({table.fingerprint['cpu_model']}), {error}")
+        return _prediction(value, provenance, {"model": arch.name or arch.arch_id, "layer_sum_ms": layer_sum,
+                                               "fingerprint": table.fingerprint, "table": str(table.path),
+                                               "calibration": asdict(calibration) if calibration else None,
+                                               "depth_multiplier": self.depth_multiplier,
+                                               "input_size": self.input_size, "num_classes": self.num_classes})
+
+
+for _provider in (FlopsProvider, HostModelProvider, Pixel1ModelProvider):
+    register_provider(_provider.name, _provider)

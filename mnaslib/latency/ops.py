@@ -1,0 +1,336 @@
+"""The operator list of a network, from a Keras model or analytically from an ``Arch``, for the latency cost models.
+
+A latency cost model needs to know what the runtime executes, which is not the Keras layer list: the TFLite
+converter folds batch norm into the preceding convolution and fuses a following ReLU/ReLU6, while a stand-alone
+ReLU (NASNet's pre-activations), a sigmoid, a padding layer or a concatenation each become a kernel of their own.
+``Op`` records one executed operator with what drives its cost on a CPU: its kind, the activation elements it reads
+and writes, and its mult-adds (counted by :func:`mnaslib.profile.layer_mult_adds`, so the totals equal
+``profile_model``'s).
+
+Two paths produce the same list:
+
+* :func:`keras_ops` walks any Keras functional model (MnasNet builds, Keras' MobileNet/MobileNetV2/NASNetMobile),
+  applying the fusion rules above; it needs a built model, so it is slow (a model build is ~0.1-1 s);
+* :func:`arch_ops` derives the list from an ``Arch``, a depth multiplier and an input size with the exact
+  rounding, stride and skip logic of :func:`mnaslib.models.build_model`, without building anything (tens of
+  microseconds), which is what a search needs. The tests check that both paths agree op for op.
+
+The same walk also yields the network's *layers* (:func:`arch_layers`): one record per stem, block layer and
+head, keyed by everything that decides its cost. The host layer table measures and caches latencies per layer.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Iterator, NamedTuple
+
+import keras
+from keras import layers
+
+from mnaslib.models import as_arch, round_filters
+from mnaslib.profile import layer_mult_adds
+from mnaslib.space import Arch, BlockSpec
+
+OP_KINDS = ("conv1x1", "convkxk", "depthwise", "dense", "elementwise", "pool", "copy")
+STEM_STRIDE = 2  # the deployment network's stem (build_model's default); cost models describe deployment models
+
+
+class Op(NamedTuple):
+    """One operator the runtime executes: kind (one of ``OP_KINDS``), activation elements read and written, and
+    mult-adds (0 for ops without multiply-accumulates)."""
+
+    kind: str
+    in_elems: int
+    out_elems: int
+    mult_adds: int
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Keras model -> ops
+# ---------------------------------------------------------------------------------------------------------------
+_CONV_TYPES = (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D, layers.Dense)
+_FUSABLE_ACTIVATIONS = ("relu", "relu6", "linear")
+_POOL_TYPES = (layers.AveragePooling2D, layers.MaxPooling2D, layers.GlobalAveragePooling2D,
+               layers.GlobalMaxPooling2D)
+_COPY_TYPES = (layers.ZeroPadding2D, layers.Cropping2D, layers.Concatenate)
+_ELEMENTWISE_TYPES = (layers.Add, layers.Multiply, layers.Subtract, layers.Maximum, layers.Minimum,
+                      layers.Average)
+# Layers that cost nothing at inference: a TFLite reshape of a contiguous buffer is a no-op copy-free view, and
+# dropout is removed by the converter.
+_FREE_TYPES = (layers.InputLayer, layers.Dropout, layers.Reshape, layers.Flatten)
+
+
+def _elems(shape) -> int:
+    return int(math.prod(d for d in shape[1:]))
+
+
+def _tensors(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _producer(layer: keras.layers.Layer):
+    """The layer that produced this layer's (single) input."""
+    return _tensors(layer.input)[0]._keras_history.operation
+
+
+def _single_consumer(layer: keras.layers.Layer) -> bool:
+    """A producer's output can only absorb a following op when nothing else reads the unfused value."""
+    return len(layer._outbound_nodes) == 1
+
+
+def _activation_name(layer: keras.layers.Layer) -> str:
+    """The activation a layer applies: 'relu' / 'relu6' / 'linear' / other names, for fusion decisions."""
+    if isinstance(layer, layers.ReLU):
+        plain = float(layer.negative_slope) == 0.0 and float(layer.threshold) == 0.0
+        if plain and layer.max_value is None:
+            return "relu"
+        if plain and layer.max_value is not None and float(layer.max_value) == 6.0:
+            return "relu6"
+        return "leaky_or_clipped_relu"
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", str(activation)) if activation is not None else "linear"
+
+
+def _folded_bn(layer: keras.layers.Layer) -> bool:
+    """Batch norm directly after a convolution/dense layer is folded into its weights by the converter."""
+    producer = _producer(layer)
+    return (isinstance(layer, layers.BatchNormalization) and isinstance(producer, _CONV_TYPES)
+            and _activation_name(producer) == "linear" and _single_consumer(producer))
+
+
+def _fused_activation(layer: keras.layers.Layer) -> bool:
+    """A ReLU/ReLU6 right after a conv (or its folded BN) or an add is fused into that op's kernel."""
+    if _activation_name(layer) not in _FUSABLE_ACTIVATIONS:
+        return False
+    producer = _producer(layer)
+    if not _single_consumer(producer):
+        return False
+    if isinstance(producer, layers.BatchNormalization):
+        return _folded_bn(producer)
+    if isinstance(producer, _CONV_TYPES):
+        return _activation_name(producer) == "linear"
+    return isinstance(producer, layers.Add)
+
+
+def _layer_ops(layer: keras.layers.Layer) -> list[Op]:
+    """The ops one Keras layer becomes (empty when folded, fused or free)."""
+    if isinstance(layer, _FREE_TYPES):
+        return []
+    out = _elems(layer.output.shape)
+    ins = sum(_elems(t.shape) for t in _tensors(layer.input))
+    if isinstance(layer, _CONV_TYPES):
+        ops = []
+        if isinstance(layer, layers.SeparableConv2D):
+            channels = layer.input.shape[-1] * layer.depth_multiplier
+            mid = _elems(layer.output.shape[:-1] + (channels,))
+            kh, kw = layer.kernel_size
+            depthwise = mid * kh * kw
+            ops += [Op("depthwise", ins, mid, depthwise), Op("conv1x1", mid, out, layer_mult_adds(layer) - depthwise)]
+        elif isinstance(layer, layers.DepthwiseConv2D):
+            ops.append(Op("depthwise", ins, out, layer_mult_adds(layer)))
+        elif isinstance(layer, layers.Dense):
+            ops.append(Op("dense", ins, out, layer_mult_adds(layer)))
+        else:
+            kind = "conv1x1" if tuple(layer.kernel_size) == (1, 1) else "convkxk"
+            ops.append(Op(kind, ins, out, layer_mult_adds(layer)))
+        if _activation_name(layer) not in _FUSABLE_ACTIVATIONS:  # sigmoid, softmax ...: a kernel of their own
+            ops.append(Op("elementwise", out, out, 0))
+        return ops
+    if isinstance(layer, layers.BatchNormalization):
+        return [] if _folded_bn(layer) else [Op("elementwise", ins, out, 0)]
+    if isinstance(layer, (layers.Activation, layers.ReLU)):
+        if _activation_name(layer) == "linear" or _fused_activation(layer):
+            return []
+        return [Op("elementwise", ins, out, 0)]
+    if isinstance(layer, _ELEMENTWISE_TYPES):
+        return [Op("elementwise", ins, out, 0)]
+    if isinstance(layer, _POOL_TYPES):
+        return [Op("pool", ins, out, 0)]
+    if isinstance(layer, _COPY_TYPES):
+        return [Op("copy", ins, out, 0)]
+    raise ValueError(f"layer {layer.name!r} of type {type(layer).__name__} has no latency cost rule; known types: "
+                     "convolutions, dense, batch norm, activations/ReLU, add/multiply, pooling, padding/cropping/"
+                     "concatenate, dropout/reshape/flatten")
+
+
+def keras_ops(model: keras.Model) -> list[Op]:
+    """The executed ops of a Keras functional model, in layer order (nested models are walked)."""
+    ops: list[Op] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            ops += keras_ops(layer)
+        else:
+            ops += _layer_ops(layer)
+    return ops
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Arch -> layers and ops, without building a model
+# ---------------------------------------------------------------------------------------------------------------
+class LayerKey(NamedTuple):
+    """One layer of a network with everything that decides its cost (two layers with equal keys build identical
+    TFLite graphs up to weight values). A named tuple, because a search creates millions of them and hashes each.
+
+    ``part`` is ``stem``, ``block`` or ``head``. For a block layer: ``op`` (mbconv/conv), ``kernel``, ``stride``,
+    ``expand_ratio``, the declared (depth-multiplied) ``in_filters`` that set the expansion and SE widths, the
+    ``in_channels`` of the tensor it actually receives, ``se_channels`` (the SE reduced width, 0 without SE),
+    ``out_channels``, the input ``resolution`` and the effective ``skip``: ``add`` (identity residual), ``pool``,
+    ``proj`` or ``pool-proj`` (the pooling SkipOp's shortcut; ``shortcut`` when it needs neither) or ``none``.
+    The head's ``out_channels`` is its 1x1 conv width and ``classes`` the dense layer's units.
+    """
+
+    part: str
+    in_channels: int
+    out_channels: int
+    resolution: int
+    kernel: int = 1
+    stride: int = 1
+    op: str = ""
+    expand_ratio: int = 1
+    in_filters: int = 0
+    se_channels: int = 0
+    skip: str = "none"
+    classes: int = 0
+
+    @property
+    def text(self) -> str:
+        """A stable string for cache files, e.g. ``block|mbconv|k3|s2|e6|f16|i16|se0|o24|r112|none``."""
+        if self.part == "stem":
+            return f"stem|k{self.kernel}|s{self.stride}|i{self.in_channels}|o{self.out_channels}|r{self.resolution}"
+        if self.part == "head":
+            return f"head|i{self.in_channels}|o{self.out_channels}|r{self.resolution}|n{self.classes}"
+        return (f"block|{self.op}|k{self.kernel}|s{self.stride}|e{self.expand_ratio}|f{self.in_filters}|"
+                f"i{self.in_channels}|se{self.se_channels}|o{self.out_channels}|r{self.resolution}|{self.skip}")
+
+    @property
+    def out_resolution(self) -> int:
+        return _out_size(self.resolution, self.stride)
+
+    def block_spec(self) -> BlockSpec:
+        """A ``BlockSpec`` whose single layer, built by ``block_layer`` with ``in_filters``/``out_channels`` and
+        ``stride``, is exactly this layer (the SE ratio is chosen so that ``max(1, int(in_filters * ratio))``
+        gives back ``se_channels``)."""
+        if self.part != "block":
+            raise ValueError(f"only block layers have a BlockSpec, this is the {self.part}")
+        se_ratio = min(1.0, (self.se_channels + 0.5) / self.in_filters) if self.se_channels else 0.0
+        skip = {"add": "identity", "none": "none"}.get(self.skip, "pool")
+        return BlockSpec(1, self.kernel, self.stride, self.expand_ratio, self.in_filters, self.out_channels,
+                         se_ratio, skip, self.op)
+
+
+def _out_size(size: int, stride: int) -> int:
+    """'same' padding: ceil(size / stride)."""
+    return -(-size // stride)
+
+
+def _effective_skip(spec: BlockSpec, in_filters: int, out_filters: int, stride: int, in_channels: int) -> str:
+    """Mirror of ``blocks._skip``: which residual, if any, a layer gets."""
+    if spec.skip == "none":
+        return "none"
+    if stride == 1 and in_filters == out_filters == in_channels:
+        return "add"
+    if spec.skip == "identity":
+        return "none"
+    parts = (["pool"] if stride != 1 else []) + (["proj"] if in_channels != out_filters else [])
+    # The pooling SkipOp with matching shapes but a declared width that differs (mnasnet-small) is a plain add.
+    return "-".join(parts) or "shortcut"
+
+
+def check_options(depth_multiplier: float, input_size: int, num_classes: int) -> None:
+    """The options build_model rejects, rejected with the same messages before any cost is computed."""
+    if depth_multiplier <= 0 or not math.isfinite(depth_multiplier):
+        raise ValueError(f"depth_multiplier must be a positive number, got {depth_multiplier}")
+    if input_size < 8:
+        raise ValueError(f"input_size must be at least 8 pixels, got {input_size}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+
+
+def _block_key(spec: BlockSpec, channels: int, declared: int, out_filters: int, size: int, stride: int) -> LayerKey:
+    se = max(1, int(declared * spec.se_ratio)) if spec.se_ratio > 0 else 0
+    return LayerKey("block", channels, out_filters, size, spec.kernel, stride, spec.op, spec.expand_ratio, declared,
+                    se, _effective_skip(spec, declared, out_filters, stride, channels))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def block_layers(spec: BlockSpec, in_channels: int, resolution: int, depth_multiplier: float) -> tuple[LayerKey, ...]:
+    """The layers of one block receiving ``in_channels`` at ``resolution`` (cached: a search space has few distinct
+    blocks in context, and this walk is what a cost-model prediction spends its time on)."""
+    in_filters = round_filters(spec.in_filters, depth_multiplier)
+    out_filters = round_filters(spec.out_filters, depth_multiplier)
+    first = _block_key(spec, in_channels, in_filters, out_filters, resolution, spec.stride)
+    if spec.repeats == 1:
+        return (first,)
+    # The later layers of a block are identical: one key, repeated.
+    return (first,) + (_block_key(spec, out_filters, out_filters, out_filters, first.out_resolution, 1),) * \
+        (spec.repeats - 1)
+
+
+def stem_layer(arch: Arch, depth_multiplier: float, input_size: int) -> LayerKey:
+    return LayerKey("stem", 3, round_filters(arch.stem_filters, depth_multiplier), input_size, kernel=3,
+                    stride=STEM_STRIDE)
+
+
+def head_layer(arch: Arch, last: LayerKey, num_classes: int) -> LayerKey:
+    """The head after the network's ``last`` layer."""
+    return LayerKey("head", last.out_channels, arch.head_filters, last.out_resolution, classes=num_classes)
+
+
+def arch_layers(arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
+                num_classes: int = 1000) -> list[LayerKey]:
+    """Stem, every block layer and head of ``build_model(arch, depth_multiplier=..., input_size=...)``, in order."""
+    arch = as_arch(arch)
+    check_options(depth_multiplier, input_size, num_classes)
+    keys = [stem_layer(arch, depth_multiplier, input_size)]
+    for spec in arch.blocks:
+        keys += block_layers(spec, keys[-1].out_channels, keys[-1].out_resolution, depth_multiplier)
+    keys.append(head_layer(arch, keys[-1], num_classes))
+    return keys
+
+
+def layer_ops(key: LayerKey) -> Iterator[Op]:
+    """The ops of one layer, exactly as :func:`keras_ops` finds them in the built model."""
+    h, c = key.resolution, key.in_channels
+    if key.part == "stem":
+        ho = key.out_resolution
+        yield Op("convkxk", h * h * c, ho * ho * key.out_channels, ho * ho * 9 * c * key.out_channels)
+        return
+    if key.part == "head":
+        hw, f = h * h, key.out_channels
+        yield Op("conv1x1", hw * c, hw * f, hw * c * f)
+        yield Op("pool", hw * f, f, 0)
+        yield Op("dense", f, key.classes, f * key.classes)
+        return
+    ho, k, o = key.out_resolution, key.kernel, key.out_channels
+    hw, hwo = h * h, ho * ho
+    if key.op == "conv":
+        yield Op("conv1x1" if k == 1 else "convkxk", hw * c, hwo * o, hwo * k * k * c * o)
+        mid = o
+    else:
+        mid = c
+        if key.expand_ratio != 1:
+            mid = key.in_filters * key.expand_ratio
+            yield Op("conv1x1", hw * c, hw * mid, hw * c * mid)
+        yield Op("depthwise", hw * mid, hwo * mid, hwo * k * k * mid)
+    if key.se_channels:
+        se = key.se_channels
+        yield Op("pool", hwo * mid, mid, 0)
+        yield Op("conv1x1", mid, se, mid * se)
+        yield Op("conv1x1", se, mid, se * mid)
+        yield Op("elementwise", mid, mid, 0)  # the sigmoid
+        yield Op("elementwise", hwo * mid + mid, hwo * mid, 0)  # the rescale
+    if key.op != "conv":
+        yield Op("conv1x1", hwo * mid, hwo * o, hwo * mid * o)
+    if key.skip == "none":
+        return
+    if "pool" in key.skip:
+        yield Op("pool", hw * c, hwo * c, 0)
+    if "proj" in key.skip:
+        yield Op("conv1x1", hwo * c, hwo * o, hwo * c * o)
+    yield Op("elementwise", 2 * hwo * o, hwo * o, 0)
+
+
+def arch_ops(arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
+             num_classes: int = 1000) -> list[Op]:
+    """The executed ops of ``build_model(arch, ...)`` computed analytically (equal to ``keras_ops`` of the model)."""
+    return [op for key in arch_layers(arch, depth_multiplier, input_size, num_classes) for op in layer_ops(key)]

@@ -1,0 +1,158 @@
+"""Latency cost models: the analytic op/layer walk against real Keras models, the host layer table against real
+LiteRT measurements (tiny networks, so it stays fast), and the Pixel-1 model against its stored fit."""
+import re
+
+import numpy as np
+import pytest
+
+from mnaslib import paper
+from mnaslib.latency import get_provider
+from mnaslib.latency import cost_model  # noqa: F401  (registers flops, host-model, pixel1-model)
+from mnaslib.latency.layer_table import Calibration, HostLayerTable, calibrate, fast_tflite, layer_model
+from mnaslib.latency.ops import arch_layers, arch_ops, keras_ops
+from mnaslib.latency.pixel1 import arch_features, fit_pixel1_model, load_pixel1_model, model_features
+from mnaslib.latency.tflite import flatbuffer_ops, to_tflite
+from mnaslib.models import build_model, keras_baseline, reference_arch
+from mnaslib.profile import summarize
+from mnaslib.space import Arch, MnasNetSpace
+
+# A tiny network that still has every kind of layer: stem, a strided pooling-skip layer with SE and projection, an
+# identity-add layer, a head. Measuring its 4 distinct layers takes a few seconds.
+TINY = Arch.from_block_strings(["r2_k3_s22_e3_i8_o16_se0.25_poolskip"], stem_filters=8, head_filters=32,
+                               name="tiny")
+TINY_OPTIONS = dict(depth_multiplier=1.0, input_size=32, num_classes=10)
+
+
+def _random_cases(count, seed):
+    space, rng = MnasNetSpace(), np.random.default_rng(seed)
+    return [(space.decode(space.sample(rng)), float(rng.choice([0.35, 0.75, 1.0, 1.4])),
+             int(rng.choice([96, 128, 224]))) for _ in range(count)]
+
+
+CASES = [(reference_arch("a1"), 1.0, 224), (reference_arch("b1"), 0.5, 160), (reference_arch("small"), 1.0, 224),
+         (reference_arch("a1-mbconv6-k5"), 1.4, 96)] + _random_cases(3, seed=7)
+
+
+@pytest.mark.parametrize("arch, multiplier, size", CASES)
+def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
+    """Layer enumeration (blocks, resolutions, channels, skips, SE) and the op list/features against the built
+    model; the ops' mult-adds sum to profile_model's total."""
+    model = build_model(arch, depth_multiplier=multiplier, input_size=size)
+    groups = {}
+    for layer in model.layers:
+        match = re.match(r"^(block\d+[a-z]+)_", layer.name)
+        if match:
+            groups.setdefault(match.group(1), []).append(layer)
+    keys = arch_layers(arch, multiplier, size)
+    blocks = [k for k in keys if k.part == "block"]
+    assert len(blocks) == len(groups) == arch.num_layers
+    for key, (name, members) in zip(blocks, groups.items()):
+        first_input = members[0].input[0] if isinstance(members[0].input, list) else members[0].input
+        assert tuple(first_input.shape[1:]) == (key.resolution, key.resolution, key.in_channels), name
+        assert tuple(members[-1].output.shape[1:]) == (key.out_resolution, key.out_resolution, key.out_channels), name
+        assert (name + "_add" in {m.name for m in members}) == (key.skip != "none"), name
+        assert (name + "_se_reduce" in {m.name for m in members}) == (key.se_channels > 0), name
+    stem, head = keys[0], keys[-1]
+    assert model.get_layer("stem_conv").output.shape[-1] == stem.out_channels
+    assert tuple(model.get_layer("head_conv").input.shape[1:]) == (head.resolution, head.resolution,
+                                                                   head.in_channels)
+    ops = arch_ops(arch, multiplier, size)
+    assert sorted(ops) == sorted(keras_ops(model))
+    assert sum(op.mult_adds for op in ops) == summarize(model)["mult_adds"]
+    np.testing.assert_allclose(arch_features(arch, multiplier, size), model_features(model), rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def nasnet():
+    return keras_baseline("keras-nasnetmobile")
+
+
+def test_keras_ops_fold_batch_norm_and_keep_standalone_activations(nasnet):
+    """NASNet's pre-activation ReLUs are ops of their own; MobileNetV2's ReLU6 after a conv's BN are fused."""
+    v2 = keras_ops(keras_baseline("keras-mobilenetv2"))
+    assert sum(op.kind == "elementwise" for op in v2) == 10 + 1  # 10 residual adds + the softmax
+    assert sum(op.kind == "copy" for op in keras_ops(nasnet)) == 24 + 4 + 20  # paddings, croppings, concatenations
+
+
+def test_flops_provider_equals_profile_mult_adds(nasnet):
+    flops = get_provider("flops", depth_multiplier=0.75, input_size=192)
+    arch = reference_arch("a1")
+    result = flops.latency(arch)
+    assert result.mult_adds_m * 1e6 == pytest.approx(
+        summarize(build_model(arch, depth_multiplier=0.75, input_size=192))["mult_adds"], abs=0.5)
+    assert result.provenance.label == "computed (mult-adds, not a latency)"
+    assert "not ms" in result.details["unit"]
+    assert get_provider("flops").latency(nasnet).details["mult_adds"] == 563_638_816
+
+
+def test_unknown_provider_name_errors():
+    with pytest.raises(ValueError, match="unknown latency provider 'pixel2-model'.*pixel1-model"):
+        get_provider("pixel2-model")
+    with pytest.raises(TypeError, match="host-model provider takes an Arch"):
+        get_provider("host-model", measure_missing=False).latency(object())
+
+
+def test_fast_conversion_builds_the_same_graph_as_to_tflite():
+    model = layer_model(arch_layers(TINY, **TINY_OPTIONS)[1])
+    fast, reference = fast_tflite(model), to_tflite(model)
+    assert flatbuffer_ops(fast) == flatbuffer_ops(reference)
+    assert len(fast) == pytest.approx(len(reference), rel=0.01)
+
+
+@pytest.fixture(scope="module")
+def measured_table(tmp_path_factory):
+    """A host layer table in a fresh directory with TINY's layers measured (real LiteRT timings)."""
+    table = HostLayerTable(tmp_path_factory.mktemp("latency-cache"), budget_s=0.05)
+    table.arch_sum_ms(TINY, **TINY_OPTIONS)
+    return table
+
+
+def test_host_model_is_the_sum_of_its_layers(measured_table):
+    keys = arch_layers(TINY, **TINY_OPTIONS)
+    assert [k.part for k in keys] == ["stem", "block", "block", "head"]
+    parts = [measured_table.layer_ms(k) for k in keys]
+    assert all(p > 0 for p in parts)
+    provider = get_provider("host-model", cache_dir=measured_table.cache_dir, **TINY_OPTIONS)
+    result = provider.latency(TINY)
+    assert result.median_ms == pytest.approx(sum(parts))
+    assert "uncalibrated" in result.provenance.label and measured_table.fingerprint_id in result.provenance.label
+    calibration = Calibration(a=1.1, b=0.2, calibration_networks=5, calibration_mape=0.03)
+    provider.table.set_calibration(calibration)
+    assert provider.latency(TINY).median_ms == pytest.approx(1.1 * sum(parts) + 0.2)
+
+
+def test_cached_table_is_reused_and_keyed_by_fingerprint(measured_table):
+    again = HostLayerTable(measured_table.cache_dir, measure_missing=False)
+    assert again.arch_sum_ms(TINY, **TINY_OPTIONS) == pytest.approx(measured_table.arch_sum_ms(TINY, **TINY_OPTIONS))
+    assert again.measurements == 0
+    elsewhere = HostLayerTable(measured_table.cache_dir, measure_missing=False,
+                               fingerprint={**measured_table.fingerprint, "cpu_model": "Qualcomm Kryo"})
+    assert elsewhere.path != measured_table.path and len(elsewhere) == 0
+    with pytest.raises(KeyError, match="not in the host layer table"):
+        elsewhere.arch_sum_ms(TINY, **TINY_OPTIONS)
+
+
+def test_calibration_and_test_sets_must_not_overlap(measured_table):
+    with pytest.raises(ValueError, match="share architectures"):
+        calibrate(measured_table, [TINY, reference_arch("a1"), reference_arch("b1")], [TINY])
+
+
+def test_pixel1_model_refit_reproduces_its_stored_fit():
+    stored = load_pixel1_model()
+    refit = fit_pixel1_model(out_path=None)
+    assert refit.loo_mape == pytest.approx(stored.loo_mape, rel=1e-9)
+    np.testing.assert_allclose(refit.coefficients, stored.coefficients, rtol=1e-9)
+    assert [p["point"] for p in refit.points] == [p["point"] for p in stored.points]
+    assert refit.loo_mape < 0.06  # achieved: 5.3% over 41 published points (goal <= 10%)
+    assert refit.loo_max_error < 0.25  # achieved: 23.6% (A1 0.75x at 96 px, which the README puts at 17 ms)
+
+
+def test_pixel1_model_predicts_a1_and_labels_its_error():
+    published = paper.load_table("table1_imagenet").at["MnasNet-A1", "latency_ms"]
+    provider = get_provider("pixel1-model")
+    result = provider.latency(reference_arch("a1"))
+    assert abs(result.median_ms / published - 1) < 0.03  # achieved: 79.4 ms vs 78 ms (+1.8%)
+    assert result.provenance.kind == "predicted"
+    assert result.provenance.detail == f"Pixel-1 model, LOO MAPE {100 * load_pixel1_model().loo_mape:.1f}%"
+    from_keras = provider.latency(build_model("a1"))
+    assert from_keras.median_ms == pytest.approx(result.median_ms, rel=1e-12)
