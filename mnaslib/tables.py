@@ -86,3 +86,30 @@ def sample_table(space: MnasNetSpace, n: int, seed: int, input_size: int = 224) 
                      "mult-adds (M) [computed]": round(counts["mult_adds"] / 1e6, 1),
                      "block strings": " ".join(arch.block_strings())})
     return pd.DataFrame(rows)
+
+
+def latency_table(builders: Iterable[str], providers: dict[str, object], input_size: int = 224) -> pd.DataFrame:
+    """Mult-adds and each provider's latency for named models; every latency cell carries its provider's label."""
+    rows = []
+    for name in builders:
+        model = build_any(name, input_size=input_size)
+        row = {"model": name, "mult-adds (M)": label(summarize(model)["mult_adds"] / 1e6, "computed")}
+        for column, provider in providers.items():
+            result = provider.latency(model)
+            row[column] = label(result.median_ms, str(result.provenance), "{:.2f}")
+            row[f"{column} (ms)"] = result.median_ms
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pixel1_points_table(model) -> pd.DataFrame:
+    """Every published Pixel-1 point the Pixel-1 model was fitted on, with its leave-one-out prediction and error."""
+    table = pd.DataFrame(model.points)
+    return pd.DataFrame({
+        "point": table["point"],
+        "published (ms)": [f"{v:g} [paper {s}{', uncertain' if s == 'U' else ''}]"
+                           for v, s in zip(table["latency_ms"], table["status"])],
+        "leave-one-out prediction (ms)": [label(v, "predicted, LOO") for v in table["loo_ms"]],
+        "error": [f"{100 * e:+.1f}%" for e in table["loo_error"]],
+        "source": table["source"],
+    })

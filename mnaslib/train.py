@@ -48,6 +48,7 @@ class ProxyTask:
     stem_stride: int | None = None  # None: 1 for inputs of 64 pixels or less, else 2
     seed: int = 0
     data_dir: str | None = None
+    run_eagerly: bool = False  # skip graph tracing: faster for the few steps of a ci child, slower for real runs
 
     @classmethod
     def from_dict(cls, config: dict) -> "ProxyTask":
@@ -148,7 +149,8 @@ def train_child(arch: Arch | Any, train_ds: tf.data.Dataset, val_ds: tf.data.Dat
                                            decay_steps=max(1.0, total_steps / 10), decay_rate=0.8, staircase=False)
     model.compile(optimizer=keras.optimizers.RMSprop(schedule, **RMSPROP),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=task.label_smoothing),
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], jit_compile=False)
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], jit_compile=False,
+                  run_eagerly=task.run_eagerly)
     one_hot = _one_hot(num_classes)
     start = time.perf_counter()
     try:
