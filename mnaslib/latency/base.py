@@ -8,6 +8,7 @@ measured millisecond and a predicted millisecond must never be mistaken for each
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 from abc import ABC, abstractmethod
@@ -110,12 +111,17 @@ def register_provider(name: str, factory: ProviderFactory) -> None:
 
 
 ALIASES = {"host": "host-tflite", "adb": "pixel-adb"}  # the short names the CLI and configs use
+# Providers whose modules import Keras register on first use, so importing mnaslib.latency stays light.
+LAZY_PROVIDERS = {"flops": "mnaslib.latency.cost_model", "host-model": "mnaslib.latency.cost_model",
+                  "pixel1-model": "mnaslib.latency.cost_model"}
 
 
 def get_provider(name: str, **options: Any) -> LatencyProvider:
     """Build the provider registered as ``name`` with ``options`` (e.g. ``get_provider('host-tflite', runs=200)``);
     ``host`` and ``adb`` are accepted for ``host-tflite`` and ``pixel-adb``."""
     name = ALIASES.get(name, name)
+    if name not in _REGISTRY and name in LAZY_PROVIDERS:
+        importlib.import_module(LAZY_PROVIDERS[name])
     try:
         factory = _REGISTRY[name]
     except KeyError:
@@ -130,5 +136,5 @@ def get_provider(name: str, **options: Any) -> LatencyProvider:
 
 
 def provider_names() -> list[str]:
-    """The registered provider names, sorted."""
-    return sorted(_REGISTRY)
+    """The provider names that ``get_provider`` accepts, sorted."""
+    return sorted(set(_REGISTRY) | set(LAZY_PROVIDERS))
