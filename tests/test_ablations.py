@@ -1,0 +1,120 @@
+"""Ablation helpers: every search gets the profile's budget, tables label every number, Table 6 counts are exact."""
+import math
+
+import pytest
+from search_toys import toy_evaluate, toy_latency
+
+from mnaslib import paper
+from mnaslib.ablations import (TABLE6_MODELS, SearchSummary, ablation_config, ablation_searches,
+                               cell_space_reference, layer_diversity, table2_se, table5, table5_claims, table6)
+from mnaslib.cellspace import CellSpace
+from mnaslib.analysis import load_run
+from mnaslib.controller import make_strategy
+from mnaslib.reward import from_config as reward_from_config
+from mnaslib.search import load_config, make_space, run_search
+from mnaslib.store import open_run
+from mnaslib.train import ProxyTask
+
+
+@pytest.mark.parametrize("profile", ["ci", "laptop"])
+def test_searches_share_the_profile_budget_and_differ_only_in_space_or_reward(profile):
+    base = load_config(profile)
+    searches = ablation_searches(profile)
+    assert len({s.key for s in searches}) == 4
+    for search in searches:
+        config = ablation_config(profile, search, seed=5)
+        assert config.seed == 5
+        for key in ("steps", "batch_size", "strategy", "latency", "proxy", "executor"):
+            assert getattr(config, key) == getattr(base, key), key
+        assert config.space == search.space
+        reward_from_config(config.reward)  # a valid reward, not a merge of two
+        make_space(config.space)
+    single, multi_cells, mnasnet, no_se = searches
+    assert ablation_config(profile, single).reward == {"name": "accuracy"}
+    assert ablation_config(profile, multi_cells).reward == base.reward
+    assert no_se.space == {"name": "mnasnet", "se": False}
+    cells = make_space(single.space)
+    assert (cells.blocks, cells.num_cells) == ((2, 1) if profile == "ci" else (5, 4))
+
+
+def test_every_paper_row_exists():
+    for search in ablation_searches("ci"):
+        for table, row in search.paper_rows:
+            assert paper.value(table, row, "top1").status in "VCU"
+            assert paper.value(table, row, "latency_ms").value > 0
+
+
+def _toy_summary(tmp_path, search):
+    """A real (toy-evaluated) search of the ablation's space, stored and read back like the notebook does."""
+    config = ablation_config("ci", search, seed=1)
+    space = make_space(config.space)
+    store = open_run(tmp_path / search.key, config.to_dict())
+    store.set_meta("seed", 1)
+    run_search(space, make_strategy("random", space.decision_sizes(), seed=1), toy_evaluate, toy_latency,
+               reward_from_config(config.reward), store, steps=2, batch_size=3, progress=False)
+    trials, _ = load_run(tmp_path / search.key)
+    return SearchSummary(search, config, trials)
+
+
+def test_tables_5_and_2_show_the_best_reward_model_with_provenance(tmp_path):
+    summaries = [_toy_summary(tmp_path, s) for s in ablation_searches("ci")]
+    for summary in summaries:
+        best = summary.best
+        assert best["reward"] == summary.done["reward"].max()
+    five = table5(summaries)
+    assert list(five["search"]) == [s.search.label for s in summaries[:3]]
+    assert five["paper latency (ms)"].tolist() == ["183 [paper (V)]", "100 [paper (V)]", "78 [paper (V)]"]
+    ci = load_config("ci")
+    assert all("[proxy (" in cell and f"search budget {ci.steps} steps x {ci.batch_size} children" in cell
+               for cell in five["best model: accuracy"])
+    assert all(cell.endswith("[computed (toy: layers)]") for cell in five["best model: latency (ms)"])
+    two = table2_se(summaries)
+    assert two["SE in space"].tolist() == ["yes", "no"]
+    assert two["paper row"].tolist() == ["MnasNet-A1", "MnasNet-B1"]
+    assert two["paper latency (ms)"].iloc[1] == "77 [paper (U, uncertain)]"
+
+
+def test_a_search_without_finished_children_is_a_clear_error(tmp_path):
+    summary = _toy_summary(tmp_path, ablation_searches("ci")[0])
+    failed = SearchSummary(summary.search, summary.config, summary.trials.assign(status="failed"))
+    with pytest.raises(ValueError, match="has no finished trial"):
+        failed.best
+
+
+def test_table6_counts_latency_and_untrained_rows():
+    task = ProxyTask(dataset="cifar10_subset", max_train=64, val_size=32, width_multiplier=0.35)
+    raw = layer_diversity(task, train=[])
+    assert list(raw["model"]) == [name for name, _ in TABLE6_MODELS]
+    a1 = raw.iloc[0]
+    assert a1["params"] == 3_887_038 and round(a1["mult_adds"] / 1e6, 1) == 311.6  # the official counts
+    assert raw["latency_provenance"].str.startswith("predicted (Pixel-1 model").all()
+    assert raw["latency_loo_ms"].notna().all()  # all five are calibration points of the Pixel-1 model
+    # MBConv6 5x5 everywhere costs more than MBConv3 3x3 everywhere, in mult-adds and in predicted latency
+    assert raw.iloc[4]["mult_adds"] > raw.iloc[1]["mult_adds"] and raw.iloc[4]["latency_ms"] > raw.iloc[1]["latency_ms"]
+    shown = table6(raw, "not run at ci")
+    assert (shown["accuracy"] == "- [not run at ci]").all()
+    assert shown["paper top-1 (%)"].iloc[0] == "75.2 [paper (V)]"
+    assert "fitted on this network" in shown["latency (ms)"].iloc[0]
+    assert all(math.isnan(v) for v in raw["accuracy"])
+    with pytest.raises(ValueError, match="not among the Table 6 models"):
+        layer_diversity(task, train=["mnasnet-b1"])
+
+
+def test_table5_claims_are_recomputed_from_paper_rows_and_best_models(tmp_path):
+    summaries = [_toy_summary(tmp_path, s) for s in ablation_searches("ci")]
+    claims = table5_claims(summaries)
+    assert claims["paper"].tolist() == ["1.83x [computed from paper (V) latencies]",
+                                        "1.28x [computed from paper (V) latencies]",
+                                        "+3.2 points [computed from paper (V) ImageNet top-1]"]
+    single, cells, mnas = summaries[:3]
+    expected = single.best["latency_ms"] / cells.best["latency_ms"]
+    assert claims["ours"].iloc[0].startswith(f"{expected:.2f}x") and claims["holds here"].iloc[0] == (expected > 1)
+    with pytest.raises(ValueError, match="needs the three Table 5 searches"):
+        table5_claims(summaries[1:])
+
+
+def test_cell_space_reference_is_nasnet_a_sized():
+    shown = cell_space_reference(CellSpace())
+    assert shown["params (M)"].iloc[0] == "4.77 [computed]"
+    assert "[predicted (Pixel-1 model" in shown["latency (ms)"].iloc[0]
+    assert shown["latency (ms)"].iloc[1] == "183 [paper (V)]"
