@@ -31,13 +31,13 @@ from mnaslib.models import as_arch, round_filters
 from mnaslib.profile import layer_mult_adds
 from mnaslib.space import Arch, BlockSpec
 
-OP_KINDS = ("conv1x1", "convkxk", "depthwise", "dense", "elementwise", "pool", "copy")
 STEM_STRIDE = 2  # the deployment network's stem (build_model's default); cost models describe deployment models
 
 
 class Op(NamedTuple):
-    """One operator the runtime executes: kind (one of ``OP_KINDS``), activation elements read and written, and
-    mult-adds (0 for ops without multiply-accumulates)."""
+    """One operator the runtime executes: its kind (``conv1x1``, ``convkxk``, ``depthwise``, ``dense``,
+    ``elementwise``, ``pool`` or ``copy`` for padding/cropping/concatenation), the activation elements it reads and
+    writes, and its mult-adds (0 for ops without multiply-accumulates)."""
 
     kind: str
     in_elems: int
@@ -55,8 +55,8 @@ _POOL_TYPES = (layers.AveragePooling2D, layers.MaxPooling2D, layers.GlobalAverag
 _COPY_TYPES = (layers.ZeroPadding2D, layers.Cropping2D, layers.Concatenate)
 _ELEMENTWISE_TYPES = (layers.Add, layers.Multiply, layers.Subtract, layers.Maximum, layers.Minimum,
                       layers.Average)
-# Layers that cost nothing at inference: a TFLite reshape of a contiguous buffer is a no-op copy-free view, and
-# dropout is removed by the converter.
+# Layers that cost nothing at inference: reshaping a contiguous buffer moves no data, and the converter removes
+# dropout.
 _FREE_TYPES = (layers.InputLayer, layers.Dropout, layers.Reshape, layers.Flatten)
 
 
