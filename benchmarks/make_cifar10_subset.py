@@ -30,20 +30,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mnaslib.data import CIFAR10_CLASSES, JPEG_ARCHIVE, CorruptDatasetError  # noqa: E402
+from mnaslib.data import CIFAR10_CLASSES, JPEG_ARCHIVE, CorruptDatasetError, sha256_file  # noqa: E402
 
 # sha256 of the full archive documented in /work/shared/datasets/README.md: the subset is only the documented
 # subset when it is cut from exactly this file.
 SOURCE_SHA256 = "d81d7c1e5a399d340a75ff344a0f27772ef3e9388961f0041a5f713adf0a7b1b"
 
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks so large archives do not need to fit in memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def select(order: list[str], per_class: int) -> list[str]:

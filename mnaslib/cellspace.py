@@ -49,8 +49,8 @@ import numpy as np
 from keras import layers
 
 from mnaslib.blocks import batch_norm, conv_initializer
-from mnaslib.models import round_filters
-from mnaslib.space import Decision
+from mnaslib.models import check_build_options, classifier_head, round_filters
+from mnaslib.space import Decision, validate_tokens
 
 OPS = ("identity", "conv_1x1", "conv_3x3", "conv_1x7_7x1", "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7",
        "avg_pool_3x3", "max_pool_3x3")
@@ -158,12 +158,9 @@ class CellArch:
         ``depth_multiplier`` scales ``F`` and the stem with MnasNet's rounding (so proxy children shrink the same
         way in both spaces); ``stem_stride=1`` keeps small proxy inputs (32x32) from vanishing before the last cell.
         """
-        if depth_multiplier <= 0 or not math.isfinite(depth_multiplier):
-            raise ValueError(f"depth_multiplier must be a positive number, got {depth_multiplier}")
+        check_build_options(depth_multiplier, input_size, num_classes)
         if stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride}")
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         reductions = self.stem_cells + 2
@@ -181,15 +178,8 @@ class CellArch:
             prev, cur = cur, _cell(self.cell(kind), self.output_states(kind), kind, prev, cur, filters,
                                    f"cell{index:02d}_{kind}")
         x = layers.ReLU(name="head_relu")(cur)
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout > 0:
-            x = layers.Dropout(dropout, name="dropout")(x)
-        bound = 1.0 / math.sqrt(num_classes)
-        outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.RandomUniform(-bound, bound),
-                               name="predictions")(x)
         suffix = "" if depth_multiplier == 1.0 else f"-x{depth_multiplier:g}"
-        model_name = f"{self.name or 'cells-' + self.arch_id}{suffix}"
-        return keras.Model(inputs, outputs, name="".join(c if c.isalnum() or c in "-_." else "_" for c in model_name))
+        return classifier_head(inputs, x, num_classes, dropout, f"{self.name or 'cells-' + self.arch_id}{suffix}")
 
 
 @dataclass(frozen=True)
@@ -245,15 +235,7 @@ class CellSpace:
         if len(tokens) != len(self._decisions):
             raise ValueError(f"expected {len(self._decisions)} tokens ({len(PER_BLOCK)} per block x {self.blocks} "
                              f"blocks x 2 cells), got {len(tokens)}")
-        out = []
-        for position, (token, decision) in enumerate(zip(tokens, self._decisions)):
-            if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
-                raise ValueError(f"token {position} ({decision.name}) must be an integer, got {token!r}")
-            if not 0 <= token < decision.size:
-                raise ValueError(f"token {position} ({decision.name}) = {token} is out of range 0..{decision.size - 1}"
-                                 f" (choices {decision.choices})")
-            out.append(int(token))
-        return out
+        return validate_tokens(tokens, self._decisions)
 
     def decode(self, tokens: Sequence[int], name: str = "") -> CellArch:
         """Tokens -> the network they describe."""

@@ -178,7 +178,7 @@ def _label_dtype(num_classes: int) -> type:
     return np.uint8 if num_classes <= 256 else np.int32
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -454,9 +454,9 @@ def _jpeg_reader(archive: Path) -> Reader:
         if "folder" not in state:
             try:
                 key = hashlib.sha256(_CACHE_FORMAT.encode())
-                key.update(_sha256_file(archive).encode())
+                key.update(sha256_file(archive).encode())
                 for split, path in sorted(order_files.items()):
-                    key.update(f"{split}:{_sha256_file(path)}".encode())
+                    key.update(f"{split}:{sha256_file(path)}".encode())
             except OSError as exc:
                 raise CorruptDatasetError(f"could not read {archive} or its order files: {exc}") from exc
             key.update(PIL.__version__.encode())

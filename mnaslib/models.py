@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 import keras
 from keras import layers
 
-from mnaslib.blocks import batch_norm, block_layer, conv_bn
+from mnaslib.blocks import block_layer, conv_bn
 from mnaslib.space import Arch, MnasNetSpace
 
 DEPTH_DIVISOR = 8
@@ -91,12 +91,7 @@ def build_model(arch: Arch | str | Iterable[str], *, depth_multiplier: float = 1
     ``dropout`` defaults to the official 0.2 (0 for mnasnet-small).
     """
     arch = as_arch(arch)
-    if depth_multiplier <= 0 or not math.isfinite(depth_multiplier):
-        raise ValueError(f"depth_multiplier must be a positive number, got {depth_multiplier}")
-    if input_size < 8:
-        raise ValueError(f"input_size must be at least 8 pixels, got {input_size}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    check_build_options(depth_multiplier, input_size, num_classes)
     if stem_stride not in (1, 2):
         raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride}")
     if dropout is None:
@@ -111,15 +106,31 @@ def build_model(arch: Arch | str | Iterable[str], *, depth_multiplier: float = 1
             x = block_layer(x, spec, in_filters if r == 0 else out_filters, out_filters,
                             spec.stride if r == 0 else 1, name=f"block{b + 1}{_letter(r)}")
     x = conv_bn(x, arch.head_filters, 1, 1, "head")
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    model_name = name or (f"{arch.name or 'arch-' + arch.arch_id}"
+                          f"{'' if depth_multiplier == 1.0 else f'-x{depth_multiplier:g}'}")
+    return classifier_head(inputs, x, num_classes, dropout, model_name)
+
+
+def classifier_head(inputs, features, num_classes: int, dropout: float, name: str) -> keras.Model:
+    """Global average pooling, dropout and the dense classifier (U(+-1/sqrt(classes)) init, as the official code),
+    closing a functional model; shared by every space's builder so their heads cannot drift apart."""
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(features)
     if dropout > 0:
         x = layers.Dropout(dropout, name="dropout")(x)
     bound = 1.0 / math.sqrt(num_classes)
     outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.RandomUniform(-bound, bound),
                            name="predictions")(x)
-    model_name = name or (f"{arch.name or 'arch-' + arch.arch_id}"
-                          f"{'' if depth_multiplier == 1.0 else f'-x{depth_multiplier:g}'}")
-    return keras.Model(inputs, outputs, name=_keras_safe(model_name))
+    return keras.Model(inputs, outputs, name=_keras_safe(name))
+
+
+def check_build_options(depth_multiplier: float, input_size: int, num_classes: int) -> None:
+    """The options every builder and cost model refuses, with one set of messages."""
+    if depth_multiplier <= 0 or not math.isfinite(depth_multiplier):
+        raise ValueError(f"depth_multiplier must be a positive number, got {depth_multiplier}")
+    if input_size < 8:
+        raise ValueError(f"input_size must be at least 8 pixels, got {input_size}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
 
 
 def as_arch(arch: Arch | str | Iterable[str]) -> Arch:

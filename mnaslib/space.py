@@ -272,15 +272,7 @@ class MnasNetSpace:
         if len(tokens) != len(decisions):
             raise ValueError(f"expected {len(decisions)} tokens ({len(PER_BLOCK)} per block x {self.num_blocks} "
                              f"blocks), got {len(tokens)}")
-        out = []
-        for position, (token, decision) in enumerate(zip(tokens, decisions)):
-            if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
-                raise ValueError(f"token {position} ({decision.name}) must be an integer, got {token!r}")
-            if not 0 <= token < decision.size:
-                raise ValueError(f"token {position} ({decision.name}) = {token} is out of range 0..{decision.size - 1}"
-                                 f" (choices {decision.choices})")
-            out.append(int(token))
-        return out
+        return validate_tokens(tokens, decisions)
 
     def decode(self, tokens: Sequence[int], name: str = "") -> Arch:
         """Tokens -> the network they describe."""
@@ -334,6 +326,20 @@ class MnasNetSpace:
 
     def _filters(self, block_index: int, multiplier: float) -> int:
         return max(1, int(round(self.base_filters[block_index] * multiplier)))
+
+
+def validate_tokens(tokens: Sequence[int], decisions: Sequence[Decision]) -> list[int]:
+    """Each token an integer within its decision's choices (the length is checked by the caller, whose message
+    knows the space's layout); the error names the first bad position and its decision."""
+    out = []
+    for position, (token, decision) in enumerate(zip(tokens, decisions)):
+        if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
+            raise ValueError(f"token {position} ({decision.name}) must be an integer, got {token!r}")
+        if not 0 <= token < decision.size:
+            raise ValueError(f"token {position} ({decision.name}) = {token} is out of range 0..{decision.size - 1}"
+                             f" (choices {decision.choices})")
+        out.append(int(token))
+    return out
 
 
 def search_space_sizes(choices_per_block: int = 432, blocks: int = 5, layers_per_block: int = 3) -> dict[str, float]:

@@ -1,6 +1,5 @@
 """Every numbered notebook runs top to bottom headless under papermill at the ci profile, and is committed clean."""
 import json
-from pathlib import Path
 
 import pytest
 

@@ -27,7 +27,7 @@ from typing import Iterator, NamedTuple
 import keras
 from keras import layers
 
-from mnaslib.models import as_arch, round_filters
+from mnaslib.models import as_arch, check_build_options, round_filters
 from mnaslib.profile import layer_mult_adds
 from mnaslib.space import Arch, BlockSpec
 
@@ -236,16 +236,6 @@ def _effective_skip(spec: BlockSpec, in_filters: int, out_filters: int, stride: 
     return "-".join(parts) or "shortcut"
 
 
-def check_options(depth_multiplier: float, input_size: int, num_classes: int) -> None:
-    """The options build_model rejects, rejected with the same messages before any cost is computed."""
-    if depth_multiplier <= 0 or not math.isfinite(depth_multiplier):
-        raise ValueError(f"depth_multiplier must be a positive number, got {depth_multiplier}")
-    if input_size < 8:
-        raise ValueError(f"input_size must be at least 8 pixels, got {input_size}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-
-
 def _block_key(spec: BlockSpec, channels: int, declared: int, out_filters: int, size: int, stride: int) -> LayerKey:
     se = max(1, int(declared * spec.se_ratio)) if spec.se_ratio > 0 else 0
     return LayerKey("block", channels, out_filters, size, spec.kernel, stride, spec.op, spec.expand_ratio, declared,
@@ -280,7 +270,7 @@ def arch_layers(arch: Arch | str, depth_multiplier: float = 1.0, input_size: int
                 num_classes: int = 1000) -> list[LayerKey]:
     """Stem, every block layer and head of ``build_model(arch, depth_multiplier=..., input_size=...)``, in order."""
     arch = as_arch(arch)
-    check_options(depth_multiplier, input_size, num_classes)
+    check_build_options(depth_multiplier, input_size, num_classes)
     keys = [stem_layer(arch, depth_multiplier, input_size)]
     for spec in arch.blocks:
         keys += block_layers(spec, keys[-1].out_channels, keys[-1].out_resolution, depth_multiplier)

@@ -41,7 +41,8 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from mnaslib import paper
-from mnaslib.latency.ops import (LayerKey, Op, block_layers, check_options, head_layer, keras_ops, layer_ops,
+from mnaslib.models import check_build_options
+from mnaslib.latency.ops import (LayerKey, Op, block_layers, head_layer, keras_ops, layer_ops,
                                  stem_layer)
 from mnaslib.models import as_arch, keras_baseline
 from mnaslib.space import Arch, BlockSpec
@@ -93,7 +94,7 @@ def _block_features(spec: BlockSpec, in_channels: int, resolution: int,
 @functools.lru_cache(maxsize=65536)
 def _arch_features(arch: Arch, depth_multiplier: float, input_size: int, num_classes: int) -> tuple[float, ...]:
     """The same walk as :func:`mnaslib.latency.ops.arch_layers`, summing cached per-block features."""
-    check_options(depth_multiplier, input_size, num_classes)
+    check_build_options(depth_multiplier, input_size, num_classes)
     last = stem_layer(arch, depth_multiplier, input_size)
     parts = [_layer_features(last)]
     for spec in arch.blocks:
