@@ -22,6 +22,22 @@ from mnaslib.space import Arch
 RMSPROP = {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}  # the official code's RMSProp settings
 
 
+@keras.saving.register_keras_serializable(package="mnaslib")
+class TF1RMSprop(keras.optimizers.RMSprop):
+    """RMSProp as the official code ran it (``tf.compat.v1.train.RMSPropOptimizer``): mean squares start at 1.
+
+    Keras starts them at 0, so the first steps move every weight by about ``lr / sqrt(1 - rho)`` = 3.2 ``lr``
+    whatever its gradient, and momentum adds them up: A1 on CIFAR-10 went from a loss of 2.3 to 4-5 in its first
+    epoch and a short proxy run ended near chance. Starting at 1, early steps are ``lr * gradient``, as in TF1.
+    """
+
+    def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
+        # Created with their value (an assign after creation is lost when fit() builds the optimizer symbolically).
+        if name == "velocity":
+            initializer = "ones"
+        return super().add_variable_from_reference(reference_variable, name=name, initializer=initializer)
+
+
 class ChildFailed(RuntimeError):
     """A child could not be evaluated (diverged, out of memory, failed to build); ``reason`` says which."""
 
@@ -118,6 +134,10 @@ def build_child(arch: Arch | Any, task: ProxyTask, num_classes: int) -> keras.Mo
     BN momentum is lowered to ``task.bn_momentum``: a proxy child trains for only a few hundred steps, and with the
     official 0.99 its moving statistics stay near their initial values, so inference-mode validation accuracy
     would measure the BN warm-up rather than the architecture (we saw 9% instead of 50% on a 10-class toy task).
+
+    The classifier starts at zero. The official init, U(+-1/sqrt(classes)), is sized for 1000 classes; with 10 it
+    gives training-mode logits a standard deviation near 4 (a first loss of 5.6 against ln 10 = 2.3 for A1 on
+    CIFAR-10), and a proxy of a few hundred steps spends itself recovering: every child then scored near chance.
     """
     options = dict(input_size=task.image_size, num_classes=num_classes, depth_multiplier=task.width_multiplier,
                    stem_stride=task.resolved_stem_stride)
@@ -128,6 +148,8 @@ def build_child(arch: Arch | Any, task: ProxyTask, num_classes: int) -> keras.Mo
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = task.bn_momentum
+    classifier = model.get_layer("predictions")
+    classifier.kernel.assign(tf.zeros_like(classifier.kernel))
     return model
 
 
@@ -147,7 +169,7 @@ def train_child(arch: Arch | Any, train_ds: tf.data.Dataset, val_ds: tf.data.Dat
     peak = task.learning_rate * task.batch_size / 256
     schedule = warmup_exponential_schedule(peak, int(task.warmup_fraction * total_steps),
                                            decay_steps=max(1.0, total_steps / 10), decay_rate=0.8, staircase=False)
-    model.compile(optimizer=keras.optimizers.RMSprop(schedule, **RMSPROP),
+    model.compile(optimizer=TF1RMSprop(schedule, **RMSPROP),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=task.label_smoothing),
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], jit_compile=False,
                   run_eagerly=task.run_eagerly)
@@ -185,7 +207,7 @@ def paper_recipe(model: keras.Model, steps_per_epoch: int, batch_size: int, epoc
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):  # DepthwiseConv2D is a Conv2D subclass
             layer.kernel.regularizer = keras.regularizers.L2(weight_decay / 2)  # official: wd * sum(w^2) / 2
-    model.compile(optimizer=keras.optimizers.RMSprop(schedule, use_ema=True, ema_momentum=0.9999, **RMSPROP),
+    model.compile(optimizer=TF1RMSprop(schedule, use_ema=True, ema_momentum=0.9999, **RMSPROP),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
                   metrics=[keras.metrics.CategoricalAccuracy(name="top1"),
                            keras.metrics.TopKCategoricalAccuracy(5, name="top5")])
