@@ -1,7 +1,9 @@
 # Two commands do all the set-up: `make reproduce` (notebooks headless at PROFILE, default laptop) and `make test`.
+# `make reproduce NOTEBOOKS="03_search.ipynb 07_ablations.ipynb"` runs only those; the report keeps the others.
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= laptop
+NOTEBOOKS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -17,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 reproduce: $(STAMP)
-	$(BIN)/mnas reproduce --profile $(PROFILE)
+	$(BIN)/mnas reproduce --profile $(PROFILE) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

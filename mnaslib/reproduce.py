@@ -6,6 +6,7 @@ was reproduced, how, and where each number came from.
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -15,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
+RUNS_FILE = "notebook_runs.json"
+DEFAULT_PROFILE = "laptop"
 
 
 def save_table(df: pd.DataFrame, name: str, tables_dir: str | os.PathLike | None) -> None:
@@ -52,27 +55,57 @@ def run_notebook(path: Path, output: Path, parameters: dict) -> float:
 
 def reproduce(profile: str = "laptop", output_dir: str | os.PathLike = "outputs", notebooks: list[str] | None = None,
               figures_dir: str | os.PathLike | None = None) -> Path:
-    """Run the notebooks at ``profile`` into ``output_dir/<profile>/`` and write ``REPORT.md`` there."""
+    """Run the notebooks at ``profile`` into ``output_dir/<profile>/`` and write ``REPORT.md`` there.
+
+    The report covers every numbered notebook: those run now, those run into the same folder before (their times
+    are kept in ``notebook_runs.json``), and, marked as such, those not run yet.
+    """
     from tqdm.auto import tqdm
 
     out = Path(output_dir).resolve() / profile
     tables = out / "tables"
     out.mkdir(parents=True, exist_ok=True)
-    figures = Path(figures_dir).resolve() if figures_dir else REPO / "figures"
-    timings: list[tuple[str, float, str]] = []
+    figures = Path(figures_dir).resolve() if figures_dir else default_figures_dir(profile, out)
+    runs, failed = load_runs(out), []
     for path in tqdm(notebook_paths(names=notebooks), desc=f"notebooks ({profile})", unit="notebook"):
         params = {"profile": profile, "figures_dir": str(figures), "tables_dir": str(tables),
                   "run_dir": str(out / "runs")}
         try:
-            timings.append((path.name, run_notebook(path, out / path.name, params), "ok"))
+            runs[path.name] = (run_notebook(path, out / path.name, params), "ok")
         except Exception as err:  # keep going: the report says which notebook failed and why
-            timings.append((path.name, float("nan"), f"failed: {type(err).__name__}: {str(err)[:300]}"))
+            runs[path.name] = (float("nan"), f"failed: {type(err).__name__}: {str(err)[:300]}")
+            failed.append(path.name)
+        save_runs(out, runs)  # after each notebook, so a killed run still reports what finished
+    timings = [(p.name, *runs.get(p.name, (float("nan"), "not run yet at this profile"))) for p in notebook_paths()]
     report = out / "REPORT.md"
     report.write_text(render_report(profile, timings, tables, figures))
-    failed = [name for name, _, status in timings if status != "ok"]
     if failed:
         raise RuntimeError(f"notebook(s) failed: {', '.join(failed)}; see {report} and the executed copies in {out}")
     return report
+
+
+def default_figures_dir(profile: str, out: Path) -> Path:
+    """``figures/`` (committed) for the default ``laptop`` profile; ``<out>/figures`` for the others, so a quick
+    ``ci`` run or a cluster run never overwrites the committed figures."""
+    return REPO / "figures" if profile == DEFAULT_PROFILE else out / "figures"
+
+
+def load_runs(out: Path) -> dict[str, tuple[float, str]]:
+    """Wall time and status of every notebook already run into ``out`` (so a run of some notebooks keeps the rest
+    in the report: a long reproduction can be done a few notebooks at a time)."""
+    path = out / RUNS_FILE
+    if not path.exists():
+        return {}
+    try:
+        return {name: (float(t), str(status)) for name, (t, status) in json.loads(path.read_text()).items()}
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path} is not a notebook-run record ({err}); delete it to start the report afresh") from err
+
+
+def save_runs(out: Path, runs: dict[str, tuple[float, str]]) -> None:
+    tmp = out / (RUNS_FILE + ".tmp")
+    tmp.write_text(json.dumps({name: [t, status] for name, (t, status) in sorted(runs.items())}, indent=1))
+    tmp.replace(out / RUNS_FILE)
 
 
 def machine_description() -> str:
@@ -100,6 +133,7 @@ def render_report(profile: str, timings: list[tuple[str, float, str]], tables_di
 
     config = load_config(profile)
     total = sum(t for _, t, _ in timings if t == t)
+    missing = [name for name, _, status in timings if status != "ok"]
     parts = [f"# Reproduction report: profile `{profile}`", "",
              f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} on {machine_description()}.", "",
              "Provenance of every cell: `paper` (with the paper's V/C/U status), `computed` (exact from the "
@@ -108,7 +142,9 @@ def render_report(profile: str, timings: list[tuple[str, float, str]], tables_di
              "## Settings", "", "```", _yaml(config.to_dict()), "```", "", "## Notebooks", "",
              markdown_table(pd.DataFrame([{"notebook": n, "wall time (s)": f"{t:.0f}", "status": s}
                                           for n, t, s in timings])), "",
-             f"Total wall time: {total / 60:.1f} min.", ""]
+             f"Total wall time: {total / 60:.1f} min."
+             + (f" **Incomplete:** {', '.join(missing)} did not run to the end at this profile; their tables and "
+                "figures below, if any, are not from this reproduction." if missing else ""), ""]
     for csv in sorted(tables_dir.glob("*.csv")) if tables_dir.exists() else []:
         parts += [f"## {csv.stem}", "", markdown_table(pd.read_csv(csv)), ""]
     figures = sorted(figures_dir.glob("*.png")) if figures_dir.exists() else []

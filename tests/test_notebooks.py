@@ -34,3 +34,24 @@ def test_report_lists_tables_and_settings(tmp_path):
     assert "| a1 | 3.89 [computed] |" in text and "profile: ci" in text and "01_x.ipynb" in text
     with pytest.raises(ValueError):
         save_table(pd.DataFrame(), "../escape", tmp_path)
+
+
+def test_report_keeps_earlier_notebooks_and_marks_missing_ones(tmp_path):
+    from mnaslib.reproduce import load_runs, reproduce, save_runs
+    out = tmp_path / "ci"
+    out.mkdir()
+    save_runs(out, {"00_reward.ipynb": (12.0, "ok")})
+    report = reproduce("ci", tmp_path, notebooks=["01_search_space.ipynb"], figures_dir=tmp_path / "figures")
+    text = report.read_text()
+    assert "| 00_reward.ipynb | 12 | ok |" in text and "| 01_search_space.ipynb |" in text
+    assert "| 02_latency.ipynb | nan | not run yet at this profile |" in text and "**Incomplete:**" in text
+    assert set(load_runs(out)) == {"00_reward.ipynb", "01_search_space.ipynb"}
+    (out / "notebook_runs.json").write_text("{not json")
+    with pytest.raises(ValueError, match="delete it"):
+        load_runs(out)
+
+
+def test_only_the_default_profile_writes_the_committed_figures(tmp_path):
+    from mnaslib.reproduce import REPO, default_figures_dir
+    assert default_figures_dir("laptop", tmp_path) == REPO / "figures"
+    assert default_figures_dir("ci", tmp_path) == tmp_path / "figures"
