@@ -17,7 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="+", help="a reference name (a1, b1, small, d1, mobilenetv2, a1-mbconv6-k5, "
-                        "keras-mobilenet ...), block strings, or a JSON file with {'block_strings': [...]}")
+                        "keras-mobilenet ...), block strings, or an architecture JSON file (from "
+                        "`mnas export MODEL -o arch.json`)")
     parser.add_argument("--multiplier", type=float, default=1.0, help="depth multiplier (official rounding)")
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--classes", type=int, default=1000)
@@ -25,10 +26,14 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
 
 def _resolve_model(args: argparse.Namespace):
     from mnaslib.models import KERAS_BASELINES, as_arch, build_any
+    from mnaslib.space import Arch
 
-    spec: str | list[str] = args.model[0] if len(args.model) == 1 else args.model
+    spec: str | list[str] | Arch = args.model[0] if len(args.model) == 1 else args.model
     if isinstance(spec, str) and spec.endswith(".json"):
-        spec = json.loads(Path(spec).read_text())["block_strings"]
+        try:
+            spec = Arch.from_dict(json.loads(Path(spec).read_text()))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{spec} is not JSON ({err})") from None
     options = {"input_size": args.input_size, "num_classes": args.classes}
     if isinstance(spec, str) and spec.lower() in KERAS_BASELINES:
         return None, build_any(spec, **options)
@@ -53,18 +58,21 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return 0
 
 
+ARCH_PROVIDERS = ("pixel1-model", "host-model", "flops")  # cost models: they take the build options themselves
+
+
 def cmd_latency(args: argparse.Namespace) -> int:
     from mnaslib.latency import get_provider
 
-    options = {}
+    options: dict = {}
     if args.provider in ("adb", "pixel-adb"):
         options = {k: v for k, v in {"serial": args.serial, "taskset_mask": args.taskset_mask}.items() if v}
-    provider = get_provider(args.provider, **options)
     arch, model = _resolve_model(args)
-    wants_arch = args.provider in ("pixel1-model", "host-model", "flops") and arch is not None
-    target = arch if wants_arch else model
-    kwargs = {"depth_multiplier": args.multiplier, "input_size": args.input_size} if wants_arch else {}
-    result = provider.latency(target, **kwargs) if kwargs else provider.latency(target)
+    wants_arch = args.provider in ARCH_PROVIDERS and arch is not None
+    if wants_arch:
+        options.update(depth_multiplier=args.multiplier, input_size=args.input_size, num_classes=args.classes)
+    provider = get_provider(args.provider, **options)
+    result = provider.latency(arch if wants_arch else model)
     print(f"{model.name}: {result.median_ms:.2f} [{result.provenance}]")
     return 0
 
@@ -90,14 +98,20 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from mnaslib.latency.tflite import to_tflite
 
-    _, model = _resolve_model(args)
+    arch, model = _resolve_model(args)
     out = Path(args.output)
-    if out.suffix == ".tflite":
+    if out.suffix == ".json":
+        if arch is None:
+            raise ValueError(f"{model.name} is a Keras baseline, not a point of the MnasNet space: export it as "
+                             ".tflite or .keras")
+        out.write_text(json.dumps(arch.to_dict(), indent=1) + "\n")
+    elif out.suffix == ".tflite":
         out.write_bytes(to_tflite(model))
     elif out.suffix == ".keras":
         model.save(out)
     else:
-        raise ValueError(f"unknown export format {out.suffix!r}: use a .tflite or .keras file name")
+        raise ValueError(f"unknown export format {out.suffix!r}: use a .json (architecture), .tflite or .keras "
+                         "file name")
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
 
@@ -135,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a setting, e.g. --set steps=4 --set reward.name=mnas_hard")
     search.set_defaults(func=cmd_search)
 
-    export = sub.add_parser("export", help="write a model as .tflite or .keras")
+    export = sub.add_parser("export", help="write a model as .tflite or .keras, or its architecture as .json")
     _model_args(export)
     export.add_argument("--output", "-o", required=True)
     export.set_defaults(func=cmd_export)

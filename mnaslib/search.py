@@ -137,10 +137,29 @@ def make_executor(config: Mapping[str, Any]) -> cf.Executor | None:
     if name == "dask":
         from distributed import Client, LocalCluster
         address = config.get("address")
-        client = Client(address) if address else Client(LocalCluster(n_workers=workers, threads_per_worker=1,
-                                                                     processes=True, dashboard_address=None))
-        return client.get_executor()
+        cluster = None if address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                    dashboard_address=None)
+        client = Client(address or cluster)
+        executor = client.get_executor()
+        executor.mnas_owned = (client, cluster)  # closed by shutdown_executor; a remote cluster is left running
+        return executor
     raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")
+
+
+def shutdown_executor(executor: cf.Executor | None) -> None:
+    """Stop what ``make_executor`` started. Dask's executor takes no ``cancel_futures`` and leaves its client (and
+    the LocalCluster we made) open, so those are closed here too."""
+    if executor is None:
+        return
+    owned = getattr(executor, "mnas_owned", None)
+    if owned is None:
+        executor.shutdown(wait=True, cancel_futures=True)
+        return
+    client, cluster = owned
+    executor.shutdown(wait=True)
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def _worker_init() -> None:
@@ -351,5 +370,4 @@ def search_from_config(config: SearchConfig, run_dir: str | os.PathLike, *, prog
                           tensorboard_dir=run_dir / "tensorboard", progress=progress,
                           stop_after_trials=stop_after_trials)
     finally:
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        shutdown_executor(executor)

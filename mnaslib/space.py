@@ -184,6 +184,25 @@ class Arch:
     def with_name(self, name: str) -> "Arch":
         return replace(self, name=name)
 
+    def to_dict(self) -> dict:
+        """A JSON-ready form that keeps everything (stem and head too), for ``mnas export -o arch.json``."""
+        return {"name": self.name, "stem_filters": self.stem_filters, "block_strings": self.block_strings(),
+                "head_filters": self.head_filters, "arch_id": self.arch_id}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Arch":
+        """Inverse of ``to_dict``; a bare ``{"block_strings": [...]}`` also works (stem from the first block).
+        A stored ``arch_id`` must match the parsed network, so a hand-edited file cannot pass for another."""
+        if not isinstance(values, dict) or "block_strings" not in values:
+            raise ValueError("an architecture file needs a 'block_strings' list (and optionally 'stem_filters', "
+                             "'head_filters', 'name'); write one with `mnas export MODEL -o arch.json`")
+        arch = cls.from_block_strings(values["block_strings"], values.get("stem_filters"),
+                                      int(values.get("head_filters", 1280)), str(values.get("name", "")))
+        if "arch_id" in values and values["arch_id"] != arch.arch_id:
+            raise ValueError(f"arch_id {values['arch_id']!r} does not match the block strings (id {arch.arch_id}); "
+                             "remove the arch_id or fix the blocks")
+        return arch
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -12,7 +12,7 @@ from search_toys import toy_evaluate, toy_latency
 
 from mnaslib.controller import make_strategy
 from mnaslib.reward import get_reward
-from mnaslib.search import load_config, make_executor, run_search
+from mnaslib.search import load_config, make_executor, run_search, shutdown_executor
 from mnaslib.space import MnasNetSpace
 from mnaslib.store import TrialStore, open_run
 
@@ -129,7 +129,10 @@ def test_parallel_executors(tmp_path, name):
     try:
         store, result = _run(tmp_path, executor=executor)
     finally:
-        executor.shutdown(wait=True)
+        shutdown_executor(executor)
+    if name == "dask":
+        client, cluster = executor.mnas_owned
+        assert client.status == "closed" and cluster.status.name == "closed"
     serial, _ = _run(tmp_path / "serial")
     assert result.trials == STEPS * BATCH
     assert [(t["tokens"], t["status"], t["accuracy"]) for t in store.trials()] == \
@@ -147,3 +150,20 @@ def test_profiles_load_and_bad_settings_raise(tmp_path):
         load_config(str(tmp_path / "missing.yaml"))
     with pytest.raises(ValueError, match="unknown executor"):
         load_config("ci", {"executor": {"name": "slurm"}})
+
+
+def test_tensorboard_gets_the_curves_the_store_gets(tmp_path):
+    import tensorflow as tf
+    store, _ = _run(tmp_path / "run", strategy="ppo", tensorboard_dir=tmp_path / "tb")
+    logged = {}
+    for event_file in (tmp_path / "tb").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            for value in event.summary.value:
+                logged[(value.tag, event.step)] = float(tf.make_ndarray(value.tensor))
+    tags = {tag for tag, _ in logged}
+    assert {"trial/mean_reward", "trial/mean_accuracy", "trial/mean_latency_ms", "strategy/entropy"} <= tags
+    assert {step for _, step in logged} == set(range(STEPS))
+    stored = {(row.tag, row.step): row.value for row in store.scalars().itertuples()}
+    assert logged.keys() <= stored.keys()
+    for key, value in logged.items():
+        assert value == pytest.approx(stored[key], rel=1e-6)

@@ -41,8 +41,26 @@ def test_round_trips_for_1000_random_samples():
         assert again == arch and again.arch_id == arch.arch_id      # Arch <-> block strings
         for block in arch.blocks:
             assert BlockSpec.from_string(block.to_string()) == block
+        assert Arch.from_dict(arch.to_dict()) == arch                # Arch <-> JSON (stem and head kept)
         ids.add(arch.arch_id)
     assert len(ids) > 990
+
+
+def test_arch_ids_are_pinned_across_releases():
+    """A stored run names its networks by id: the id of a network must never change."""
+    from mnaslib.models import reference_arch
+    assert reference_arch("mnasnet-a1").arch_id == "f6daf5250d9a"
+    assert reference_arch("mnasnet-small").arch_id == "5bfa17cd5447"
+
+
+def test_arch_json_keeps_the_stem_and_refuses_a_wrong_id():
+    from mnaslib.models import reference_arch
+    small = reference_arch("mnasnet-small")
+    assert small.stem_filters == 8 and Arch.from_dict(small.to_dict()).stem_filters == 8
+    with pytest.raises(ValueError, match="does not match"):
+        Arch.from_dict({**small.to_dict(), "arch_id": "000000000000"})
+    with pytest.raises(ValueError, match="block_strings"):
+        Arch.from_dict({"blocks": []})
 
 
 def test_tokens_that_differ_only_below_one_layer_are_the_same_network():
