@@ -75,7 +75,10 @@ def reproduce(profile: str = "laptop", output_dir: str | os.PathLike = "outputs"
         except Exception as err:  # keep going: the report says which notebook failed and why
             runs[path.name] = (float("nan"), f"failed: {type(err).__name__}: {str(err)[:300]}")
             failed.append(path.name)
-        save_runs(out, runs)  # after each notebook, so a killed run still reports what finished
+        # after each notebook, so a killed run still reports what finished; merged with what another run into the
+        # same folder (a second notebook run in parallel) recorded meanwhile
+        runs = {**load_runs(out), path.name: runs[path.name]}
+        save_runs(out, runs)
     timings = [(p.name, *runs.get(p.name, (float("nan"), "not run yet at this profile"))) for p in notebook_paths()]
     report = out / "REPORT.md"
     report.write_text(render_report(profile, timings, tables, figures))
