@@ -25,26 +25,10 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from mnaslib.latency.layer_table import HostLayerTable, calibrate
+from mnaslib.latency.layer_table import CALIBRATION_REFERENCES, HostLayerTable, calibrate, random_archs
 from mnaslib.latency.host import cpu_model
 from mnaslib.latency.pixel1 import fit_pixel1_model, load_pixel1_model
 from mnaslib.models import reference_arch
-from mnaslib.space import MnasNetSpace
-
-REFERENCE_NETWORKS = ("mnasnet-a1", "mnasnet-b1", "mnasnet-small", "mnasnet-d1", "mobilenetv2", "a1-mbconv3-k3",
-                      "a1-mbconv3-k5", "a1-mbconv6-k3", "a1-mbconv6-k5")
-
-
-def random_archs(count: int, seed: int, exclude: set[str]) -> list:
-    """``count`` distinct random architectures of the MnasNet space not in ``exclude`` (arch ids)."""
-    space, rng, archs = MnasNetSpace(), np.random.default_rng(seed), []
-    while len(archs) < count:
-        arch = space.decode(space.sample(rng))
-        if arch.arch_id not in exclude:
-            exclude.add(arch.arch_id)
-            archs.append(arch)
-    return archs
-
 
 def _share(errors: np.ndarray, bound: float) -> str:
     return f"{100 * np.mean(np.abs(errors) <= bound):.1f}%"
@@ -52,7 +36,7 @@ def _share(errors: np.ndarray, bound: float) -> str:
 
 def host_model(args: argparse.Namespace) -> None:
     table = HostLayerTable(args.cache_dir)
-    references = [reference_arch(name) for name in REFERENCE_NETWORKS]
+    references = [reference_arch(name) for name in CALIBRATION_REFERENCES]
     seen = {a.arch_id for a in references}
     calibration_set = references + random_archs(args.calibration_random, args.seed, seen)
     test_set = random_archs(args.n, args.seed + 1, seen)

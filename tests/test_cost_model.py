@@ -8,7 +8,8 @@ import pytest
 from mnaslib import paper
 from mnaslib.latency import get_provider
 from mnaslib.latency import cost_model  # noqa: F401  (registers flops, host-model, pixel1-model)
-from mnaslib.latency.layer_table import Calibration, HostLayerTable, calibrate, fast_tflite, layer_model
+from mnaslib.latency.layer_table import (Calibration, HostLayerTable, calibrate, fast_tflite, layer_model,
+                                         random_archs)
 from mnaslib.latency.ops import arch_layers, arch_ops, keras_ops
 from mnaslib.latency.pixel1 import arch_features, fit_pixel1_model, load_pixel1_model, model_features
 from mnaslib.latency.tflite import flatbuffer_ops, to_tflite
@@ -156,3 +157,13 @@ def test_pixel1_model_predicts_a1_and_labels_its_error():
     assert result.provenance.detail == f"Pixel-1 model, LOO MAPE {100 * load_pixel1_model().loo_mape:.1f}%"
     from_keras = provider.latency(build_model("a1"))
     assert from_keras.median_ms == pytest.approx(result.median_ms, rel=1e-12)
+
+
+def test_random_test_architectures_are_distinct_seeded_and_held_out():
+    first = random_archs(20, seed=3)
+    assert [a.arch_id for a in first] == [a.arch_id for a in random_archs(20, seed=3)]
+    seen = {first[0].arch_id, first[5].arch_id}
+    others = random_archs(20, seed=3, exclude=seen)
+    ids = [a.arch_id for a in others]
+    assert len(set(ids)) == 20 and first[0].arch_id not in ids and first[5].arch_id not in ids
+    assert set(ids) <= seen  # the exclude set grows, so the next draw cannot repeat these either

@@ -60,8 +60,8 @@ import numpy as np
 from mnaslib.latency.host import cpu_model, measure_tflite, pinned
 from mnaslib.latency.ops import LayerKey, arch_layers
 from mnaslib.latency.tflite import check_flatbuffer
-from mnaslib.models import as_arch
-from mnaslib.space import Arch
+from mnaslib.models import as_arch, reference_arch
+from mnaslib.space import Arch, MnasNetSpace
 
 CACHE_ENV = "MNAS_LATENCY_CACHE"
 # Bump when the way layers are built, converted or timed changes: old tables then stop matching.
@@ -494,3 +494,35 @@ def calibrate(table: HostLayerTable, calibration_set: Sequence[Arch | str], test
                               date=_dt.date.today().isoformat())
     table.set_calibration(calibration)
     return calibration, rows
+
+
+# The networks every calibration starts from: the published reference models, whose layers also cover the kinds of
+# op the random architectures use.
+CALIBRATION_REFERENCES = ("mnasnet-a1", "mnasnet-b1", "mnasnet-small", "mnasnet-d1", "mobilenetv2", "a1-mbconv3-k3",
+                          "a1-mbconv3-k5", "a1-mbconv6-k3", "a1-mbconv6-k5")
+
+
+def random_archs(count: int, seed: int, exclude: set[str] | None = None) -> list[Arch]:
+    """``count`` distinct random architectures of the MnasNet space whose ids are not in ``exclude`` (which grows)."""
+    space, rng, archs = MnasNetSpace(), np.random.default_rng(seed), []
+    exclude = set() if exclude is None else exclude
+    while len(archs) < count:
+        arch = space.decode(space.sample(rng))
+        if arch.arch_id not in exclude:
+            exclude.add(arch.arch_id)
+            archs.append(arch)
+    return archs
+
+
+def held_out_check(table: HostLayerTable, n_test: int, seed: int = 0, calibration_random: int = 0,
+                   progress=None) -> tuple[Calibration, list[dict[str, Any]]]:
+    """Calibrate ``table`` on the reference networks (plus ``calibration_random`` random ones) and test it on
+    ``n_test`` other random architectures, each measured whole with the table's own protocol; returns the
+    calibration and the test rows. This is the honest error of the host model, as benchmarks/latency_model.py
+    reports it at a larger N."""
+    references = [reference_arch(name) for name in CALIBRATION_REFERENCES]
+    seen = {a.arch_id for a in references}
+    calibration_set = references + random_archs(calibration_random, seed, seen)
+    test_set = random_archs(n_test, seed + 1, seen)
+    calibration, rows = calibrate(table, calibration_set, test_set, progress=progress)
+    return calibration, [r for r in rows if r["set"] == "test"]
