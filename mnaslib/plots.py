@@ -117,6 +117,33 @@ def plot_iso_reward(
     return contours
 
 
+def plot_tradeoff(
+    ax: Axes,
+    reward: Reward,
+    m1: tuple[float, float] = (50.0, 0.70),
+    ratio: float = 2.0,
+    gain: float = 0.05,
+    *,
+    acc_range: tuple[float, float] = (0.55, 0.85),
+    lat_range: tuple[float, float] = (10.0, 160.0),
+    num: int = 200,
+) -> tuple[float, float]:
+    """Iso-reward lines through a model M1 = (latency, accuracy) and M2 = (ratio x latency, (1 + gain) x accuracy),
+    both marked, with the target as a dashed line; returns their rewards. Under a reward whose exponent matches the
+    trade-off (the soft one for ratio 2, gain 5%) M1 and M2 sit on one line: the search is indifferent between them.
+    """
+    m1_lat, m1_acc = m1
+    m2_lat, m2_acc = ratio * m1_lat, (1 + gain) * m1_acc
+    r1, r2 = float(reward(m1_acc, m1_lat)), float(reward(m2_acc, m2_lat))
+    levels = sorted({*np.round(np.linspace(acc_range[0], acc_range[1], 7), 3), round(r1, 4)})
+    plot_iso_reward(ax, reward, acc_range=acc_range, lat_range=lat_range, levels=levels, num=num, cmap="viridis")
+    ax.plot([m1_lat, m2_lat], [m1_acc, m2_acc], "o", color="crimson")
+    for name, x, y in (("M1", m1_lat, m1_acc), ("M2", m2_lat, m2_acc)):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 6), color="crimson")
+    ax.axvline(reward.target_ms, color="0.4", linestyle="--", linewidth=1)
+    return r1, r2
+
+
 def label_provenance(ax: Axes, provenance: Provenance) -> None:
     """Stamp the provenance label in the lower-right corner of an axes, so a saved figure keeps its source."""
     ax.text(0.99, 0.01, provenance.label, transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small",
