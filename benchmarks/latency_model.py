@@ -54,6 +54,9 @@ def host_model(args: argparse.Namespace) -> None:
     print(f"test ({len(test)} random architectures, held out from the calibration):")
     print(f"  calibrated:   within 10% {_share(errors, 0.10)}, within 5% {_share(errors, 0.05)}, median |error| "
           f"{100 * np.median(np.abs(errors)):.1f}%, max {100 * np.max(np.abs(errors)):.1f}%")
+    within_10 = float(np.mean(np.abs(errors) <= 0.10))
+    print(f"  goal: at least 99% of held-out predictions within 10% -> {100 * within_10:.1f}% "
+          f"({'met' if within_10 >= 0.99 else 'NOT met'})")
     print(f"  raw layer sum: within 10% {_share(raw, 0.10)}, median |error| {100 * np.median(np.abs(raw)):.1f}%")
     print(f"  against the plain wall-clock median instead (same flatbuffers, runs=20): within 10% "
           f"{_share(wall, 0.10)}, median |error| {100 * np.median(np.abs(wall)):.1f}%")
@@ -72,7 +75,8 @@ def host_model(args: argparse.Namespace) -> None:
     measure_seconds = np.mean([r["measure_seconds"] for r in rows])
     print(f"  speed: {per_second:,.0f} predictions/s (layers cached) vs {1 / measure_seconds:.3f} whole-network "
           f"measurements/s ({measure_seconds:.1f} s each: build, convert, time): "
-          f"ratio {per_second * measure_seconds:,.0f}x")
+          f"ratio {per_second * measure_seconds:,.0f}x; goal at least 10,000 predictions/s: "
+          f"{'met' if per_second >= 10_000 else 'NOT met'}")
 
 
 def pixel1_model(args: argparse.Namespace) -> None:
@@ -81,6 +85,7 @@ def pixel1_model(args: argparse.Namespace) -> None:
     print(f"pixel1 model ({model.fit_date}, {len(model.points)} published points): LOO MAPE "
           f"{100 * model.loo_mape:.1f}%, max {100 * model.loo_max_error:.1f}%, within 10% "
           f"{100 * np.mean([abs(p['loo_error']) <= 0.10 for p in model.points]):.0f}% of points")
+    print(f"  goal: LOO MAPE at most 10% -> {'met' if model.loo_mape <= 0.10 else 'NOT met'}")
     print("  worst: " + ", ".join(f"{p['point']} {100 * p['loo_error']:+.1f}%" for p in errors[:5]))
     # New architectures each time; the first pass also fills the per-layer and per-block feature caches. CPU time
     # is reported beside wall time because other processes share this machine's cores.
