@@ -148,7 +148,7 @@ def build_child(arch: Arch | Any, task: ProxyTask, num_classes: int) -> keras.Mo
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = task.bn_momentum
-    classifier = model.get_layer("predictions")
+    classifier = next(layer for layer in reversed(model.layers) if hasattr(layer, "kernel"))  # Dense, or V1's 1x1 conv
     classifier.kernel.assign(tf.zeros_like(classifier.kernel))
     return model
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mnaslib.data import get_datasets
+from mnaslib.experiments import KerasChild
 from mnaslib.models import reference_arch
 from mnaslib.space import MnasNetSpace
 from mnaslib.train import RMSPROP, ChildFailed, ProxyTask, TF1RMSprop, build_child, paper_recipe, train_child
@@ -27,9 +28,13 @@ def test_rmsprop_mean_squares_start_at_one_inside_fit():
     assert float(model.layers[0].kernel.numpy()[0, 0]) == pytest.approx(step, rel=1e-5)
 
 
-def test_child_classifier_starts_at_zero_so_the_first_loss_is_ln_classes():
-    model = build_child(reference_arch("mnasnet-a1"), TINY, num_classes=10)
-    assert not np.any(model.get_layer("predictions").kernel.numpy())
+@pytest.mark.parametrize("child", [reference_arch("mnasnet-a1"), KerasChild("keras-mobilenet"),
+                                   KerasChild("keras-mobilenetv2")], ids=["a1", "keras-v1", "keras-v2"])
+def test_child_classifier_starts_at_zero_so_the_first_loss_is_ln_classes(child):
+    """Keras' MobileNet (V1) classifies with a 1x1 conv followed by an activation named 'predictions'."""
+    model = build_child(child, TINY, num_classes=10)
+    classifier = next(layer for layer in reversed(model.layers) if hasattr(layer, "kernel"))
+    assert classifier.name in ("predictions", "conv_preds") and not np.any(classifier.kernel.numpy())
     images = np.random.default_rng(0).random((8, 32, 32, 3), dtype=np.float32)
     logits = model(images, training=True).numpy()
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(np.arange(8) % 10, logits)
