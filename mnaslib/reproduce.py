@@ -43,13 +43,19 @@ def notebook_paths(notebooks_dir: Path = REPO / "notebooks", names: list[str] | 
     return paths
 
 
-def run_notebook(path: Path, output: Path, parameters: dict) -> float:
-    """Execute one notebook with papermill in its own folder; returns the wall time in seconds."""
+def run_notebook(path: Path, output: Path, parameters: dict, cell_timeout: float | None = None) -> float:
+    """Execute one notebook headless with papermill in its own folder; returns the wall time in seconds.
+
+    A notebook that declares an ``interactive`` parameter gets ``False`` (no widgets: their comm messages have hung
+    nbclient headless). ``cell_timeout`` (seconds per cell) turns a hung kernel into an error instead of a wait.
+    """
     import papermill
 
+    if "interactive" in papermill.inspect_notebook(str(path)):
+        parameters = {**parameters, "interactive": False}
     start = time.perf_counter()
     papermill.execute_notebook(str(path), str(output), parameters=parameters, cwd=str(path.parent),
-                               kernel_name="python3", progress_bar=False)
+                               kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout)
     return time.perf_counter() - start
 
 

@@ -23,7 +23,7 @@ def test_notebook_runs_at_ci_profile(path, tmp_path):
     figures = tmp_path / "figures"
     run_notebook(path, tmp_path / path.name, {"profile": "ci", "figures_dir": str(figures),
                                               "tables_dir": str(tmp_path / "tables"),
-                                              "run_dir": str(tmp_path / "runs")})
+                                              "run_dir": str(tmp_path / "runs")}, cell_timeout=900)
     assert list(figures.glob("*.png")), f"{path.name} saved no figure"
 
 
