@@ -25,10 +25,9 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from mnaslib.latency.layer_table import CALIBRATION_REFERENCES, HostLayerTable, calibrate, random_archs
+from mnaslib.latency.layer_table import HostLayerTable, calibrate, held_out_sets, random_archs
 from mnaslib.latency.host import cpu_model
 from mnaslib.latency.pixel1 import fit_pixel1_model, load_pixel1_model
-from mnaslib.models import reference_arch
 
 def _share(errors: np.ndarray, bound: float) -> str:
     return f"{100 * np.mean(np.abs(errors) <= bound):.1f}%"
@@ -36,10 +35,7 @@ def _share(errors: np.ndarray, bound: float) -> str:
 
 def host_model(args: argparse.Namespace) -> None:
     table = HostLayerTable(args.cache_dir)
-    references = [reference_arch(name) for name in CALIBRATION_REFERENCES]
-    seen = {a.arch_id for a in references}
-    calibration_set = references + random_archs(args.calibration_random, args.seed, seen)
-    test_set = random_archs(args.n, args.seed + 1, seen)
+    calibration_set, test_set = held_out_sets(args.n, args.seed, args.calibration_random)
     print(f"host model: table {table.path} ({len(table)} layers cached), fingerprint {table.fingerprint}")
     start = time.perf_counter()
     with tqdm(total=len(calibration_set) + len(test_set), desc="networks (layers + whole)") as bar:

@@ -113,3 +113,12 @@ def pixel1_points_table(model) -> pd.DataFrame:
         "error": [f"{100 * e:+.1f}%" for e in table["loo_error"]],
         "source": table["source"],
     })
+
+
+def host_model_check_table(calibration, rows: list[dict]) -> pd.DataFrame:
+    """The host model's held-out test rows (from ``layer_table.held_out_check``), each cell labelled."""
+    predicted = f"predicted (host layer table, {calibration.label})"
+    return pd.DataFrame({"id": [r["arch_id"] for r in rows],
+                         "predicted (ms)": [f"{r['predicted_ms']:.2f} [{predicted}]" for r in rows],
+                         "measured (ms)": [f"{r['measured_ms']:.2f} [measured (host, table protocol)]" for r in rows],
+                         "error": [f"{r['error']:+.1%} [computed]" for r in rows]})

@@ -148,9 +148,14 @@ def build_child(arch: Arch | Any, task: ProxyTask, num_classes: int) -> keras.Mo
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = task.bn_momentum
-    classifier = next(layer for layer in reversed(model.layers) if hasattr(layer, "kernel"))  # Dense, or V1's 1x1 conv
+    classifier = classifier_layer(model)
     classifier.kernel.assign(tf.zeros_like(classifier.kernel))
     return model
+
+
+def classifier_layer(model: keras.Model) -> keras.layers.Layer:
+    """The last layer with weights: the Dense classifier, or Keras MobileNet V1's 1x1 conv ('conv_preds')."""
+    return next(layer for layer in reversed(model.layers) if hasattr(layer, "kernel"))
 
 
 def train_child(arch: Arch | Any, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, task: ProxyTask,

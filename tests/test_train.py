@@ -9,7 +9,8 @@ from mnaslib.data import get_datasets
 from mnaslib.experiments import KerasChild
 from mnaslib.models import reference_arch
 from mnaslib.space import MnasNetSpace
-from mnaslib.train import RMSPROP, ChildFailed, ProxyTask, TF1RMSprop, build_child, paper_recipe, train_child
+from mnaslib.train import (RMSPROP, ChildFailed, ProxyTask, TF1RMSprop, build_child, classifier_layer, paper_recipe,
+                           train_child)
 
 TINY = ProxyTask(dataset="synthetic", image_size=32, epochs=2, batch_size=32, max_train=1024, val_size=128,
                  width_multiplier=0.35, learning_rate=0.032)
@@ -33,7 +34,7 @@ def test_rmsprop_mean_squares_start_at_one_inside_fit():
 def test_child_classifier_starts_at_zero_so_the_first_loss_is_ln_classes(child):
     """Keras' MobileNet (V1) classifies with a 1x1 conv followed by an activation named 'predictions'."""
     model = build_child(child, TINY, num_classes=10)
-    classifier = next(layer for layer in reversed(model.layers) if hasattr(layer, "kernel"))
+    classifier = classifier_layer(model)
     assert classifier.name in ("predictions", "conv_preds") and not np.any(classifier.kernel.numpy())
     images = np.random.default_rng(0).random((8, 32, 32, 3), dtype=np.float32)
     logits = model(images, training=True).numpy()

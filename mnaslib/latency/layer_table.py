@@ -514,15 +514,19 @@ def random_archs(count: int, seed: int, exclude: set[str] | None = None) -> list
     return archs
 
 
-def held_out_check(table: HostLayerTable, n_test: int, seed: int = 0, calibration_random: int = 0,
-                   progress=None) -> tuple[Calibration, list[dict[str, Any]]]:
-    """Calibrate ``table`` on the reference networks (plus ``calibration_random`` random ones) and test it on
-    ``n_test`` other random architectures, each measured whole with the table's own protocol; returns the
-    calibration and the test rows. This is the honest error of the host model, as benchmarks/latency_model.py
-    reports it at a larger N."""
+def held_out_sets(n_test: int, seed: int = 0, calibration_random: int = 0) -> tuple[list[Arch], list[Arch]]:
+    """The calibration set (the reference networks plus ``calibration_random`` random ones) and ``n_test`` other
+    random architectures to test on; no architecture is in both."""
     references = [reference_arch(name) for name in CALIBRATION_REFERENCES]
     seen = {a.arch_id for a in references}
-    calibration_set = references + random_archs(calibration_random, seed, seen)
-    test_set = random_archs(n_test, seed + 1, seen)
+    return references + random_archs(calibration_random, seed, seen), random_archs(n_test, seed + 1, seen)
+
+
+def held_out_check(table: HostLayerTable, n_test: int, seed: int = 0, calibration_random: int = 0,
+                   progress=None) -> tuple[Calibration, list[dict[str, Any]]]:
+    """Calibrate ``table`` on ``held_out_sets``' calibration set and test it on the held-out architectures, each
+    measured whole with the table's own protocol; returns the calibration and the test rows. This is the honest
+    error of the host model, as benchmarks/latency_model.py reports it at a larger N."""
+    calibration_set, test_set = held_out_sets(n_test, seed, calibration_random)
     calibration, rows = calibrate(table, calibration_set, test_set, progress=progress)
     return calibration, [r for r in rows if r["set"] == "test"]
