@@ -1,0 +1,28 @@
+"""Figure 6's claim check: each row must flip with the data it reads."""
+import pandas as pd
+import pytest
+
+from mnaslib.analysis import figure6_check, latency_spread
+
+
+def _trials(latencies, failed=0):
+    rows = [{"status": "done", "latency_ms": ms} for ms in latencies]
+    return pd.DataFrame(rows + [{"status": "failed", "latency_ms": None}] * failed)
+
+
+def test_latency_spread_reads_only_finished_trials():
+    spread = latency_spread(_trials([30, 60, 70, 80, 120], failed=3), 75.0, "x")
+    assert spread.samples == 5 and spread.median_ms == 70
+    assert spread.iqr_ms == pytest.approx(80 - 60)
+    assert spread.share_below_target == pytest.approx(3 / 5)
+    assert spread.share_below_40ms == pytest.approx(1 / 5) and spread.share_above_110ms == pytest.approx(1 / 5)
+    with pytest.raises(ValueError, match="no finished trials"):
+        latency_spread(_trials([], failed=2), 75.0, "empty")
+
+
+def test_figure6_check_follows_the_papers_picture_and_its_opposite():
+    crowded = latency_spread(_trials([50, 55, 60, 62, 65, 70, 72]), 75.0, "hard")
+    spread = latency_spread(_trials([35, 60, 70, 75, 80, 90, 115]), 75.0, "soft")
+    holds = figure6_check(crowded, spread)["holds here"]
+    assert holds.all() and len(holds) == 5
+    assert not figure6_check(spread, crowded)["holds here"].any()
