@@ -24,7 +24,7 @@ from mnaslib import paper
 from mnaslib.analysis import load_run
 from mnaslib.cellspace import CellSpace, nasnet_a
 from mnaslib.provenance import paper as paper_provenance
-from mnaslib.search import SearchConfig, load_config, search_from_config
+from mnaslib.search import SearchConfig, load_config, reuse_identical_run, search_from_config
 from mnaslib.train import ProxyTask
 
 CELL_SPACE = {"name": "nasnet-cell"}  # NASNet-A Mobile's stacking: B = 5, N = 4
@@ -94,6 +94,7 @@ class SearchSummary:
     search: AblationSearch
     config: SearchConfig
     trials: pd.DataFrame
+    reused_from: Path | None = None
 
     @property
     def done(self) -> pd.DataFrame:
@@ -119,13 +120,18 @@ class SearchSummary:
 
 
 def run_ablation_search(profile: str, search: AblationSearch, run_dir: str | os.PathLike, seed: int = 0,
-                        progress: bool = True) -> SearchSummary:
-    """Run (or resume, or reuse when complete) one ablation search in ``run_dir/<key>`` and summarise it."""
+                        progress: bool = True, reuse: Sequence[str | os.PathLike] = ()) -> SearchSummary:
+    """Run (or resume, or reuse when complete) one ablation search in ``run_dir/<key>`` and summarise it.
+
+    ``reuse`` lists other run folders (notebook 03's searches, say): a finished one with exactly this search's
+    config is copied instead of searched again, and ``reused_from`` says which.
+    """
     config = ablation_config(profile, search, seed)
     folder = Path(run_dir) / search.key
+    reused_from = reuse_identical_run(config, folder, reuse)
     search_from_config(config, folder, progress=progress)
     trials, _ = load_run(folder)
-    return SearchSummary(search, config, trials)
+    return SearchSummary(search, config, trials, reused_from)
 
 
 def _paper_cell(table: str, row: str | None, column: str) -> str:

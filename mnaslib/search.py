@@ -15,6 +15,7 @@ import concurrent.futures as cf
 import math
 import multiprocessing
 import os
+import shutil
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,7 @@ import yaml
 from mnaslib.controller import SearchStrategy, make_strategy
 from mnaslib.reward import Reward, from_config as reward_from_config
 from mnaslib.space import Arch, MnasNetSpace
-from mnaslib.store import METRIC_COLUMNS
+from mnaslib.store import METRIC_COLUMNS, STORE_FILENAME, TrialStore, config_differences
 
 PROFILES = ("ci", "laptop", "paper")
 EXECUTORS = ("serial", "thread", "process", "dask")
@@ -371,3 +372,29 @@ def search_from_config(config: SearchConfig, run_dir: str | os.PathLike, *, prog
                           stop_after_trials=stop_after_trials)
     finally:
         shutdown_executor(executor)
+
+
+def reuse_identical_run(config: SearchConfig, run_dir: str | os.PathLike,
+                        candidates: Sequence[str | os.PathLike]) -> Path | None:
+    """Copy into an empty ``run_dir`` the first finished run among ``candidates`` searched with exactly ``config``.
+
+    Two notebooks sometimes need the same search (notebook 07's multi-objective MnasNet search is notebook 03's soft
+    search at the same profile and seed); a seeded search run twice only costs its time again. Reuse needs every
+    setting equal (steps and executor included) and every trial finished, else nothing is copied and the search runs
+    as usual. Returns the folder copied from, or None.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / STORE_FILENAME).exists():
+        return None
+    wanted = config.to_dict()
+    for candidate in map(Path, candidates):
+        if not (candidate / STORE_FILENAME).is_file():
+            continue
+        with TrialStore(candidate / STORE_FILENAME) as store:
+            runs, trials = store.runs(), store.trials()
+        finished = [t for t in trials if t["status"] in ("done", "failed")]
+        if (runs and not config_differences(runs[-1]["config"], wanted, ())
+                and len(finished) == len(trials) == config.steps * config.batch_size):
+            shutil.copytree(candidate, run_dir, dirs_exist_ok=True)
+            return candidate
+    return None

@@ -6,12 +6,13 @@ from search_toys import toy_evaluate, toy_latency
 
 from mnaslib import paper
 from mnaslib.ablations import (TABLE6_MODELS, SearchSummary, ablation_config, ablation_searches,
-                               cell_space_reference, layer_diversity, table2_se, table5, table5_claims, table6)
+                               cell_space_reference, layer_diversity, run_ablation_search, table2_se, table5,
+                               table5_claims, table6)
 from mnaslib.cellspace import CellSpace
 from mnaslib.analysis import load_run
 from mnaslib.controller import make_strategy
 from mnaslib.reward import from_config as reward_from_config
-from mnaslib.search import load_config, make_space, run_search
+from mnaslib.search import load_config, make_space, reuse_identical_run, run_search
 from mnaslib.store import open_run
 from mnaslib.train import ProxyTask
 
@@ -118,3 +119,29 @@ def test_cell_space_reference_is_nasnet_a_sized():
     assert shown["params (M)"].iloc[0] == "4.77 [computed]"
     assert "[predicted (Pixel-1 model" in shown["latency (ms)"].iloc[0]
     assert shown["latency (ms)"].iloc[1] == "183 [paper (V)]"
+
+
+def _finished_toy_search(folder, config, steps=None):
+    space = make_space(config.space)
+    with open_run(folder, config.to_dict()) as store:
+        run_search(space, make_strategy("random", space.decision_sizes(), seed=config.seed), toy_evaluate,
+                   toy_latency, reward_from_config(config.reward), store, steps=steps or config.steps,
+                   batch_size=config.batch_size, progress=False)
+
+
+def test_a_finished_identical_search_is_copied_not_searched_again(tmp_path):
+    """Notebook 07 reuses notebook 03's soft search; only an identical, finished run may stand in for a search."""
+    search = next(s for s in ablation_searches("ci") if s.key == "multi_objective_mnasnet")
+    config = ablation_config("ci", search, seed=1)
+    source, partial = tmp_path / "search_soft", tmp_path / "unfinished"
+    _finished_toy_search(source, config)
+    _finished_toy_search(partial, config, steps=config.steps - 1)
+    other_seed = ablation_config("ci", search, seed=2)
+    assert reuse_identical_run(other_seed, tmp_path / "a", [source]) is None
+    assert reuse_identical_run(config, tmp_path / "b", [tmp_path / "missing", partial]) is None
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    summary = run_ablation_search("ci", search, tmp_path / "runs", seed=1, progress=False,
+                                  reuse=[partial, source])
+    assert summary.reused_from == source
+    assert summary.trials["arch_id"].tolist() == load_run(source)[0]["arch_id"].tolist()
+    assert reuse_identical_run(config, tmp_path / "runs" / search.key, [source]) is None  # never over a store
