@@ -123,6 +123,17 @@ def test_resume_refuses_a_changed_search(tmp_path):
         open_run(tmp_path, {"strategy": "ppo", "seed": 7})
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ProcessPoolExecutor(max_tasks_per_child) needs Python 3.11")
+def test_process_workers_are_replaced_after_a_few_children():
+    """A worker's memory grows with every child, so a long search must not keep one worker for all of them."""
+    executor = make_executor({"name": "process", "workers": 1, "max_tasks_per_child": 2})
+    try:
+        pids = [executor.submit(os.getpid).result() for _ in range(4)]
+    finally:
+        shutdown_executor(executor)
+    assert pids[0] == pids[1] != pids[2] == pids[3]
+
+
 @pytest.mark.parametrize("name", ["process", "dask"])
 def test_parallel_executors(tmp_path, name):
     executor = make_executor({"name": name, "workers": 2})
