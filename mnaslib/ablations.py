@@ -56,9 +56,9 @@ def ablation_searches(profile: str) -> list[AblationSearch]:
     """The four searches behind Tables 5 and 2 (the multi-objective MnasNet search serves both tables).
 
     At the ``ci`` profile the cell space is shrunk to 2 blocks per cell and 1 normal cell per stage, so that a ci
-    child trains in seconds; ``laptop`` keeps NASNet's B = 5 blocks but stacks N = 2 normal cells per stage, so the
-    four searches fit about an hour on 2 cores (at N = 4 a cell child trained in ~70 s against ~27 s for a MnasNet
-    child); other profiles search NASNet-A Mobile's stacking (N = 4). The label of every search says which.
+    child trains in seconds; ``laptop`` keeps NASNet's B = 5 blocks but stacks N = 2 normal cells per stage (at N = 4
+    a cell child trained in ~70 s against ~27 s for a MnasNet child): its two cell searches took 34 and 51 minutes
+    on our busy 2-core VM. Other profiles search NASNet-A Mobile's stacking (N = 4). Every search's label says which.
     """
     cells = dict(PROFILE_CELL_SPACES.get(profile, CELL_SPACE))
     shape = CellSpace(**{k: v for k, v in cells.items() if k != "name"})
