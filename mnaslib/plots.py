@@ -91,6 +91,27 @@ def plot_pareto(
     return front
 
 
+def plot_hard_vs_soft(hard, soft, target_ms: float, accuracy_label: str, latency_label: str,
+                      bins: int = 15) -> Figure:
+    """Figure 6's layout: for the hard (left) and soft (right) searches, the sampled models with their Pareto front
+    above and their latency histogram below, both with the target T marked. ``hard`` and ``soft`` are trial tables
+    (``status``, ``accuracy``, ``latency_ms``); only finished trials are drawn. Shared by the trained searches and
+    the surrogate ones, so the two figures stay comparable."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    for col, (name, trials) in enumerate((("alpha=0, beta=-1 (hard)", hard), ("alpha=beta=-0.07 (soft)", soft))):
+        ok = trials[trials["status"] == "done"]
+        plot_pareto(axes[0, col], ok["accuracy"], ok["latency_ms"], label=name)
+        axes[0, col].set_title(f"{name}: {len(ok)} samples")
+        axes[0, col].set_ylabel(f"accuracy [{accuracy_label}]")
+        axes[1, col].hist(ok["latency_ms"], bins=bins, color=f"C{col}")
+        axes[1, col].set_xlabel(f"latency (ms) [{latency_label}]")
+        axes[1, col].set_ylabel("count")
+        for ax in axes[:, col]:
+            ax.axvline(target_ms, color="0.4", linestyle="--")
+    fig.tight_layout()
+    return fig
+
+
 def plot_iso_reward(
     ax: Axes,
     reward: Reward,
