@@ -18,10 +18,10 @@ from mnaslib.controller import make_strategy
 from mnaslib.latency import get_provider
 from mnaslib.reward import get_reward
 from mnaslib.space import MnasNetSpace
-from mnaslib.tabular import TabularBenchmark
+from mnaslib.tabular.synthetic import SyntheticTable
 
 
-def samples_to_threshold(bench: TabularBenchmark, strategy: str, seed: int, threshold: float, budget: int,
+def samples_to_threshold(bench: SyntheticTable, strategy: str, seed: int, threshold: float, budget: int,
                          batch_size: int) -> int:
     search = make_strategy(strategy, bench.space.decision_sizes(), seed=seed)
     seen = 0
@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
 
     provider = get_provider("pixel1-model")
-    bench = TabularBenchmark(MnasNetSpace(), lambda arch: provider.latency(arch).median_ms,
+    bench = SyntheticTable(MnasNetSpace(), lambda arch: provider.latency(arch).median_ms,
                              get_reward("mnas_soft", target_ms=75.0), seed=0)
     start = time.perf_counter()
     threshold = bench.top_quantile(args.quantile, samples=50_000)

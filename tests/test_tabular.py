@@ -8,11 +8,11 @@ from mnaslib.controller import make_strategy
 from mnaslib.reward import get_reward
 from mnaslib.search import load_config
 from mnaslib.space import MnasNetSpace
-from mnaslib.tabular import TabularBenchmark, hard_vs_soft_surrogate, paper_capacity_slope, surrogate_search
+from mnaslib.tabular.synthetic import SyntheticTable, hard_vs_soft_surrogate, paper_capacity_slope, surrogate_search
 
 
 def _bench(seed=0):
-    return TabularBenchmark(MnasNetSpace(), lambda arch: 40.0 + 2.0 * arch.num_layers, get_reward("mnas_soft"), seed)
+    return SyntheticTable(MnasNetSpace(), lambda arch: 40.0 + 2.0 * arch.num_layers, get_reward("mnas_soft"), seed)
 
 
 def test_deterministic_and_bounded():
@@ -48,7 +48,7 @@ def test_evolution_climbs_the_table():
 
 def test_capacity_slope_adds_the_papers_trade_off():
     """With a slope, accuracy gains ``slope`` per doubling of latency over the table's own score."""
-    plain, sized = _bench(), TabularBenchmark(MnasNetSpace(), lambda arch: 40.0 + 2.0 * arch.num_layers,
+    plain, sized = _bench(), SyntheticTable(MnasNetSpace(), lambda arch: 40.0 + 2.0 * arch.num_layers,
                                               get_reward("mnas_soft"), 0, capacity_slope=0.06, reference_ms=75.0)
     tokens = MnasNetSpace().sample(np.random.default_rng(3))
     accuracy, latency = sized.evaluate(tokens)
@@ -85,4 +85,4 @@ def test_hard_reward_pushes_the_surrogate_search_faster_than_soft():
     assert hard.samples == soft.samples == 320
     assert check["hard: lower median latency"] and check["hard: larger share at or below T"]
     assert result.latency_label.startswith("predicted (Pixel-1 model")
-    assert result.accuracy_label.startswith("proxy (tabular surrogate")
+    assert result.accuracy_label.startswith("synthetic (seeded table")

@@ -1,5 +1,4 @@
-"""A tabular benchmark built from the MnasNet space: cheap, deterministic (decisions -> accuracy) for comparing
-search strategies.
+"""A synthetic table over the MnasNet space: cheap, deterministic (decisions -> accuracy), for demonstrations.
 
 Training thousands of children to compare PPO with random search and evolution is out of reach on a laptop, so the
 benchmark replaces the proxy accuracy with a seeded table: an additive effect per (block, decision, choice) plus
@@ -27,7 +26,7 @@ from mnaslib.space import MnasNetSpace, PER_BLOCK
 
 
 @dataclass
-class TabularBenchmark:
+class SyntheticTable:
     space: MnasNetSpace
     latency_ms: Callable[[object], float]
     reward: Reward
@@ -64,9 +63,9 @@ class TabularBenchmark:
         return float(self.reward(*self.evaluate(tokens)))
 
     def provenance(self) -> str:
-        """The label of its accuracies: a proxy whose "task" is this seeded table, never a trained network."""
+        """The label of its accuracies: a seeded table, never a trained network."""
         capacity = f", +{100 * self.capacity_slope:.1f} points per latency doubling" if self.capacity_slope else ""
-        return f"proxy (tabular surrogate, table seed {self.seed}{capacity}; not trained)"
+        return f"synthetic (seeded table, seed {self.seed}{capacity}; not trained)"
 
     def top_quantile(self, quantile: float = 0.999, samples: int = 100_000, seed: int = 12345) -> float:
         """The reward at ``quantile`` of the space, estimated from uniform samples."""
@@ -91,7 +90,7 @@ def paper_capacity_slope(table: str = "fig5_mnasnet_a1") -> float:
 SURROGATE_BUDGETS: dict[str, tuple[int, int]] = {"ci": (4, 4), "laptop": (100, 8), "paper": (375, 8)}
 
 
-def surrogate_search(bench: TabularBenchmark, steps: int, batch_size: int, seed: int = 0, strategy: str = "ppo",
+def surrogate_search(bench: SyntheticTable, steps: int, batch_size: int, seed: int = 0, strategy: str = "ppo",
                      **strategy_config: Any) -> pd.DataFrame:
     """Search the table with a real strategy, returning one row per sample in the columns of a stored search.
 
@@ -140,7 +139,7 @@ def hard_vs_soft_surrogate(config: SearchConfig, steps: int, batch_size: int, se
     slope = paper_capacity_slope()
     trials = {}
     for label, reward in (("hard", "mnas_hard"), ("soft", "mnas_soft")):
-        bench = TabularBenchmark(space, lambda arch: latency(arch).ms, get_reward(reward, target_ms=target),
+        bench = SyntheticTable(space, lambda arch: latency(arch).ms, get_reward(reward, target_ms=target),
                                  seed=table_seed, capacity_slope=slope, reference_ms=target)
         trials[label] = surrogate_search(bench, steps, batch_size, seed, config.strategy.get("name", "ppo"),
                                          **options)
