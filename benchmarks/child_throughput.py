@@ -11,7 +11,7 @@ import argparse
 import tempfile
 import time
 
-from mnaslib.analysis import load_run
+from mnaslib.runs import load_run
 from mnaslib.reproduce import machine_description
 from mnaslib.search import load_config, search_from_config
 

@@ -14,7 +14,7 @@ import time
 
 from tqdm import tqdm
 
-from mnaslib.controller import make_strategy
+from mnaslib.strategies import make_strategy
 from mnaslib.latency import get_provider
 from mnaslib.reward import get_reward
 from mnaslib.space import MnasNetSpace

@@ -21,9 +21,9 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from mnaslib import paper
-from mnaslib.analysis import load_run
+from mnaslib.runs import load_run
 from mnaslib.cellspace import CellSpace, nasnet_a
-from mnaslib.provenance import paper as paper_provenance
+from mnaslib.labels import paper_provenance
 from mnaslib.search import SearchConfig, load_config, reuse_identical_run, search_from_config
 from mnaslib.train import ProxyTask
 
@@ -220,7 +220,7 @@ def cell_space_reference(space: CellSpace) -> pd.DataFrame:
     """NASNet-A's cells stacked by ``space`` at 224x224: computed counts and predicted latency beside Table 1's
     NASNet-A, to show the cell space's networks are mobile-sized like the paper's cell-based baseline."""
     from mnaslib.latency import get_provider
-    from mnaslib.profile import summarize
+    from mnaslib.counting import summarize
 
     arch = nasnet_a(space.num_cells, space.filters, space.stem_filters, space.stem_cells)
     model = arch.build_keras()
@@ -269,10 +269,10 @@ def layer_diversity(task: ProxyTask, train: Sequence[str], models: Sequence[tupl
     Every model in ``train`` is trained on the same ``task`` with the same seed, so their accuracies are comparable
     with each other (and only with each other).
     """
-    from mnaslib.children import proxy_datasets
+    from mnaslib.worker import proxy_datasets
     from mnaslib.latency import get_provider
     from mnaslib.models import build_model, reference_arch
-    from mnaslib.profile import summarize
+    from mnaslib.counting import summarize
     from mnaslib.train import train_child
 
     names = [name for name, _ in models]

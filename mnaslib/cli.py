@@ -44,7 +44,7 @@ def _resolve_model(args: argparse.Namespace):
 def cmd_describe(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from mnaslib.profile import profile_model
+    from mnaslib.counting import profile_model
 
     arch, model = _resolve_model(args)
     table = profile_model(model)

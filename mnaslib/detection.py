@@ -3,7 +3,7 @@
 The paper reports detection with SSDLite (Sandler et al. 2018, section 6.2) at 320x320 and compares parameters and
 mult-adds with MobileNetV1/V2 + SSDLite. COCO training is out of reach here, but the counts are not: they follow
 from the architecture alone, so we build the detectors exactly as the TF Object Detection API's
-``ssdlite_mobilenet_v{1,2}`` configs do and count them with :func:`mnaslib.profile.summarize`.
+``ssdlite_mobilenet_v{1,2}`` configs do and count them with :func:`mnaslib.counting.summarize`.
 
 The head, shared by every backbone (one builder, two tap tensors in):
 
@@ -44,7 +44,7 @@ from matplotlib.axes import Axes
 
 from mnaslib import paper
 from mnaslib.models import build_model, reference_arch
-from mnaslib.profile import summarize
+from mnaslib.counting import summarize
 from mnaslib.space import Arch
 
 DEFAULT_INPUT_SIZE = 320

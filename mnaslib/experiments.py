@@ -33,8 +33,8 @@ import pandas as pd
 from mnaslib import paper
 from mnaslib.latency.base import LatencyResult
 from mnaslib.models import as_arch
-from mnaslib.provenance import Provenance
-from mnaslib.provenance import paper as paper_provenance
+from mnaslib.labels import Provenance
+from mnaslib.labels import paper_provenance
 from mnaslib.space import Arch
 
 if TYPE_CHECKING:
@@ -379,7 +379,7 @@ def _arch_params(arch: Arch, multiplier: float, num_classes: int) -> int:
     """Trainable params of ``build_model(arch, ...)``; they do not depend on the input size, so one build per
     (architecture, multiplier) serves every input size of Figure 5."""
     from mnaslib.models import build_model
-    from mnaslib.profile import summarize
+    from mnaslib.counting import summarize
 
     return summarize(build_model(arch, depth_multiplier=multiplier, input_size=32, num_classes=num_classes)
                      )["trainable_params"]
@@ -393,7 +393,7 @@ def evaluate_point(point: ModelPoint, ctx: Context, *, host: bool, proxy: bool) 
     """
     from mnaslib.latency.ops import arch_ops
     from mnaslib.latency.pixel1 import arch_features, model_features
-    from mnaslib.profile import summarize
+    from mnaslib.counting import summarize
 
     model = None
     if point.family == "arch":
@@ -438,7 +438,7 @@ def _proxy_key(point: ModelPoint, task: "ProxyTask", width: float) -> str:
 def proxy_train(point: ModelPoint, ctx: Context) -> ProxyOutcome:
     """Train ``point`` on the profile's proxy task at the proxy's width times the network's own multiplier (so a
     0.35x network stays 0.35x the width of its 1.0x sibling), or reuse the run folder's cached result."""
-    from mnaslib.children import proxy_datasets
+    from mnaslib.worker import proxy_datasets
     from mnaslib.train import ChildFailed, train_child
 
     task = ctx.task
@@ -894,7 +894,7 @@ class SearchOutcome:
 
 def run_table4_search(ctx: Context, target_ms: float) -> SearchOutcome:
     """Run (or resume) the Table 4 search in ``run_dir/table4_search`` and pick its best-reward model."""
-    from mnaslib.analysis import load_run
+    from mnaslib.runs import load_run
     from mnaslib.search import make_space, search_from_config
 
     config = table4_search_config(ctx, target_ms)

@@ -31,7 +31,7 @@ from typing import Callable, Literal
 
 import pandas as pd
 
-from mnaslib.provenance import PAPER_STATUS, Provenance, paper
+from mnaslib.labels import PAPER_STATUS, Provenance, paper_provenance
 
 ENV_DIR = "MNAS_PAPER_DIR"
 STATUS_SUFFIX = "_status"
@@ -127,14 +127,14 @@ def value(table: str, row: str, column: str) -> PaperValue:
     status = df.at[row, f"{column}{STATUS_SUFFIX}"]
     notes = [df.at[row, name] for name in (f"{column}{NOTE_SUFFIX}", ROW_NOTE) if name in df.columns]
     note = "; ".join(text for text in notes if text)
-    return PaperValue(float(number), status, paper(status, f"{table}{'; ' + note if note else ''}"))
+    return PaperValue(float(number), status, paper_provenance(status, f"{table}{'; ' + note if note else ''}"))
 
 
 def _cell_label(number: float, status: str) -> str:
     """``75.2 [paper V]``; a missing value is the paper's '-'."""
     if math.isnan(number):
         return "-"
-    return f"{number:g} [paper {paper(status).detail}]"
+    return f"{number:g} [paper {paper_provenance(status).detail}]"
 
 
 def with_provenance_labels(df: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from matplotlib.contour import QuadContourSet
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
-from mnaslib.provenance import Provenance
+from mnaslib.labels import Provenance
 from mnaslib.reward import Reward, pareto_front
 
 FIGURE_DPI = 150

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import yaml
 
-from mnaslib.controller import SearchStrategy, make_strategy
+from mnaslib.strategies import SearchStrategy, make_strategy
 from mnaslib.reward import Reward, from_config as reward_from_config
 from mnaslib.space import Arch, MnasNetSpace
 from mnaslib.store import METRIC_COLUMNS, STORE_FILENAME, TrialStore, config_differences
@@ -362,7 +362,7 @@ def latency_function(config: Mapping[str, Any]) -> Callable[[Any], LatencyValue]
 def search_from_config(config: SearchConfig, run_dir: str | os.PathLike, *, progress: bool = True,
                        stop_after_trials: int | None = None) -> SearchResult:
     """Run or resume the MnasNet search described by ``config`` in ``run_dir`` (trials.sqlite, tensorboard/)."""
-    from mnaslib.children import evaluate_child
+    from mnaslib.worker import evaluate_child
     from mnaslib.store import open_run
 
     run_dir = Path(run_dir)

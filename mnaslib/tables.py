@@ -14,7 +14,7 @@ import pandas as pd
 
 from mnaslib import paper
 from mnaslib.models import build_any
-from mnaslib.profile import summarize
+from mnaslib.counting import summarize
 from mnaslib.space import MnasNetSpace
 
 

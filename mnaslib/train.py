@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from mnaslib.models import build_model
-from mnaslib.profile import summarize
+from mnaslib.counting import summarize
 from mnaslib.space import Arch
 
 RMSPROP = {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}  # the official code's RMSProp settings

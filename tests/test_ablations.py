@@ -9,8 +9,8 @@ from mnaslib.ablations import (TABLE6_MODELS, SearchSummary, ablation_config, ab
                                cell_space_reference, layer_diversity, run_ablation_search, table2_se, table5,
                                table5_claims, table6)
 from mnaslib.cellspace import CellSpace
-from mnaslib.analysis import load_run
-from mnaslib.controller import make_strategy
+from mnaslib.runs import load_run
+from mnaslib.strategies import make_strategy
 from mnaslib.reward import from_config as reward_from_config
 from mnaslib.search import load_config, make_space, reuse_identical_run, run_search
 from mnaslib.store import open_run

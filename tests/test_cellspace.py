@@ -5,8 +5,8 @@ import pytest
 from search_toys import toy_evaluate, toy_latency
 
 from mnaslib.cellspace import OPS, CellArch, CellBlock, CellSpace, nasnet_a
-from mnaslib.controller import make_strategy
-from mnaslib.profile import summarize
+from mnaslib.strategies import make_strategy
+from mnaslib.counting import summarize
 from mnaslib.reward import get_reward
 from mnaslib.search import make_space, run_search
 from mnaslib.store import open_run

@@ -14,7 +14,7 @@ from mnaslib.latency.ops import arch_layers, arch_ops, keras_ops
 from mnaslib.latency.pixel1 import arch_features, fit_pixel1_model, load_pixel1_model, model_features
 from mnaslib.latency.tflite import flatbuffer_ops, to_tflite
 from mnaslib.models import build_model, keras_baseline, reference_arch
-from mnaslib.profile import summarize
+from mnaslib.counting import summarize
 from mnaslib.space import Arch, MnasNetSpace
 
 # A tiny network that still has every kind of layer: stem, a strided pooling-skip layer with SE and projection, an

@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 
 from mnaslib import detection  # noqa: E402
 from mnaslib.models import reference_arch  # noqa: E402
-from mnaslib.profile import summarize  # noqa: E402
+from mnaslib.counting import summarize  # noqa: E402
 
 # Exact counts at 320x320 (trainable params, mult-adds) under the convention that reproduces each published row:
 # the MobileNetV1/V2 rows (which MnasNet quotes from the MobileNetV2 paper) round to the paper with 81 classes, the

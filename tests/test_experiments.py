@@ -13,8 +13,8 @@ from mnaslib import experiments as ex
 from mnaslib import paper
 from mnaslib.latency.base import LatencyResult
 from mnaslib.models import build_model
-from mnaslib.profile import summarize
-from mnaslib.provenance import Provenance
+from mnaslib.counting import summarize
+from mnaslib.labels import Provenance
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from mnaslib.latency import (ConversionError, HostTFLiteProvider, LatencyProvide
                              get_provider, measure_tflite, provider_names, register_provider, to_tflite)
 from mnaslib.latency.host import pinned
 from mnaslib.latency.tflite import MIN_BYTES_PER_PARAM, flatbuffer_ops, model_fingerprint
-from mnaslib.provenance import Provenance
+from mnaslib.labels import Provenance
 
 
 def small_net(size: int = 32, seed: int = 0) -> keras.Model:

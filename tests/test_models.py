@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mnaslib.models import build_any, build_model, keras_baseline, reference_arch, round_filters
-from mnaslib.profile import profile_model, summarize
+from mnaslib.counting import profile_model, summarize
 from mnaslib.space import MnasNetSpace
 
 OFFICIAL = {  # trainable, total, mult-adds (ARCHITECTURES.md; Table 4 for small)

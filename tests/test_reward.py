@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from mnaslib import plots  # noqa: E402
-from mnaslib.provenance import Provenance  # noqa: E402
+from mnaslib.labels import Provenance  # noqa: E402
 from mnaslib.reward import (  # noqa: E402
     REWARD_NAMES,
     Reward,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from search_toys import toy_evaluate, toy_latency
 
-from mnaslib.controller import make_strategy
+from mnaslib.strategies import make_strategy
 from mnaslib.reward import get_reward
 from mnaslib.search import load_config, make_executor, run_search, shutdown_executor
 from mnaslib.space import MnasNetSpace

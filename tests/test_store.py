@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnaslib.provenance import Provenance
+from mnaslib.labels import Provenance
 from mnaslib.store import STORE_FILENAME, StoreError, TrialStore, config_differences, open_run
 
 BLOCKS = ["r1_k3_s11_e1_i32_o16", "r2_k3_s22_e6_i16_o24"]

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnaslib.analysis import figure6_check, latency_spread
-from mnaslib.controller import make_strategy
+from mnaslib.runs import figure6_check, latency_spread
+from mnaslib.strategies import make_strategy
 from mnaslib.reward import get_reward
 from mnaslib.search import load_config
 from mnaslib.space import MnasNetSpace

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Sequence
 
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.tflite import Quantization, RepresentativeDataset, check_flatbuffer, read_tflite, to_tflite
-from mnaslib.provenance import Provenance
+from mnaslib.labels import Provenance
 
 REASONS: dict[str, str] = {
     "adb-missing": "the adb executable is not installed or not on PATH",

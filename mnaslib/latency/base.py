@@ -17,7 +17,7 @@ from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 
-from mnaslib.provenance import Provenance
+from mnaslib.labels import Provenance
 
 # The robust spread estimate below is scaled so that it equals the standard deviation for normally distributed noise.
 _MAD_TO_STD = 1.4826

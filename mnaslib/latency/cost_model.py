@@ -25,7 +25,7 @@ from mnaslib.latency.layer_table import HostLayerTable
 from mnaslib.latency.ops import arch_ops
 from mnaslib.latency.pixel1 import arch_features, load_pixel1_model, model_features
 from mnaslib.models import as_arch
-from mnaslib.provenance import Provenance
+from mnaslib.labels import Provenance
 from mnaslib.space import Arch
 
 
@@ -70,7 +70,7 @@ class FlopsProvider(LatencyProvider):
 
     def latency(self, model_or_arch: Any) -> MultAddsResult:
         if _is_keras_model(model_or_arch):
-            from mnaslib.profile import summarize
+            from mnaslib.counting import summarize
 
             mult_adds, source = summarize(model_or_arch)["mult_adds"], model_or_arch.name
         else:

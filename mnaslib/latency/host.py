@@ -29,7 +29,7 @@ import numpy as np
 
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.tflite import Quantization, RepresentativeDataset, check_flatbuffer, read_tflite, to_tflite
-from mnaslib.provenance import Provenance
+from mnaslib.labels import Provenance
 
 if TYPE_CHECKING:
     import keras

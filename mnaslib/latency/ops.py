@@ -4,7 +4,7 @@ A latency cost model needs to know what the runtime executes, which is not the K
 converter folds batch norm into the preceding convolution and fuses a following ReLU/ReLU6, while a stand-alone
 ReLU (NASNet's pre-activations), a sigmoid, a padding layer or a concatenation each become a kernel of their own.
 ``Op`` records one executed operator with what drives its cost on a CPU: its kind, the activation elements it reads
-and writes, and its mult-adds (counted by :func:`mnaslib.profile.layer_mult_adds`, so the totals equal
+and writes, and its mult-adds (counted by :func:`mnaslib.counting.layer_mult_adds`, so the totals equal
 ``profile_model``'s).
 
 Two paths produce the same list:
@@ -28,7 +28,7 @@ import keras
 from keras import layers
 
 from mnaslib.models import as_arch, check_build_options, round_filters
-from mnaslib.profile import layer_mult_adds
+from mnaslib.counting import layer_mult_adds
 from mnaslib.space import Arch, BlockSpec
 
 STEM_STRIDE = 2  # the deployment network's stem (build_model's default); cost models describe deployment models

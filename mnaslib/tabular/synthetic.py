@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mnaslib import paper
-from mnaslib.controller import make_strategy
+from mnaslib.strategies import make_strategy
 from mnaslib.reward import Reward, get_reward
 from mnaslib.search import SearchConfig, latency_function, make_space
 from mnaslib.space import MnasNetSpace, PER_BLOCK

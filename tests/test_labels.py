@@ -1,7 +1,7 @@
 """Provenance labels: every kind, the paper's status letters, and refusals."""
 import pytest
 
-from mnaslib.provenance import Provenance, paper
+from mnaslib.labels import Provenance, paper_provenance as paper
 
 
 def test_paper_labels_carry_status_and_note():

@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from mnaslib import controller
-from mnaslib.controller import (PPOConfig, RandomSearch, RegularizedEvolution, RLController, SearchStrategy,
+from mnaslib import strategies
+from mnaslib.strategies import (PPOConfig, RandomSearch, RegularizedEvolution, RLController, SearchStrategy,
                                 check_decisions, make_strategy, optimize)
 
 DECISIONS = [(f"d{i}", 4) for i in range(8)]
@@ -205,7 +205,7 @@ def test_controller_probabilities_agree_with_sampling_and_log_prob():
 
 
 def test_docstring_example_runs():
-    assert doctest.testmod(controller).failed == 0
+    assert doctest.testmod(strategies).failed == 0
 
 
 def test_optimize_records_every_trial_and_rejects_mismatches():

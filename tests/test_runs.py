@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from mnaslib.analysis import figure6_check, latency_spread
+from mnaslib.runs import figure6_check, latency_spread
 
 
 def _trials(latencies, failed=0):
