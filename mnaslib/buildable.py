@@ -25,17 +25,14 @@ MAX_CLASSES = 100_000
 
 
 def as_int(value: Any, what: str) -> int:
-    """An integral value (Python or numpy int, or a float with no fraction) as ``int``; anything else is a
-    ``ValueError`` naming ``what``. Booleans are refused: ``True`` is not a count."""
+    """An integer (Python or numpy) as ``int``; anything else, floats and booleans included, is a ``ValueError``
+    naming ``what``: ``steps: 1.5`` or ``True`` is a mistake, not a count."""
     if isinstance(value, bool):
         raise ValueError(f"{what} must be an integer, got {value!r}")
     try:
         return operator.index(value)
     except TypeError:
-        pass
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise ValueError(f"{what} must be an integer, got {value!r}")
+        raise ValueError(f"{what} must be an integer, got {value!r}") from None
 
 
 def check_build_options(depth_multiplier: float, input_size: int, num_classes: int) -> None:

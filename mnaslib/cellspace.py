@@ -5,8 +5,7 @@ MnasNet's ablation compares its factorized hierarchical space with the cell-base
 because a cell is also just a sequence of categorical decisions; only the decoder and the builder differ. This
 module gives the cell space the interface ``MnasNetSpace`` has (``decision_sizes``, ``decode``, ``encode``,
 ``sample``, ``check_tokens``), and its architecture type ``CellArch`` builds itself as a Keras model
-(``build_keras``), which is what ``train.build_child`` and ``search.latency_function`` call for non-``Arch``
-architectures.
+(``build``): it is a ``Buildable`` like every network of the reproduction.
 
 The cell (NASNet-A's construction, Zoph et al. 2018, section 3 and appendix A):
 
@@ -49,7 +48,8 @@ import numpy as np
 from keras import layers
 
 from mnaslib.blocks import batch_norm, conv_initializer
-from mnaslib.models import check_build_options, classifier_head, round_filters
+from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.models import classifier_head, round_filters
 from mnaslib.space import Decision, validate_tokens
 
 OPS = ("identity", "conv_1x1", "conv_3x3", "conv_1x7_7x1", "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7",
@@ -151,18 +151,15 @@ class CellArch:
                 plan.append(("reduction", self.filters * 2 ** (stage + 1)))
         return plan
 
-    def build_keras(self, input_size: int = 224, num_classes: int = 1000, depth_multiplier: float = 1.0,
-                    stem_stride: int = 2, dropout: float = 0.0) -> keras.Model:
+    def build(self, options: BuildOptions = DEPLOYMENT) -> keras.Model:
         """The functional Keras model (logits), layers named ``cell03_normal_b2_a_sep_conv_3x3_1_sepconv`` etc.
 
-        ``depth_multiplier`` scales ``F`` and the stem with MnasNet's rounding (so proxy children shrink the same
-        way in both spaces); ``stem_stride=1`` keeps small proxy inputs (32x32) from vanishing before the last cell.
+        ``options.depth_multiplier`` scales ``F`` and the stem with MnasNet's rounding (so proxy children shrink the
+        same way in both spaces); ``stem_stride=1`` keeps small proxy inputs (32x32) from vanishing before the last
+        cell. NASNet's cells are trained without dropout unless ``options.dropout`` asks for it.
         """
-        check_build_options(depth_multiplier, input_size, num_classes)
-        if stem_stride not in (1, 2):
-            raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        input_size, stem_stride, depth_multiplier = options.input_size, options.stem_stride, options.depth_multiplier
+        dropout = options.dropout or 0.0
         reductions = self.stem_cells + 2
         if input_size < stem_stride * 2 ** reductions:
             raise ValueError(f"input_size {input_size} is too small: a stem stride of {stem_stride} and "
@@ -179,7 +176,8 @@ class CellArch:
                                    f"cell{index:02d}_{kind}")
         x = layers.ReLU(name="head_relu")(cur)
         suffix = "" if depth_multiplier == 1.0 else f"-x{depth_multiplier:g}"
-        return classifier_head(inputs, x, num_classes, dropout, f"{self.name or 'cells-' + self.arch_id}{suffix}")
+        return classifier_head(inputs, x, options.num_classes, dropout,
+                               f"{self.name or 'cells-' + self.arch_id}{suffix}")
 
 
 @dataclass(frozen=True)

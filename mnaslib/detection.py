@@ -37,15 +37,14 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import keras
-import numpy as np
 import pandas as pd
 from keras import layers
-from matplotlib.axes import Axes
 
 from mnaslib import paper
-from mnaslib.models import build_model, reference_arch
+from mnaslib.buildable import BuildOptions
 from mnaslib.counting import summarize
 from mnaslib.space import Arch
+from mnaslib.zoo import reference
 
 DEFAULT_INPUT_SIZE = 320
 EXTRA_LAYER_DEPTHS = (512, 256, 256, 128)
@@ -138,8 +137,8 @@ def arch_taps(arch: Arch, stem_stride: int = 2) -> tuple[str, str]:
 
 
 def _mnasnet_a1(input_size: int) -> tuple[keras.Model, str, str]:
-    arch = reference_arch("mnasnet-a1")
-    return (build_model(arch, input_size=input_size), *arch_taps(arch))
+    arch = reference("mnasnet-a1")
+    return (arch.build(BuildOptions(input_size=input_size)), *arch_taps(arch))
 
 
 BACKBONES = (
@@ -267,95 +266,9 @@ def convention_counts(backbones: Iterable[str] = tuple(b.name for b in BACKBONES
     return pd.DataFrame(rows)
 
 
-def labelled_counts(counts: pd.DataFrame) -> pd.DataFrame:
-    """A display copy of :func:`convention_counts`: every number labelled with its provenance."""
-    return pd.DataFrame({
-        "backbone": counts["backbone"],
-        "convention": counts["convention"],
-        "params (M)": [f"{p / 1e6:.3f} [computed]" for p in counts["params"]],
-        "params, paper (M)": counts["paper_params_label"],
-        "params difference (M)": [f"{d:+.3f} [computed - paper]" for d in counts["params_diff_m"]],
-        "mult-adds (B)": [f"{m / 1e9:.3f} [computed]" for m in counts["mult_adds"]],
-        "mult-adds, paper (B)": counts["paper_mult_adds_label"],
-        "mult-adds difference (B)": [f"{d:+.3f} [computed - paper]" for d in counts["mult_adds_diff_b"]],
-        "rounds to the paper (params, mult-adds)": [f"{'yes' if p else 'no'}, {'yes' if m else 'no'}"
-                                                    for p, m in zip(counts["params_match"],
-                                                                    counts["mult_adds_match"])],
-    })
-
-
 def best_conventions(counts: pd.DataFrame) -> pd.DataFrame:
     """Per backbone, the convention whose params are closest to the paper's (ties: closest mult-adds)."""
     ranked = counts.assign(_p=counts["params_diff_m"].abs(), _m=counts["mult_adds_diff_b"].abs())
     best = ranked.sort_values(["backbone", "_p", "_m"]).groupby("backbone", sort=False).head(1)
     order = {b.name: i for i, b in enumerate(BACKBONES)}
     return best.drop(columns=["_p", "_m"]).sort_values("backbone", key=lambda s: s.map(order)).reset_index(drop=True)
-
-
-def _paper_cell(row: str, column: str) -> str:
-    try:
-        return paper.value(PAPER_TABLE, row, column).label
-    except LookupError:  # the paper prints '-' (no latency for YOLOv2/SSD, no mAP_S/M/L for the MobileNets)
-        return "-"
-
-
-def table3(counts: pd.DataFrame) -> pd.DataFrame:
-    """Table 3 as we can reproduce it: every row of the paper's table, with our params and mult-adds under each
-    head convention in ``counts`` (from :func:`convention_counts`) beside the paper's, and the paper's latency and
-    COCO mAP quoted.
-
-    Every cell carries its provenance. mAP is only ever quoted: training on COCO is out of reach here. YOLOv2 and
-    SSD300/512 are not built (they are not mobile detectors; the paper lists them for scale).
-    """
-    conventions = list(dict.fromkeys(counts["convention"]))
-    by_row = {spec.paper_row: spec for spec in BACKBONES if (counts["backbone"] == spec.name).any()}
-    rows = []
-    for paper_row in paper.load_table(PAPER_TABLE).index:
-        spec = by_row.get(paper_row)
-        ours = counts[counts["backbone"] == spec.name].set_index("convention") if spec else None
-        row = {"detector": paper_row}
-        for column, unit, scale, fmt in (("params", "params (M)", 1e6, "{:.2f}"),
-                                         ("mult_adds", "mult-adds (B)", 1e9, "{:.3f}")):
-            for name in conventions:
-                row[f"{unit}, {name}"] = (f"{fmt.format(ours.at[name, column] / scale)} [computed]"
-                                          if ours is not None else "- [not built here]")
-            row[f"{unit}, paper"] = _paper_cell(paper_row, f"{column}_{'m' if column == 'params' else 'b'}")
-        row["latency (ms), paper"] = _paper_cell(paper_row, "latency_ms")
-        for column, title in (("map", "mAP"), ("map_s", "mAP_S"), ("map_m", "mAP_M"), ("map_l", "mAP_L")):
-            row[f"{title}, paper"] = _paper_cell(paper_row, column)
-        row["mAP (ours)"] = "not measured (no COCO training here)"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def conventions_table(conventions: Iterable[HeadConvention] = CONVENTIONS) -> pd.DataFrame:
-    """The head conventions, one row each, for display beside the counts."""
-    return pd.DataFrame([{"convention": c.name, "classes (incl. background)": c.num_classes,
-                          "anchors per location": "/".join(map(str, c.anchors_per_location)),
-                          "description": c.description} for c in conventions])
-
-
-def plot_table3(axes: Sequence[Axes], counts: pd.DataFrame) -> None:
-    """Two bar panels, params (M) and mult-adds (B): per detector, the paper's bar beside one bar per convention
-    in ``counts``, each bar labelled with its provenance in the legend."""
-    if len(axes) != 2:
-        raise ValueError(f"plot_table3 needs two axes (params, mult-adds), got {len(axes)}")
-    specs = [spec for spec in BACKBONES if (counts["backbone"] == spec.name).any()]
-    conventions = list(dict.fromkeys(counts["convention"]))
-    width = 0.8 / (1 + len(conventions))
-    positions = np.arange(len(specs))
-    panels = (("params_m", "params", 1e6, "params (M)"), ("mult_adds_b", "mult_adds", 1e9, "mult-adds (B)"))
-    for ax, (paper_column, column, scale, ylabel) in zip(axes, panels):
-        published = [paper.value(PAPER_TABLE, spec.paper_row, paper_column) for spec in specs]
-        statuses = sorted({p.status for p in published})
-        ax.bar(positions, [p.value for p in published], width, color="0.6",
-               label=f"paper ({', '.join(statuses)})")
-        for offset, name in enumerate(conventions, start=1):
-            ours = counts[counts["convention"] == name].set_index("backbone")
-            ax.bar(positions + offset * width, [ours.at[spec.name, column] / scale for spec in specs], width,
-                   label=f"computed, {name} ({convention(name).num_classes} classes)")
-        ax.set_xticks(positions + width * len(conventions) / 2, [spec.label for spec in specs])
-        ax.set_ylabel(ylabel)
-        size = int(counts["input_size"].iloc[0])
-        ax.set_title(f"SSDLite {size}x{size}: {ylabel}")
-    axes[1].legend(fontsize="small", loc="upper right")  # the mult-adds panel has room above the mobile rows

@@ -75,8 +75,9 @@ class Labelled:
     reason: str = ""
 
     @classmethod
-    def missing(cls, reason: str) -> "Labelled":
-        """No value, and why: ``- [not run at the ci profile]``."""
+    def missing(cls, reason: str = "") -> "Labelled":
+        """No value, and why: ``- [not run at the ci profile]``; without a reason a bare ``-`` (the paper's own
+        blank)."""
         return cls(None, None, reason=reason)
 
     @property
@@ -93,7 +94,7 @@ class Labelled:
     def render(self) -> str:
         """The one way a labelled value is written: ``<value> [<provenance>]``."""
         if self.is_missing:
-            return f"- [{self.label}]"
+            return f"- [{self.label}]" if self.reason or self.provenance is not None else "-"
         text = self.fmt.format(self.value) if not isinstance(self.value, str) else self.value
         return f"{text} [{self.label}]"
 

@@ -31,7 +31,7 @@ from typing import Callable, Literal
 
 import pandas as pd
 
-from mnaslib.labels import PAPER_STATUS, Provenance, paper_provenance
+from mnaslib.labels import PAPER_STATUS, Labelled, Provenance, paper_provenance
 
 ENV_DIR = "MNAS_PAPER_DIR"
 STATUS_SUFFIX = "_status"
@@ -53,8 +53,12 @@ class PaperValue:
 
     @property
     def label(self) -> str:
-        """The value as a table cell shows it, e.g. ``75.2 [paper V]`` or ``89.5 [paper U, uncertain]``."""
-        return _cell_label(self.value, self.status)
+        """The value as a table cell shows it, e.g. ``75.2 [paper (V)]`` or ``89.5 [paper (U, uncertain)]``."""
+        return self.cell().render()
+
+    def cell(self, fmt: str = "{:g}") -> Labelled:
+        """The value as a labelled table cell (status only, without the table's name)."""
+        return Labelled(self.value, paper_provenance(self.status), fmt)
 
 
 def paper_dir() -> Path:
@@ -130,11 +134,19 @@ def value(table: str, row: str, column: str) -> PaperValue:
     return PaperValue(float(number), status, paper_provenance(status, f"{table}{'; ' + note if note else ''}"))
 
 
+def cell(table: str, row: str | None, column: str, fmt: str = "{:g}") -> Labelled:
+    """A paper number as a labelled cell, ``-`` where the paper prints none."""
+    if row is None:
+        return Labelled.missing("no paper row")
+    try:
+        return value(table, row, column).cell(fmt)
+    except LookupError:
+        return Labelled.missing()
+
+
 def _cell_label(number: float, status: str) -> str:
-    """``75.2 [paper V]``; a missing value is the paper's '-'."""
-    if math.isnan(number):
-        return "-"
-    return f"{number:g} [paper {paper_provenance(status).detail}]"
+    """``75.2 [paper (V)]``; a missing value is the paper's '-'."""
+    return Labelled(number, paper_provenance(status) if status else None).render()
 
 
 def with_provenance_labels(df: pd.DataFrame) -> pd.DataFrame:

@@ -12,12 +12,17 @@ import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from mnaslib.profile import DEFAULT_PROFILE, PROFILE_NAMES
+
+if TYPE_CHECKING:
+    from mnaslib.profile import Profile
+
 REPO = Path(__file__).resolve().parents[1]
 RUNS_FILE = "notebook_runs.json"
-DEFAULT_PROFILE = "laptop"
 
 
 def save_table(df: pd.DataFrame, name: str, tables_dir: str | os.PathLike | None) -> None:
@@ -59,21 +64,29 @@ def run_notebook(path: Path, output: Path, parameters: dict, cell_timeout: float
     return time.perf_counter() - start
 
 
-def reproduce(profile: str = "laptop", output_dir: str | os.PathLike = "outputs", notebooks: list[str] | None = None,
-              figures_dir: str | os.PathLike | None = None) -> Path:
-    """Run the notebooks at ``profile`` into ``output_dir/<profile>/`` and write ``REPORT.md`` there.
+def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os.PathLike = "outputs",
+              notebooks: list[str] | None = None, figures_dir: str | os.PathLike | None = None) -> Path:
+    """Run the notebooks at ``profile`` (a name or a YAML file) into ``output_dir/<profile name>/`` and write
+    ``REPORT.md`` there.
 
     The report covers every numbered notebook: those run now, those run into the same folder before (their times
-    are kept in ``notebook_runs.json``), and, marked as such, those not run yet.
+    are kept in ``notebook_runs.json``), and, marked as such, those not run yet. The profile is validated first, so
+    a mistake in a YAML file is one error before any notebook starts.
     """
     from tqdm.auto import tqdm
 
-    out = Path(output_dir).resolve() / profile
+    from mnaslib.profile import load_profile
+
+    loaded = load_profile(profile)
+    packaged = isinstance(profile, str) and profile in PROFILE_NAMES
+    if not packaged:
+        profile = str(Path(profile).resolve())  # the notebooks run in notebooks/: a relative path would not resolve
+    out = Path(output_dir).resolve() / loaded.name
     tables = out / "tables"
     out.mkdir(parents=True, exist_ok=True)
-    figures = Path(figures_dir).resolve() if figures_dir else default_figures_dir(profile, out)
+    figures = Path(figures_dir).resolve() if figures_dir else default_figures_dir(profile if packaged else "custom", out)
     runs, failed = load_runs(out), []
-    for path in tqdm(notebook_paths(names=notebooks), desc=f"notebooks ({profile})", unit="notebook"):
+    for path in tqdm(notebook_paths(names=notebooks), desc=f"notebooks ({loaded.name})", unit="notebook"):
         params = {"profile": profile, "figures_dir": str(figures), "tables_dir": str(tables),
                   "run_dir": str(out / "runs")}
         try:
@@ -87,7 +100,7 @@ def reproduce(profile: str = "laptop", output_dir: str | os.PathLike = "outputs"
         save_runs(out, runs)
     timings = [(p.name, *runs.get(p.name, (float("nan"), "not run yet at this profile"))) for p in notebook_paths()]
     report = out / "REPORT.md"
-    report.write_text(render_report(profile, timings, tables, figures))
+    report.write_text(render_report(loaded, timings, tables, figures))
     if failed:
         raise RuntimeError(f"notebook(s) failed: {', '.join(failed)}; see {report} and the executed copies in {out}")
     return report
@@ -137,18 +150,20 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def render_report(profile: str, timings: list[tuple[str, float, str]], tables_dir: Path, figures_dir: Path) -> str:
-    from mnaslib.search import load_config
-
-    config = load_config(profile)
+def render_report(profile: "Profile", timings: list[tuple[str, float, str]], tables_dir: Path,
+                  figures_dir: Path) -> str:
+    config = profile
     total = sum(t for _, t, _ in timings if t == t)
     missing = [name for name, _, status in timings if status != "ok"]
-    parts = [f"# Reproduction report: profile `{profile}`", "",
+    parts = [f"# Reproduction report: profile `{profile.name}`", "",
              f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} on {machine_description()}.", "",
              "Provenance of every cell: `paper` (with the paper's V/C/U status), `computed` (exact from the "
              "architecture), `measured` (runtime, device, threads), `predicted` (cost model and its error), `proxy` "
-             "(our proxy task and budget). A proxy accuracy or a predicted latency is never the paper's number.", "",
-             "## Settings", "", "```", _yaml(config.to_dict()), "```", "", "## Notebooks", "",
+             "(our proxy task, budget and measured rank fidelity), `surrogate` (a model fitted on a benchmark's "
+             "trained networks, with its held-out error), `benchmark` (a published table of trained networks), "
+             "`synthetic` (made up for a demonstration). A proxy, surrogate or predicted number is never the paper's.",
+             "", "## Settings", "", "```", _yaml(config.to_dict(include_notebooks=True)), "```", "",
+             "## Notebooks", "",
              markdown_table(pd.DataFrame([{"notebook": n, "wall time (s)": f"{t:.0f}", "status": s}
                                           for n, t, s in timings])), "",
              f"Total wall time: {total / 60:.1f} min."

@@ -1,4 +1,4 @@
-"""Reading finished searches: trial tables, top models, curves and the Figure 6 claim check.
+"""Reading searches: trial tables, top models, curves, Pareto fronts, latency spreads and run summaries.
 
 The notebooks call these so a search's results are summarised the same way everywhere (notebook, report, tests).
 """
@@ -30,11 +30,10 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
 def top_models(trials: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     """The ``n`` finished trials with the highest reward, each value labelled with its provenance."""
     done = trials[trials["status"] == "done"].sort_values("reward", ascending=False).head(n)
-    proxy = done["extra"].map(lambda e: (e or {}).get("proxy", "proxy task"))
     return pd.DataFrame({
         "id": done["arch_id"].to_numpy(),
         "reward [computed]": done["reward"].round(4).to_numpy(),
-        "accuracy": [f"{a:.3f} [proxy: {p}]" for a, p in zip(done["accuracy"], proxy)],
+        "accuracy": [f"{a:.3f} [{_accuracy_label(e)}]" for a, e in zip(done["accuracy"], done["extra"])],
         "latency (ms)": [f"{lat:.1f} [{prov}]" for lat, prov in zip(done["latency_ms"], done["latency_provenance"])],
         "mult-adds (M) [computed, proxy child]": (done["mult_adds"] / 1e6).round(1).to_numpy(),
         "block strings": done["block_strings"].map(" ".join).to_numpy(),
@@ -71,27 +70,89 @@ def latency_spread(trials: pd.DataFrame, target_ms: float, label: str) -> Latenc
                          float(np.mean(lat <= target_ms)), float(np.mean(lat < 40)), float(np.mean(lat > 110)))
 
 
-def figure6_check(hard: LatencySpread, soft: LatencySpread) -> pd.DataFrame:
-    """The paper's Figure 6 claim, tested on our two searches: the hard constraint crowds samples into faster models
-    (more of them at or below T, lower median); the soft reward spreads them over a wider range (a wider spread, and
-    more samples below 40 ms and above 110 ms, the two latencies section 7.1 names)."""
-    rows = [
-        ("hard: larger share at or below T", hard.share_below_target, soft.share_below_target,
-         hard.share_below_target > soft.share_below_target),
-        ("hard: lower median latency", hard.median_ms, soft.median_ms, hard.median_ms < soft.median_ms),
-        ("soft: wider spread (IQR, ms)", hard.iqr_ms, soft.iqr_ms, soft.iqr_ms > hard.iqr_ms),
-        ("soft: larger share below 40 ms", hard.share_below_40ms, soft.share_below_40ms,
-         soft.share_below_40ms > hard.share_below_40ms),
-        ("soft: larger share above 110 ms", hard.share_above_110ms, soft.share_above_110ms,
-         soft.share_above_110ms > hard.share_above_110ms),
-    ]
-    return pd.DataFrame([{"claim (paper V)": c, "hard [computed]": round(h, 3), "soft [computed]": round(s, 3),
-                          "holds here": bool(ok)} for c, h, s, ok in rows])
-
-
 def front(trials: pd.DataFrame) -> pd.DataFrame:
     """The finished trials on the accuracy-latency Pareto front, fastest first."""
     done = trials[trials["status"] == "done"].reset_index(drop=True)
     if done.empty:
         return done
     return done.iloc[pareto_front(done["accuracy"].to_numpy(float), done["latency_ms"].to_numpy(float))]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished (or running) search holds, for ``mnas runs show`` and ``mnas search``'s closing lines."""
+
+    run_dir: Path
+    config: dict
+    trials: pd.DataFrame
+    steps_done: int
+
+    @property
+    def done(self) -> pd.DataFrame:
+        return self.trials[self.trials["status"] == "done"]
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.trials[self.trials["status"] == "failed"]
+
+    @property
+    def reused(self) -> int:
+        return int(self.done["extra"].map(lambda e: bool((e or {}).get("reused_from"))).sum())
+
+    def counts(self) -> dict[str, int]:
+        statuses = self.trials["status"].value_counts().to_dict()
+        return {"trials": len(self.trials), "done": statuses.get("done", 0), "failed": statuses.get("failed", 0),
+                "unfinished": statuses.get("pending", 0) + statuses.get("running", 0), "reused": self.reused,
+                "distinct architectures": int(self.trials["arch_id"].nunique())}
+
+    def best(self, n: int = 5) -> pd.DataFrame:
+        return top_models(self.trials, n)
+
+    def pareto(self) -> pd.DataFrame:
+        """The accuracy-latency Pareto front of the finished trials, fastest first, cells labelled."""
+        front_trials = front(self.trials)
+        return pd.DataFrame({"id": front_trials["arch_id"].to_numpy(),
+                             "accuracy": [f"{a:.3f} [{_accuracy_label(e)}]" for a, e in
+                                          zip(front_trials["accuracy"], front_trials["extra"])],
+                             "latency (ms)": [f"{lat:.1f} [{prov}]" for lat, prov in
+                                              zip(front_trials["latency_ms"], front_trials["latency_provenance"])],
+                             "reward [computed]": front_trials["reward"].round(4).to_numpy()})
+
+    def failures(self) -> pd.DataFrame:
+        failed = self.failed
+        return pd.DataFrame({"trial": failed["id"].to_numpy(), "step": failed["step"].to_numpy(),
+                             "reason": failed["error"].map(lambda e: str(e).splitlines()[0]).to_numpy()})
+
+
+def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
+    """Read a run directory's store into a ``RunSummary`` (a clear error when there is none)."""
+    path = Path(run_dir) / STORE_FILENAME
+    if not path.exists():
+        raise ValueError(f"no search in {run_dir}: {path} does not exist (run `mnas search --run-dir {run_dir}`)")
+    with TrialStore(path) as store:
+        runs, trials, saved = store.runs(), store.dataframe(), store.latest_strategy_state()
+    return RunSummary(Path(run_dir), runs[-1]["config"] if runs else {}, trials, 0 if saved is None else saved[0] + 1)
+
+
+def compare_runs(first: RunSummary, second: RunSummary) -> pd.DataFrame:
+    """Two searches side by side: what differs in their settings, and what each found (one search per column:
+    a comparison of two single runs is not a claim; see ``mnaslib.claims.across_seeds``)."""
+    from mnaslib.rundir import config_differences
+
+    rows = [{"": f"setting {key}", "first": old, "second": new}
+            for key, (old, new) in config_differences(first.config, second.config, ()).items()]
+    for summary_row in ("trials", "done", "failed", "reused", "distinct architectures"):
+        rows.append({"": summary_row, "first": first.counts()[summary_row], "second": second.counts()[summary_row]})
+    for label, column, best in (("best reward", "reward", max), ("best accuracy", "accuracy", max),
+                                ("median latency (ms)", "latency_ms", None)):
+        values = []
+        for summary in (first, second):
+            series = summary.done[column].dropna()
+            values.append("-" if series.empty else round(float(best(series) if best else series.median()), 4))
+        rows.append({"": label, "first": values[0], "second": values[1]})
+    return pd.DataFrame(rows)
+
+
+def _accuracy_label(extra) -> str:
+    extra = extra or {}
+    return extra.get("accuracy_provenance") or f"proxy ({extra.get('proxy', 'proxy task')})"

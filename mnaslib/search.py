@@ -1,182 +1,59 @@
-"""The search loop: sample -> evaluate (in parallel) -> latency -> reward -> update; resumable from its store.
+"""The search loop: sample -> decode -> latency -> evaluate (in parallel) -> reward -> update; resumable.
 
-``run_search`` is generic: it takes any search space (anything with ``decision_sizes()`` and ``decode(tokens)``),
-any evaluator (a picklable function ``job -> metrics``), any latency function and any reward. ``search_from_config``
-wires the MnasNet pieces together from a YAML profile.
+``run_search`` is generic: any search space (``decision_sizes()``, ``decode(tokens)``), any ``Evaluator``
+(``Job -> ChildMetrics``: trained children or a tabular benchmark), any latency function (``arch -> Labelled``
+milliseconds) and any reward. ``search_from_profile`` (``mnaslib.components``) wires them from a ``Profile``.
 
-Resuming: every trial is written to the SQLite store as it is sampled (``pending``) and committed as it finishes;
-the strategy's state is stored after every completed step. After a kill - even SIGKILL - the search reloads the last
-state, re-asks the interrupted step (the seeded strategy returns the same samples, which is checked) and evaluates
-only the trials that had not finished.
+Each sampled architecture is decoded once, in this process; its deployment latency is computed at sampling time and
+stored with the pending trial, and the executor gets a frozen ``Job``. An architecture the search has already
+evaluated is not evaluated again (unless ``reevaluate``): the new trial is recorded with the earlier result and
+``extra.reused_from`` naming the trial it came from, so sample counts stay honest.
+
+Resuming: every trial is written to the store when it is sampled (``pending``) and again when it ends; the
+strategy's state and the step's curves are saved together after every completed step. After a kill - even SIGKILL -
+the search reloads the last state, re-asks the interrupted step (the seeded strategy returns the same samples, which
+is checked) and evaluates only the trials that had not finished. A failure of one child (diverged, out of memory,
+a latency or reward that cannot be computed) is recorded on that trial and never stops the search; a worker
+process that dies fails only the trial it was running; a step whose every child failed stops the search with the
+first error, since the next step would fail the same way.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import math
-import multiprocessing
 import os
-import shutil
-import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
-from importlib import resources
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
-import yaml
+from mnaslib.executors import shutdown_executor
+from mnaslib.jobs import ChildMetrics, Evaluator, Job
+from mnaslib.labels import Labelled
+from mnaslib.reward import Reward
+from mnaslib.store import TrialStore
+from mnaslib.strategies import SearchStrategy
 
-from mnaslib.strategies import SearchStrategy, make_strategy
-from mnaslib.reward import Reward, from_config as reward_from_config
-from mnaslib.space import Arch, MnasNetSpace
-from mnaslib.store import METRIC_COLUMNS, STORE_FILENAME, TrialStore, config_differences
-
-PROFILES = ("ci", "laptop", "paper")
-EXECUTORS = ("serial", "thread", "process", "dask")
+WORKER_DIED = "worker died (oom?): the process evaluating this child ended abruptly"
+ExecutorSpec = cf.Executor | Callable[[], "cf.Executor | None"] | None
 
 
 class SearchSpace(Protocol):
-    """What the loop needs of a space; ``decode`` returns an architecture with ``arch_id`` and ``block_strings()``
-    (an ``Arch``, or another space's type that also has ``build_keras(input_size, num_classes, ...)``)."""
+    """What the loop needs of a space; ``decode`` returns a ``Buildable`` architecture."""
 
     def decision_sizes(self) -> list[tuple[str, int]]: ...
     def decode(self, tokens: Sequence[int]) -> Any: ...
 
 
-@dataclass(frozen=True)
-class LatencyValue:
-    """A latency in ms with its provenance label (``predicted (Pixel-1 model ...)``, ``measured (...)``)."""
-
-    ms: float
-    provenance: str
+class SearchFailed(RuntimeError):
+    """Every child of a step failed: the cause is systematic (data, settings), and the next step would fail too."""
 
 
-@dataclass
-class SearchConfig:
-    """Everything that defines a search; loaded from ``mnaslib/configs/<profile>.yaml`` plus overrides."""
-
-    profile: str = "laptop"
-    seed: int = 0
-    steps: int = 10
-    batch_size: int = 8
-    space: dict = field(default_factory=lambda: {"name": "mnasnet"})
-    strategy: dict = field(default_factory=lambda: {"name": "ppo"})
-    reward: dict = field(default_factory=lambda: {"name": "mnas_soft", "target_ms": 75.0})
-    latency: dict = field(default_factory=lambda: {"provider": "pixel1-model"})
-    proxy: dict = field(default_factory=dict)
-    executor: dict = field(default_factory=lambda: {"name": "process", "workers": 2})
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "SearchConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown search settings {sorted(unknown)}; known: {sorted(known)}")
-        config = cls(**dict(values))
-        if config.steps < 1 or config.batch_size < 1:
-            raise ValueError(f"steps and batch_size must be >= 1, got {config.steps} and {config.batch_size}")
-        if config.executor.get("name") not in EXECUTORS:
-            raise ValueError(f"unknown executor {config.executor.get('name')!r}; choose one of {EXECUTORS}")
-        return config
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def load_config(profile_or_path: str | os.PathLike = "laptop", overrides: Mapping[str, Any] | None = None
-                ) -> SearchConfig:
-    """A profile name (``ci``, ``laptop``, ``paper``) or a YAML path, with nested ``overrides`` merged on top."""
-    text_path = str(profile_or_path)
-    if text_path in PROFILES:
-        text = resources.files("mnaslib").joinpath("configs", f"{text_path}.yaml").read_text()
-    else:
-        path = Path(text_path)
-        if not path.is_file():
-            raise ValueError(f"no config file {path} and no profile of that name; profiles: {', '.join(PROFILES)}")
-        text = path.read_text()
-    values = yaml.safe_load(text) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"config {profile_or_path} must be a YAML mapping")
-    return SearchConfig.from_dict(_merge(values, overrides or {}))
-
-
-def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
-    merged = dict(base)
-    for key, value in overrides.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, Mapping) and isinstance(
-            merged.get(key), Mapping) else value
-    return merged
-
-
-def make_space(config: Mapping[str, Any]):
-    """The search space named in a config: ``mnasnet`` (``se: false`` gives the no-SE ablation of Table 2) or
-    ``nasnet-cell`` (the cell-based space of Table 5; its other keys are passed to ``CellSpace``)."""
-    options = {k: v for k, v in config.items() if k != "name"}
-    name = config.get("name", "mnasnet")
-    if name == "mnasnet":
-        unknown = set(options) - {"se"}
-        if unknown:
-            raise ValueError(f"unknown mnasnet space options {sorted(unknown)}; known: ['se']")
-        return MnasNetSpace(se_ratios=(0.0, 0.25) if options.get("se", True) else (0.0,))
-    if name == "nasnet-cell":
-        from mnaslib.cellspace import CellSpace
-        return CellSpace(**options)
-    raise ValueError(f"unknown search space {name!r}; known: mnasnet, nasnet-cell (or pass a space object to "
-                     "run_search)")
-
-
-WORKER_TASKS = 8  # children a process worker trains before it is replaced (a new one starts in about 10 s)
-
-
-def make_executor(config: Mapping[str, Any]) -> cf.Executor | None:
-    """``serial`` (None: evaluate in this process), ``thread``, ``process`` (spawned workers, one core each, each
-    replaced after ``max_tasks_per_child`` children, default ``WORKER_TASKS``) or ``dask`` (a ``distributed``
-    client: ``address`` for a cluster, else a ``LocalCluster``)."""
-    name, workers = config.get("name", "process"), int(config.get("workers") or os.cpu_count() or 1)
-    if name == "serial":
-        return None
-    if name == "thread":
-        return cf.ThreadPoolExecutor(max_workers=workers)
-    if name == "process":
-        # A worker's memory grows with every child it trains and is not given back (about 370 MB per cell-space
-        # child at the laptop profile, with or without keras.backend.clear_session; two workers reached 11 GB each
-        # after 24 children), so each worker is replaced after a few children. Python 3.10 cannot do this.
-        recycle = ({"max_tasks_per_child": int(config.get("max_tasks_per_child", WORKER_TASKS))}
-                   if sys.version_info >= (3, 11) else {})
-        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_worker_init, **recycle)
-    if name == "dask":
-        from distributed import Client, LocalCluster
-        address = config.get("address")
-        cluster = None if address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                    dashboard_address=None)
-        client = Client(address or cluster)
-        executor = client.get_executor()
-        executor.mnas_owned = (client, cluster)  # closed by shutdown_executor; a remote cluster is left running
-        return executor
-    raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")
-
-
-def shutdown_executor(executor: cf.Executor | None) -> None:
-    """Stop what ``make_executor`` started. Dask's executor takes no ``cancel_futures`` and leaves its client (and
-    the LocalCluster we made) open, so those are closed here too."""
-    if executor is None:
-        return
-    owned = getattr(executor, "mnas_owned", None)
-    if owned is None:
-        executor.shutdown(wait=True, cancel_futures=True)
-        return
-    client, cluster = owned
-    executor.shutdown(wait=True)
-    client.close()
-    if cluster is not None:
-        cluster.close()
-
-
-def _worker_init() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from mnaslib.train import set_threads
-    set_threads(1, 1)
+class SearchInterrupted(RuntimeError):
+    """The search was stopped (Ctrl-C, SIGTERM); its finished trials are kept and a resume continues it."""
 
 
 @dataclass
@@ -186,19 +63,19 @@ class SearchResult:
     trials: int
     failed: int
     seconds: float
+    reused: int = 0
 
 
-def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Callable[[dict], dict],
-               latency: Callable[[Any], LatencyValue], reward: Reward, store, *, steps: int, batch_size: int,
-               executor: cf.Executor | None = None, job_extra: Mapping[str, Any] | None = None,
-               tensorboard_dir: str | os.PathLike | None = None, progress: bool = True,
-               stop_after_trials: int | None = None) -> SearchResult:
+def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator, latency: Callable[[Any], Labelled],
+               reward: Reward, store: TrialStore, *, steps: int, batch_size: int, executor: ExecutorSpec = None,
+               reevaluate: bool = False, retry_failed: bool = False, tensorboard_dir: str | os.PathLike | None = None,
+               progress: bool = True, stop_after_trials: int | None = None) -> SearchResult:
     """Run (or resume) a search whose trials live in ``store``; returns when ``steps`` steps are complete.
 
-    ``evaluate(job)`` gets ``{"tokens", "block_strings", "arch_id", "trial_seed", **job_extra}`` and returns the
-    child's metrics (``accuracy`` ...) or raises; an exception or a non-finite accuracy makes the trial ``failed``
-    with the error recorded, and the strategy is told ``None`` for it. ``stop_after_trials`` ends the call early
-    (used to test resuming); the store is consistent at every trial boundary.
+    ``executor`` is None (evaluate here), an executor (the caller owns it) or a zero-argument factory (the loop owns
+    what it makes, and replaces a process pool whose worker died). ``retry_failed`` evaluates earlier failed trials
+    again (their step's controller update is not redone). ``stop_after_trials`` ends the call early (used to test
+    resuming); the store is consistent at every trial boundary.
     """
     from tqdm.auto import tqdm
 
@@ -209,107 +86,253 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Callable[
         saved_step, blob = saved
         strategy = SearchStrategy.from_bytes(blob)
         first_step = saved_step + 1
+    stale = [t["id"] for t in store.trials("running")]  # running when an earlier search was killed
+    if stale:
+        store.requeue(stale, "its search was stopped while it ran; evaluated again on resume")
+    if retry_failed:
+        store.reset_failed()
+    pool = _Pool(executor)
+    loop = _Loop(space, evaluate, latency, reward, store, pool, reevaluate, stop_after_trials)
     writer = _tensorboard(tensorboard_dir)
-    finished_now = 0
     bar = tqdm(total=steps * batch_size, initial=min(first_step, steps) * batch_size, desc="search",
                disable=not progress, unit="child")
+    loop.bar = bar
     try:
+        loop.evaluate([t for t in store.pending() if t["step"] < first_step])  # retried trials of earlier steps
         for step in range(first_step, steps):
             batch = strategy.ask(batch_size)
-            trials = _trials_of_step(store, step, batch, space)
-            todo = [t for t in trials if t["status"] in ("pending", "running")]
-            done_before = len(trials) - len(todo)
-            bar.update(done_before)
-            jobs = {t["id"]: {"tokens": t["tokens"], "block_strings": t["block_strings"], "arch_id": t["arch_id"],
-                              "trial_seed": _trial_seed(store, step, t["index_in_step"]), **(job_extra or {})}
-                    for t in todo}
-            for trial_id, outcome in _evaluate_all(jobs, evaluate, executor):
-                _record(store, trial_id, outcome, space, latency, reward, jobs[trial_id]["tokens"])
-                bar.update(1)
-                finished_now += 1
-                if stop_after_trials is not None and finished_now >= stop_after_trials:
-                    return SearchResult(Path(store.path).parent, step, finished_now, 0, time.perf_counter() - start)
+            trials = loop.trials_of_step(step, batch)
+            bar.update(sum(1 for t in trials if t["status"] in ("done", "failed")))
+            if loop.evaluate([t for t in trials if t["status"] in ("pending", "running")]):
+                return loop.result(step, start)
             rows = {t["id"]: t for t in _step_trials(store, step)}
+            if rows and all(t["status"] == "failed" for t in rows.values()):
+                first = next(iter(rows.values()))
+                raise SearchFailed(f"every child of step {step} failed, so the next step would fail too; first "
+                                   f"error: {first['error'].splitlines()[0]}. Fix the cause and run the same command "
+                                   f"with --retry-failed (run directory {Path(store.path).parent})")
             rewards = [rows[t["id"]]["reward"] if rows[t["id"]]["status"] == "done" else None for t in trials]
             stats = strategy.tell(batch, rewards)
-            store.save_strategy_state(step, strategy.state_bytes())
-            _log_step(store, writer, step, rows.values(), stats)
+            scalars = _step_scalars(rows.values(), stats)
+            store.save_step(step, strategy.state_bytes(), scalars)
+            _write_tensorboard(writer, step, scalars)
+    except KeyboardInterrupt:
+        pool.shutdown(now=True)
+        unfinished = [t["id"] for t in store.pending()]
+        store.requeue(unfinished, f"interrupted at {time.strftime('%Y-%m-%d %H:%M:%S')}; a resume evaluates it")
+        finished = len(store.trials()) - len(unfinished)
+        raise SearchInterrupted(f"search interrupted: {finished} finished trials are kept in {store.path}; run the "
+                                "same command again to resume") from None
     finally:
         bar.close()
+        pool.shutdown()
         if writer is not None:
             writer.close()
-    failed = sum(1 for t in store.trials() if t["status"] == "failed")
-    return SearchResult(Path(store.path).parent, steps, len(store.trials()), failed, time.perf_counter() - start)
+    store.check_identity()
+    return loop.result(steps, start)
 
 
-def _trials_of_step(store, step: int, batch: list[list[int]], space: SearchSpace) -> list[dict]:
-    """The stored trials of ``step``, creating them if this step was never started; checks a resumed step asked
-    the same samples as before (it must, for a seeded strategy restored from its saved state)."""
-    existing = _step_trials(store, step)
-    if existing:
-        stored = [list(t["tokens"]) for t in sorted(existing, key=lambda t: t["index_in_step"])]
-        if stored != [list(map(int, tokens)) for tokens in batch]:
-            raise RuntimeError(f"resuming step {step}: the strategy asked different samples than the ones stored; "
-                               "the run directory was written by a different configuration or code version")
-        return sorted(existing, key=lambda t: t["index_in_step"])
-    for index, tokens in enumerate(batch):
-        arch = space.decode(tokens)
-        store.add_pending(step, index, [int(t) for t in tokens], arch.arch_id, arch.block_strings())
-    return _step_trials(store, step)
+class _Pool:
+    """The executor the loop submits to; a factory-made process pool is replaced when one of its workers dies."""
+
+    def __init__(self, spec: ExecutorSpec) -> None:
+        self._factory = spec if callable(spec) and not isinstance(spec, cf.Executor) else None
+        self.executor: cf.Executor | None = self._factory() if self._factory else spec  # type: ignore[assignment]
+
+    def replace(self) -> bool:
+        """A fresh pool after a crash (False when the caller owns the executor and it cannot be replaced)."""
+        if self._factory is None:
+            return False
+        shutdown_executor(self.executor, now=True)
+        self.executor = self._factory()
+        return True
+
+    def shutdown(self, now: bool = False) -> None:
+        if self._factory is not None:
+            shutdown_executor(self.executor, now=now)
+            self._factory = None
+            self.executor = None
 
 
-def _step_trials(store, step: int) -> list[dict]:
-    return [t for t in store.trials() if t["step"] == step]
+class _Loop:
+    """One search's evaluation machinery: sampling records, the evaluation cache, job dispatch, trial records."""
+
+    def __init__(self, space, evaluate, latency, reward, store, pool: _Pool, reevaluate: bool,
+                 stop_after_trials: int | None) -> None:
+        self.space, self.evaluate_fn, self.latency, self.reward = space, evaluate, latency, reward
+        self.store, self.pool, self.reevaluate, self.stop_after = store, pool, reevaluate, stop_after_trials
+        self.finished_now = 0
+        self.bar: Any = None
+        self.earlier = {} if reevaluate else {t["arch_id"]: t for t in reversed(store.trials("done"))
+                                              if not (t["extra"] or {}).get("reused_from")}
+
+    def trials_of_step(self, step: int, batch: list[list[int]]) -> list[dict]:
+        """The stored trials of ``step``, creating them (decoded once, latency now) if the step never started;
+        checks that a resumed step asked the same samples as before (it must, for a seeded strategy)."""
+        existing = _step_trials(self.store, step)
+        if existing:
+            stored = [list(t["tokens"]) for t in existing]
+            if stored != [list(map(int, tokens)) for tokens in batch]:
+                raise RuntimeError(f"resuming step {step}: the strategy asked different samples than the ones "
+                                   "stored; the run directory was written by a different configuration or code "
+                                   "version")
+            return existing
+        for index, tokens in enumerate(batch):
+            arch = self.space.decode(tokens)
+            try:
+                latency = self.latency(arch)
+                value, label = float(latency.value), latency.label
+                if not math.isfinite(value) or value <= 0:
+                    raise ValueError(f"latency must be a positive number of ms, got {latency.value!r}")
+            except Exception as err:  # recorded on the trial: one network the provider cannot handle
+                trial_id = self.store.add_pending(step, index, [int(t) for t in tokens], arch.arch_id,
+                                                  arch.block_strings())
+                self.store.fail(trial_id, f"latency: {type(err).__name__}: {err}")
+                continue
+            self.store.add_pending(step, index, [int(t) for t in tokens], arch.arch_id, arch.block_strings(),
+                                   value, label)
+        return _step_trials(self.store, step)
+
+    def evaluate(self, trials: list[dict]) -> bool:
+        """Evaluate unfinished trials (from the cache where possible); True when ``stop_after_trials`` is reached.
+
+        Two trials of one architecture in the same batch are evaluated once: the second waits for the first and
+        takes its result (or its failure)."""
+        jobs: dict[int, tuple[Job, dict]] = {}
+        waiting: list[tuple[dict, int]] = []
+        dispatched: dict[str, int] = {}
+        for trial in trials:
+            earlier = self.earlier.get(trial["arch_id"])
+            if earlier is not None and earlier["id"] != trial["id"]:
+                self._record(trial, _reused_metrics(earlier))
+                if self._count():
+                    return True
+            elif trial["arch_id"] in dispatched and not self.reevaluate:
+                waiting.append((trial, dispatched[trial["arch_id"]]))
+            else:
+                dispatched[trial["arch_id"]] = trial["id"]
+                seed = _trial_seed(self.store, trial["step"], trial["index_in_step"])
+                jobs[trial["id"]] = (Job(trial["id"], self.space.decode(trial["tokens"]), seed,
+                                         str(self.store.path)), trial)
+        for trial_id, outcome in self._dispatch({i: job for i, (job, _) in jobs.items()}):
+            self._record(jobs[trial_id][1], outcome)
+            if self._count():
+                return True
+        for trial, first_id in waiting:
+            first = self.store.trial(first_id)
+            self._record(trial, _reused_metrics(first) if first["status"] == "done" else
+                         f"same architecture as trial {first_id}, which failed: {first['error']}")
+            if self._count():
+                return True
+        return False
+
+    def _count(self) -> bool:
+        self.finished_now += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        return self.stop_after is not None and self.finished_now >= self.stop_after
+
+    def _dispatch(self, jobs: dict[int, Job]) -> Iterator[tuple[int, ChildMetrics | str]]:
+        """``(trial_id, metrics or error text)`` as children finish; a dead worker fails only its running trial and
+        the others are evaluated on a fresh pool."""
+        executor = self.pool.executor
+        if executor is None:
+            for trial_id, job in jobs.items():
+                self.store.mark_running(trial_id)
+                yield trial_id, _safe_call(self.evaluate_fn, job)
+            return
+        remaining = dict(jobs)
+        while remaining:
+            futures = {self.pool.executor.submit(_run_job, self.evaluate_fn, job): trial_id
+                       for trial_id, job in remaining.items()}
+            try:
+                for future in cf.as_completed(futures):
+                    trial_id = futures[future]
+                    outcome = future.result()
+                    del remaining[trial_id]
+                    yield trial_id, outcome
+            except BrokenProcessPool:
+                running = {t["id"] for t in self.store.trials("running")} & set(remaining)
+                for trial_id in running:
+                    del remaining[trial_id]
+                    yield trial_id, WORKER_DIED
+                if not self.pool.replace():
+                    for trial_id in list(remaining):
+                        del remaining[trial_id]
+                        yield trial_id, WORKER_DIED
+
+    def _record(self, trial: dict, outcome: ChildMetrics | str) -> None:
+        """Reward and commit a trial (or record why it failed); metrics without a column go to ``extra``."""
+        if isinstance(outcome, str):
+            self.store.fail(trial["id"], outcome)
+            return
+        try:
+            value = float(self.reward(outcome.accuracy, trial["latency_ms"]))
+            if not math.isfinite(value):
+                raise ValueError(f"reward is {value!r}")
+        except Exception as err:
+            self.store.fail(trial["id"], f"reward: {type(err).__name__}: {err}")
+            return
+        self.store.finish(trial["id"], accuracy=outcome.accuracy, reward=value, params=outcome.params,
+                          trainable_params=outcome.trainable_params, mult_adds=outcome.mult_adds,
+                          train_seconds=outcome.train_seconds, eval_seconds=outcome.eval_seconds,
+                          extra={"accuracy_provenance": outcome.accuracy_provenance, **outcome.extra})
+        if trial["arch_id"] not in self.earlier and not self.reevaluate:
+            self.earlier[trial["arch_id"]] = self.store.trial(trial["id"])
+
+    def result(self, steps_done: int, start: float) -> SearchResult:
+        trials = self.store.trials()
+        return SearchResult(Path(self.store.path).parent, steps_done, len(trials),
+                            sum(1 for t in trials if t["status"] == "failed"), time.perf_counter() - start,
+                            sum(1 for t in trials if (t["extra"] or {}).get("reused_from")))
 
 
-def _trial_seed(store, step: int, index: int) -> int:
+def _reused_metrics(earlier: dict) -> ChildMetrics:
+    extra = dict(earlier["extra"] or {})
+    provenance = extra.pop("accuracy_provenance", "")
+    return ChildMetrics(earlier["accuracy"], provenance, earlier["params"], earlier["trainable_params"],
+                        earlier["mult_adds"], 0.0, 0.0, {**extra, "reused_from": earlier["id"]})
+
+
+def _run_job(evaluate: Evaluator, job: Job) -> ChildMetrics | str:
+    """What an executor runs: note in the store that the job started (so that a worker that dies fails only the
+    trial it was running, see ``WORKER_DIED``), then evaluate it."""
+    if job.store_path is not None and Path(job.store_path).exists():
+        with TrialStore(job.store_path) as store:
+            store.mark_running(job.trial_id)
+    return _safe_call(evaluate, job)
+
+
+def _safe_call(evaluate: Evaluator, job: Job) -> ChildMetrics | str:
+    """One evaluation, any exception turned into the error text of a failed trial: one bad child never stops a
+    search."""
+    try:
+        metrics = evaluate(job)
+        if not isinstance(metrics, ChildMetrics):
+            raise TypeError(f"an evaluator returns ChildMetrics, got {type(metrics).__name__}")
+        return metrics
+    except Exception as err:
+        reason = str(err) if hasattr(err, "reason") else f"{type(err).__name__}: {err}"
+        return reason + "\n" + traceback.format_exc(limit=5)
+
+
+def _step_trials(store: TrialStore, step: int) -> list[dict]:
+    return sorted((t for t in store.trials() if t["step"] == step), key=lambda t: t["index_in_step"])
+
+
+def _trial_seed(store: TrialStore, step: int, index: int) -> int:
     return int(store.get_meta("seed", 0)) * 1_000_003 + step * 1009 + index
 
 
-def _evaluate_all(jobs: dict[int, dict], evaluate: Callable[[dict], dict], executor: cf.Executor | None):
-    """Yield ``(trial_id, outcome)`` as trials finish; outcome is the metrics dict or an exception."""
-    if executor is None:
-        for trial_id, job in jobs.items():
-            yield trial_id, _safe_call(evaluate, job)
-        return
-    futures = {executor.submit(_safe_call, evaluate, job): trial_id for trial_id, job in jobs.items()}
-    for future in cf.as_completed(futures):
-        try:
-            outcome = future.result()
-        except Exception as err:  # the worker process itself died (e.g. killed by the OOM killer)
-            outcome = {"status": "failed", "error": f"worker failed: {type(err).__name__}: {err}"}
-        yield futures[future], outcome
-
-
-def _safe_call(evaluate: Callable[[dict], dict], job: dict) -> dict:
-    """Run one evaluation, turning any exception into a failed outcome so one bad child never stops a search."""
-    try:
-        metrics = dict(evaluate(job))
-    except Exception as err:
-        reason = getattr(err, "reason", type(err).__name__)
-        return {"status": "failed", "error": f"{reason}: {err}", "traceback": traceback.format_exc(limit=5)}
-    accuracy = metrics.get("accuracy")
-    if accuracy is None or not math.isfinite(float(accuracy)):
-        return {"status": "failed", "error": f"diverged: accuracy is {accuracy!r}", **metrics}
-    return {"status": "done", **metrics}
-
-
-def _record(store, trial_id: int, outcome: dict, space: SearchSpace, latency, reward: Reward,
-            tokens: list[int]) -> None:
-    """Latency (of the deployment model, never the proxy child) and reward, then commit the trial; metrics the
-    store has no column for go to its ``extra`` JSON."""
-    if outcome["status"] != "done":
-        error = outcome.get("error", "unknown error")
-        store.fail(trial_id, error + ("\n" + outcome["traceback"] if outcome.get("traceback") else ""))
-        return
-    lat = latency(space.decode(tokens))
-    metrics = {k: v for k, v in outcome.items() if k != "status"}
-    columns = {k: metrics.pop(k) for k in list(metrics) if k in METRIC_COLUMNS and k != "extra"}
-    columns.update(latency_ms=lat.ms, latency_provenance=lat.provenance,
-                   reward=float(reward(columns["accuracy"], lat.ms)))
-    if metrics:
-        columns["extra"] = {**metrics.pop("extra", {}), **metrics}
-    store.finish(trial_id, **columns)
+def _step_scalars(trials, stats: Mapping[str, float]) -> dict[str, float]:
+    done = [t for t in trials if t["status"] == "done"]
+    scalars = {f"strategy/{k}": float(v) for k, v in stats.items() if isinstance(v, (int, float))}
+    if done:
+        scalars.update({"trial/mean_reward": sum(t["reward"] for t in done) / len(done),
+                        "trial/mean_accuracy": sum(t["accuracy"] for t in done) / len(done),
+                        "trial/mean_latency_ms": sum(t["latency_ms"] for t in done) / len(done)})
+    scalars["trial/failed"] = float(sum(1 for t in trials if t["status"] == "failed"))
+    return {tag: value for tag, value in scalars.items() if math.isfinite(value)}
 
 
 def _tensorboard(directory):
@@ -319,92 +342,11 @@ def _tensorboard(directory):
     return tf.summary.create_file_writer(str(directory))
 
 
-def _log_step(store, writer, step: int, trials, stats: Mapping[str, float]) -> None:
-    done = [t for t in trials if t["status"] == "done"]
-    scalars = {f"strategy/{k}": float(v) for k, v in stats.items() if isinstance(v, (int, float))}
-    if done:
-        scalars.update({"trial/mean_reward": sum(t["reward"] for t in done) / len(done),
-                        "trial/mean_accuracy": sum(t["accuracy"] for t in done) / len(done),
-                        "trial/mean_latency_ms": sum(t["latency_ms"] for t in done) / len(done)})
-    scalars["trial/failed"] = float(sum(1 for t in trials if t["status"] == "failed"))
-    for tag, value in scalars.items():
-        if math.isfinite(value):
-            store.log_scalar(step, tag, value)
-    if writer is not None:
-        import tensorflow as tf
-        with writer.as_default():
-            for tag, value in scalars.items():
-                tf.summary.scalar(tag, value, step=step)
-        writer.flush()
-
-
-def latency_function(config: Mapping[str, Any]) -> Callable[[Any], LatencyValue]:
-    """The configured provider as ``arch -> LatencyValue`` for the deployment model (default 224x224, 1000
-    classes), cached per architecture id because the search samples many duplicates."""
-    from mnaslib.latency import get_provider
-
-    options = dict(config)
-    provider = get_provider(options.pop("provider", "pixel1-model"), **options)
-    cache: dict[str, LatencyValue] = {}
-
-    def latency(arch) -> LatencyValue:
-        key = arch.arch_id
-        if key not in cache:
-            deployment = arch if isinstance(arch, Arch) else arch.build_keras(
-                input_size=int(options.get("input_size", 224)), num_classes=int(options.get("num_classes", 1000)))
-            result = provider.latency(deployment)
-            cache[key] = LatencyValue(float(result.median_ms), str(result.provenance))
-        return cache[key]
-
-    return latency
-
-
-def search_from_config(config: SearchConfig, run_dir: str | os.PathLike, *, progress: bool = True,
-                       stop_after_trials: int | None = None) -> SearchResult:
-    """Run or resume the MnasNet search described by ``config`` in ``run_dir`` (trials.sqlite, tensorboard/)."""
-    from mnaslib.worker import evaluate_child
-    from mnaslib.store import open_run
-
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store = open_run(run_dir, config.to_dict(), resumable_keys=("steps", "executor"))
-    store.set_meta("seed", config.seed)
-    space = make_space(config.space)
-    options = {k: v for k, v in config.strategy.items() if k != "name"}
-    strategy = make_strategy(config.strategy.get("name", "ppo"), space.decision_sizes(), seed=config.seed, **options)
-    executor = make_executor(config.executor)
-    try:
-        return run_search(space, strategy, evaluate_child, latency_function(config.latency),
-                          reward_from_config(config.reward), store, steps=config.steps,
-                          batch_size=config.batch_size, executor=executor,
-                          job_extra={"space": config.space, "proxy": config.proxy},
-                          tensorboard_dir=run_dir / "tensorboard", progress=progress,
-                          stop_after_trials=stop_after_trials)
-    finally:
-        shutdown_executor(executor)
-
-
-def reuse_identical_run(config: SearchConfig, run_dir: str | os.PathLike,
-                        candidates: Sequence[str | os.PathLike]) -> Path | None:
-    """Copy into an empty ``run_dir`` the first finished run among ``candidates`` searched with exactly ``config``.
-
-    Two notebooks sometimes need the same search (notebook 07's multi-objective MnasNet search is notebook 03's soft
-    search at the same profile and seed); a seeded search run twice only costs its time again. Reuse needs every
-    setting equal (steps and executor included) and every trial finished, else nothing is copied and the search runs
-    as usual. Returns the folder copied from, or None.
-    """
-    run_dir = Path(run_dir)
-    if (run_dir / STORE_FILENAME).exists():
-        return None
-    wanted = config.to_dict()
-    for candidate in map(Path, candidates):
-        if not (candidate / STORE_FILENAME).is_file():
-            continue
-        with TrialStore(candidate / STORE_FILENAME) as store:
-            runs, trials = store.runs(), store.trials()
-        finished = [t for t in trials if t["status"] in ("done", "failed")]
-        if (runs and not config_differences(runs[-1]["config"], wanted, ())
-                and len(finished) == len(trials) == config.steps * config.batch_size):
-            shutil.copytree(candidate, run_dir, dirs_exist_ok=True)
-            return candidate
-    return None
+def _write_tensorboard(writer, step: int, scalars: Mapping[str, float]) -> None:
+    if writer is None:
+        return
+    import tensorflow as tf
+    with writer.as_default():
+        for tag, value in scalars.items():
+            tf.summary.scalar(tag, value, step=step)
+    writer.flush()

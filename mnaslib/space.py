@@ -33,11 +33,19 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
+from mnaslib.buildable import DEPLOYMENT, BuildOptions
+
+if TYPE_CHECKING:
+    import keras
+
 SKIPS = ("identity", "pool", "none")
+# Bounds far above any mobile network (A1 has 7 blocks, 4 layers, k5, e6, 1280 filters), so a typo such as r1000000
+# is refused at once instead of building for minutes.
+MAX_BLOCKS, MAX_REPEATS, MAX_KERNEL, MAX_EXPANSION, MAX_FILTERS = 32, 32, 15, 16, 8192
 OPS = ("mbconv", "conv")
 
 _KEY_RE = re.compile(r"^(se|[rksieo])(.*)$")
@@ -58,12 +66,16 @@ class BlockSpec:
     op: str = "mbconv"
 
     def __post_init__(self) -> None:
-        _check(self.repeats >= 1, f"repeats must be >= 1, got {self.repeats}")
-        _check(self.kernel >= 1 and self.kernel % 2 == 1, f"kernel must be odd and >= 1, got {self.kernel}")
+        _check(1 <= self.repeats <= MAX_REPEATS, f"repeats must be >= 1 and <= {MAX_REPEATS}, got {self.repeats}")
+        _check(1 <= self.kernel <= MAX_KERNEL and self.kernel % 2 == 1,
+               f"kernel must be odd, between 1 and {MAX_KERNEL}, got {self.kernel}")
         _check(self.stride in (1, 2), f"stride must be 1 or 2, got {self.stride}")
-        _check(self.expand_ratio >= 1, f"expansion must be >= 1, got {self.expand_ratio}")
-        _check(self.in_filters >= 1, f"input filters must be >= 1, got {self.in_filters}")
-        _check(self.out_filters >= 1, f"output filters must be >= 1, got {self.out_filters}")
+        _check(1 <= self.expand_ratio <= MAX_EXPANSION,
+               f"expansion must be >= 1 and <= {MAX_EXPANSION}, got {self.expand_ratio}")
+        _check(1 <= self.in_filters <= MAX_FILTERS, f"input filters must be >= 1 and <= {MAX_FILTERS}, got "
+                                                    f"{self.in_filters}")
+        _check(1 <= self.out_filters <= MAX_FILTERS, f"output filters must be >= 1 and <= {MAX_FILTERS}, got "
+                                                     f"{self.out_filters}")
         _check(0.0 <= self.se_ratio <= 1.0, f"se ratio must be in [0, 1], got {self.se_ratio}")
         _check(self.skip in SKIPS, f"skip must be one of {SKIPS}, got {self.skip!r}")
         _check(self.op in OPS, f"op must be one of {OPS}, got {self.op!r}")
@@ -94,7 +106,10 @@ class BlockSpec:
     @classmethod
     def from_string(cls, text: str) -> "BlockSpec":
         """Parse one block string; every malformed part raises a ``ValueError`` that names it."""
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise ValueError(f"a block string must be text such as 'r2_k3_s22_e6_i16_o24_se0.25', got {text!r} "
+                             f"({type(text).__name__})")
+        if not text.strip():
             raise ValueError(f"empty block string {text!r}; expected e.g. 'r2_k3_s22_e6_i16_o24_se0.25'")
         values: dict[str, str] = {}
         skip, op = "identity", "mbconv"
@@ -120,7 +135,7 @@ class BlockSpec:
             if key not in values:
                 raise ValueError(f"block string {text!r}: missing {meaning} ('{key}...')")
         stride_text = values["s"]
-        if not re.fullmatch(r"\d\d?", stride_text) or len(set(stride_text)) != 1:
+        if not re.fullmatch(r"[0-9][0-9]?", stride_text) or len(set(stride_text)) != 1:
             raise ValueError(f"block string {text!r}: strides 's{stride_text}' must be two equal digits, 's11' or "
                              "'s22'")
         stride = int(stride_text[0])
@@ -150,14 +165,30 @@ class Arch:
     stem_filters: int = 32
     head_filters: int = 1280
     name: str = ""
+    dropout: float = 0.2  # before the classifier, when training; not part of the id (it changes no inference)
 
     def __post_init__(self) -> None:
         _check(len(self.blocks) >= 1, "an architecture needs at least one block")
-        _check(self.stem_filters >= 1 and self.head_filters >= 1, "stem and head filters must be >= 1")
+        _check(len(self.blocks) <= MAX_BLOCKS, f"an architecture has at most {MAX_BLOCKS} blocks, got "
+                                               f"{len(self.blocks)}")
+        _check(1 <= self.stem_filters <= MAX_FILTERS and 1 <= self.head_filters <= MAX_FILTERS,
+               f"stem and head filters must be between 1 and {MAX_FILTERS}")
+        for index in range(1, len(self.blocks)):
+            previous, block = self.blocks[index - 1], self.blocks[index]
+            _check(block.in_filters == previous.out_filters,
+                   f"block {index + 1} ({block.to_string()}) declares i{block.in_filters} but block {index} outputs "
+                   f"o{previous.out_filters}; a block's input filters must equal the previous block's output")
+        _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         object.__setattr__(self, "blocks", tuple(self.blocks))
 
     def block_strings(self) -> list[str]:
         return [block.to_string() for block in self.blocks]
+
+    def build(self, options: BuildOptions = DEPLOYMENT) -> "keras.Model":
+        """The functional Keras model of this network (``mnaslib.models.build_model``)."""
+        from mnaslib.models import build_model
+
+        return build_model(self, options)
 
     @classmethod
     def from_block_strings(cls, strings: Iterable[str] | str, stem_filters: int | None = None,
@@ -187,7 +218,7 @@ class Arch:
     def to_dict(self) -> dict:
         """A JSON-ready form that keeps everything (stem and head too), for ``mnas export -o arch.json``."""
         return {"name": self.name, "stem_filters": self.stem_filters, "block_strings": self.block_strings(),
-                "head_filters": self.head_filters, "arch_id": self.arch_id}
+                "head_filters": self.head_filters, "dropout": self.dropout, "arch_id": self.arch_id}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Arch":
@@ -198,6 +229,8 @@ class Arch:
                              "'head_filters', 'name'); write one with `mnas export MODEL -o arch.json`")
         arch = cls.from_block_strings(values["block_strings"], values.get("stem_filters"),
                                       int(values.get("head_filters", 1280)), str(values.get("name", "")))
+        if "dropout" in values:
+            arch = replace(arch, dropout=float(values["dropout"]))
         if "arch_id" in values and values["arch_id"] != arch.arch_id:
             raise ValueError(f"arch_id {values['arch_id']!r} does not match the block strings (id {arch.arch_id}); "
                              "remove the arch_id or fix the blocks")
@@ -373,7 +406,7 @@ def _check(condition: bool, message: str) -> None:
 
 
 def _parse_int(text: str, key: str, value: str) -> int:
-    if not re.fullmatch(r"-?\d+", value):
+    if not re.fullmatch(r"-?[0-9]+", value):  # ASCII digits only: int() would also read full-width ones
         raise ValueError(f"block string {text!r}: '{key}{value}' needs an integer after '{key}'")
     number = int(value)
     if number < 0:
@@ -382,10 +415,9 @@ def _parse_int(text: str, key: str, value: str) -> int:
 
 
 def _parse_float(text: str, key: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"block string {text!r}: '{key}{value}' needs a number after '{key}'") from None
+    if not re.fullmatch(r"[0-9]*\.?[0-9]+(e-?[0-9]+)?", value):  # ASCII only, like _parse_int
+        raise ValueError(f"block string {text!r}: '{key}{value}' needs a number after '{key}'")
+    number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"block string {text!r}: '{key}{value}' must be finite")
     return number

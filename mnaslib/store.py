@@ -34,9 +34,6 @@ SCHEMA_VERSION = 1
 STORE_FILENAME = "trials.sqlite"
 STATUSES = ("pending", "running", "done", "failed")
 UNFINISHED = ("pending", "running")
-# Config keys that may change when a run is resumed: how long it runs and how many workers evaluate trials change
-# the schedule, not the search. Every other key (space, strategy, reward, seed, proxy training...) defines it.
-RESUMABLE_KEYS = ("steps", "workers", "notes")
 
 METRIC_COLUMNS = ("accuracy", "latency_ms", "latency_provenance", "reward", "params", "trainable_params",
                   "mult_adds", "train_seconds", "eval_seconds", "extra")
@@ -135,6 +132,8 @@ class TrialStore:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self._identity: tuple[int, int] | None = None
+        self._run_lock: Any = None
         self._lock = threading.RLock()
         with self._lock:
             self._connection()
@@ -151,15 +150,53 @@ class TrialStore:
             return self._conn
         if not self.path.parent.is_dir():
             raise FileNotFoundError(f"cannot create trial store {self.path}: folder {self.path.parent} does not exist")
-        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory, not a trial store; {self._fix_hint()}")
+        try:
+            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+        except sqlite3.Error as error:
+            raise self._diagnose(error) from None
         try:
             self._check_or_create(conn)
+        except sqlite3.Error as error:
+            conn.close()
+            raise self._diagnose(error) from None
         except BaseException:
             conn.close()
             raise
         self._conn, self._pid = conn, os.getpid()
+        stat = self.path.stat()
+        self._identity = (stat.st_dev, stat.st_ino)
         return conn
+
+    def _diagnose(self, error: sqlite3.Error) -> StoreError:
+        """A StoreError that says what is wrong with the file or its folder and how to fix it."""
+        text = str(error)
+        folder = self.path.parent
+        if "readonly" in text or not os.access(folder, os.W_OK) or (self.path.exists()
+                                                                     and not os.access(self.path, os.W_OK)):
+            where = self.path if self.path.exists() and not os.access(self.path, os.W_OK) else folder
+            return StoreError(f"{where} is read-only, so the search cannot record its trials; make it writable "
+                              f"(chmod u+w {where}) or start the run in a writable directory")
+        if "disk is full" in text or "disk I/O" in text:
+            return StoreError(f"the disk holding {self.path} is full ({text}); free some space and run the same "
+                              "command again: the search resumes from its last committed trial")
+        return StoreError(f"{self.path} is not a readable SQLite database ({text}); {self._fix_hint()}")
+
+    def check_identity(self) -> None:
+        """Refuse to go on when the store file was deleted or replaced after it was opened: SQLite would keep
+        writing into the unlinked file and the search would report success with its record gone."""
+        if self._identity is None:
+            return
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            raise StoreError(f"{self.path} was deleted while the search was running; nothing more can be recorded. "
+                             f"The trials committed so far are lost with it; start again in a new directory") from None
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            raise StoreError(f"{self.path} was replaced by another file while the search was running; stopping "
+                             "so that the two records are not mixed")
 
     def _check_or_create(self, conn: sqlite3.Connection) -> None:
         """Create the schema in a new file, or check an existing one only by reading it: a file that turns out not
@@ -169,7 +206,7 @@ class TrialStore:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self.path} is not a readable SQLite database ({error}); {self._fix_hint()}") from error
+            raise self._diagnose(error) from error
         if check != "ok":
             raise StoreError(f"{self.path} is damaged (SQLite integrity check: {check}); {self._fix_hint()}")
         if version == 0 and tables:
@@ -191,24 +228,43 @@ class TrialStore:
         writers wait (up to the connection timeout) instead of failing half way."""
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            self.check_identity()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise self._diagnose(error) from None
             try:
                 yield conn
+            except sqlite3.OperationalError as error:
+                conn.execute("ROLLBACK")
+                raise self._diagnose(error) from None
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as error:
+                conn.execute("ROLLBACK")
+                raise self._diagnose(error) from None
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._connection().execute(sql, params).fetchall()
 
     def close(self) -> None:
-        """Close this process's connection; the store reopens on the next use."""
+        """Close this process's connection (the store reopens on the next use) and release the run directory's
+        lock if ``open_run`` took one."""
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+            if self._run_lock is not None:
+                self._run_lock.release()
+                self._run_lock = None
+
+    def attach_lock(self, run_lock: Any) -> None:
+        """Hold the run directory's lock (``mnaslib.rundir.RunLock``) until this store is closed."""
+        self._run_lock = run_lock
 
     def __enter__(self) -> "TrialStore":
         return self
@@ -219,15 +275,19 @@ class TrialStore:
     # -- trials -----------------------------------------------------------------------------------------------------
 
     def add_pending(self, step: int, index: int, tokens: Sequence[int], arch_id: str,
-                    block_strings: Sequence[str]) -> int:
+                    block_strings: Sequence[str], latency_ms: float | None = None,
+                    latency_provenance: str | None = None) -> int:
         """Record a sampled trial before it is evaluated and return its id; a resume re-evaluates it if it never
-        finishes. ``(step, index)`` must be new: sampling the same slot twice is a driver bug."""
+        finishes. ``(step, index)`` must be new: sampling the same slot twice is a driver bug. The deployment
+        latency, known at sampling time, may be stored right away."""
         row = (int(step), int(index), str(arch_id), _dumps([int(t) for t in tokens], "tokens"),
-               _dumps([str(b) for b in block_strings], "block_strings"), "pending", _now())
+               _dumps([str(b) for b in block_strings], "block_strings"), "pending",
+               _metric("latency_ms", latency_ms), _metric("latency_provenance", latency_provenance), _now())
         try:
             with self._transaction() as conn:
                 cursor = conn.execute("INSERT INTO trials (step, index_in_step, arch_id, tokens, block_strings, "
-                                      "status, created) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                                      "status, latency_ms, latency_provenance, created) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
         except sqlite3.IntegrityError as error:
             raise ValueError(f"trial (step {step}, index {index}) is already in {self.path}") from error
         return int(cursor.lastrowid)
@@ -246,8 +306,23 @@ class TrialStore:
                          (to, *assignments.values(), int(trial_id)))
 
     def mark_running(self, trial_id: int) -> None:
-        """Note that a worker has started evaluating a pending trial (it still counts as unfinished on resume)."""
+        """Note that a worker has started evaluating a pending trial (it still counts as unfinished on resume):
+        when a worker process dies, only its running trial is failed; the pending ones are evaluated again."""
         self._transition(trial_id, "running", ("pending",), {})
+
+    def requeue(self, trial_ids: Iterable[int], note: str) -> None:
+        """Put unfinished (pending or running) trials back to pending with a note (an interrupted search: its
+        running children were stopped, not failed, and a resume evaluates them)."""
+        with self._transaction() as conn:
+            for trial_id in trial_ids:
+                conn.execute("UPDATE trials SET status = 'pending', error = ? WHERE id = ? AND status IN "
+                             "('pending', 'running')", (str(note), int(trial_id)))
+
+    def reset_failed(self) -> int:
+        """Make every failed trial pending again (``mnas search --retry-failed``); returns how many."""
+        with self._transaction() as conn:
+            cursor = conn.execute("UPDATE trials SET status = 'pending', finished = NULL WHERE status = 'failed'")
+        return int(cursor.rowcount)
 
     def finish(self, trial_id: int, **metrics: Any) -> None:
         """Store a trial's results and mark it done, in one transaction.
@@ -316,6 +391,19 @@ class TrialStore:
         rows = self._query("SELECT step, state FROM strategy_state ORDER BY step DESC LIMIT 1")
         return (int(rows[0]["step"]), bytes(rows[0]["state"])) if rows else None
 
+    def save_step(self, step: int, state: bytes, scalars: Mapping[str, float]) -> None:
+        """The controller state after a completed step and that step's curves, in one transaction: a kill between
+        the two can no longer keep the state (so the step is not repeated) but lose its curves."""
+        if not isinstance(state, (bytes, bytearray, memoryview)):
+            raise TypeError(f"strategy state must be bytes, got {type(state).__name__}")
+        now = _now()
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO strategy_state (step, state, created) VALUES (?, ?, ?)",
+                         (int(step), sqlite3.Binary(bytes(state)), now))
+            conn.execute("DELETE FROM scalars WHERE step = ?", (int(step),))
+            conn.executemany("INSERT INTO scalars (step, tag, value, created) VALUES (?, ?, ?, ?)",
+                             [(int(step), str(tag), float(value), now) for tag, value in scalars.items()])
+
     def log_scalar(self, step: int, tag: str, value: float) -> None:
         """Append one point of a curve (reward mean, entropy, best accuracy...)."""
         with self._transaction() as conn:
@@ -354,53 +442,3 @@ class TrialStore:
         """Every start and resume of this search, oldest first, config decoded."""
         rows = self._query("SELECT * FROM runs ORDER BY id")
         return [{**dict(row), "config": json.loads(row["config"])} for row in rows]
-
-
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys; values normalised through JSON so a tuple equals the list it was saved as."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = json.loads(_dumps(value, name))
-    return flat
-
-
-def config_differences(stored: Mapping[str, Any], config: Mapping[str, Any],
-                       resumable_keys: Iterable[str] = RESUMABLE_KEYS) -> dict[str, tuple[Any, Any]]:
-    """Dotted keys whose values differ between two configs, as ``{key: (stored, new)}`` (a missing key shows as the
-    string '<missing>'), ignoring keys under any of ``resumable_keys`` (a key matches itself and everything under
-    it, so 'workers' covers 'workers.count')."""
-    skip = tuple(resumable_keys)
-    old, new = _flatten(stored), _flatten(config)
-    missing = "<missing>"
-    return {key: (old.get(key, missing), new.get(key, missing)) for key in sorted(set(old) | set(new))
-            if old.get(key, missing) != new.get(key, missing)
-            and not any(key == s or key.startswith(f"{s}.") for s in skip)}
-
-
-def open_run(run_dir: str | os.PathLike[str], config: Mapping[str, Any],
-             resumable_keys: Iterable[str] = RESUMABLE_KEYS) -> TrialStore:
-    """Start a search in ``run_dir`` or resume the one already there, and record this start in ``runs``.
-
-    Resuming under a config that changes the search would mix two experiments in one record, so any difference
-    outside ``resumable_keys`` raises a ValueError naming the keys; the stored config is never overwritten.
-    """
-    resumable_keys = tuple(resumable_keys)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store = TrialStore(run_dir / STORE_FILENAME)
-    previous = store.runs()
-    if previous:
-        differences = config_differences(previous[-1]["config"], config, resumable_keys)
-        if differences:
-            store.close()
-            listed = "; ".join(f"{key}: stored {old!r}, now {new!r}" for key, (old, new) in differences.items())
-            raise ValueError(f"refusing to resume {run_dir}: its search was started with a different config "
-                             f"({listed}). Resume with the stored config (see TrialStore.runs()), or start fresh "
-                             f"in a new run directory (or move {run_dir} aside). Only "
-                             f"{', '.join(resumable_keys) or 'no keys'} may change on resume.")
-    store.record_run(config)
-    return store

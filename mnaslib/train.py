@@ -10,14 +10,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, fields
-from typing import Any
 
 import keras
 import tensorflow as tf
 
-from mnaslib.models import build_model
+from mnaslib.buildable import BuildOptions, Buildable
 from mnaslib.counting import summarize
-from mnaslib.space import Arch
 
 RMSPROP = {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}  # the official code's RMSProp settings
 
@@ -128,7 +126,7 @@ class _WarmupExponential(keras.optimizers.schedules.LearningRateSchedule):
                 "decay_rate": self.decay_rate, "staircase": self.staircase}
 
 
-def build_child(arch: Arch | Any, task: ProxyTask, num_classes: int) -> keras.Model:
+def build_child(arch: Buildable, task: ProxyTask, num_classes: int) -> keras.Model:
     """The proxy-size child: the architecture at the proxy's resolution, width and number of classes.
 
     BN momentum is lowered to ``task.bn_momentum``: a proxy child trains for only a few hundred steps, and with the
@@ -139,10 +137,10 @@ def build_child(arch: Arch | Any, task: ProxyTask, num_classes: int) -> keras.Mo
     gives training-mode logits a standard deviation near 4 (a first loss of 5.6 against ln 10 = 2.3 for A1 on
     CIFAR-10), and a proxy of a few hundred steps spends itself recovering: every child then scored near chance.
     """
-    options = dict(input_size=task.image_size, num_classes=num_classes, depth_multiplier=task.width_multiplier,
-                   stem_stride=task.resolved_stem_stride)
-    try:  # another space's architectures (e.g. the NASNet-style cells) build themselves
-        model = arch.build_keras(**options) if hasattr(arch, "build_keras") else build_model(arch, **options)
+    options = BuildOptions(depth_multiplier=task.width_multiplier, input_size=task.image_size,
+                           num_classes=num_classes, stem_stride=task.resolved_stem_stride, logits=True)
+    try:
+        model = arch.build(options)
     except (ValueError, tf.errors.OpError) as err:
         raise ChildFailed("build", str(err)) from err
     for layer in model.layers:
@@ -158,7 +156,7 @@ def classifier_layer(model: keras.Model) -> keras.layers.Layer:
     return next(layer for layer in reversed(model.layers) if hasattr(layer, "kernel"))
 
 
-def train_child(arch: Arch | Any, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, task: ProxyTask,
+def train_child(arch: Buildable, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, task: ProxyTask,
                 num_classes: int, steps_per_epoch: int | None = None, verbose: int = 0) -> ChildResult:
     """Train one child on the proxy task and return its held-out accuracy and costs.
 

@@ -1,13 +1,15 @@
-"""Worker-side evaluation of one sampled child on the proxy task (runs inside executor processes).
+"""What an executor's worker runs for one ``Job``: train the child on the proxy task (``ProxyEvaluator``).
 
-Kept apart from the search loop so that workers import only what training needs; datasets are loaded once per
+Kept apart from the search loop so that workers import only what training needs; data sets are loaded once per
 worker process and reused for every child it trains.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
-from mnaslib.train import ProxyTask, train_child
+from mnaslib.jobs import ChildMetrics, Job
+from mnaslib.train import ProxyTask
 
 _DATASETS: dict[tuple, Any] = {}
 
@@ -24,18 +26,31 @@ def proxy_datasets(task: ProxyTask):
     return _DATASETS[key]
 
 
-def evaluate_child(job: dict) -> dict:
-    """Train the child described by ``job`` (tokens, space config, proxy settings, trial seed); return metrics.
+@dataclass(frozen=True)
+class ProxyEvaluator:
+    """Train each child briefly on ``task`` and report its held-out accuracy (``proxy``, never ImageNet top-1)."""
 
-    Raises ``ChildFailed`` (diverged, oom, build); the search loop records it as a failed trial.
-    """
-    from mnaslib.search import make_space
+    task: ProxyTask
 
-    space = make_space(job.get("space", {}))
-    arch = space.decode(job["tokens"])
-    task = ProxyTask.from_dict({**job.get("proxy", {}), "seed": int(job.get("trial_seed", 0))})
-    train_ds, val_ds, info = proxy_datasets(task)
-    result = train_child(arch, train_ds, val_ds, task, num_classes=int(info.num_classes))
-    return {"accuracy": result.accuracy, "params": result.total_params, "trainable_params": result.trainable_params,
-            "mult_adds": result.mult_adds, "train_seconds": result.train_seconds,
-            "eval_seconds": result.eval_seconds, "extra": {"proxy": task.describe(), "final_loss": result.final_loss}}
+    def describe(self) -> str:
+        return f"proxy ({self.task.describe()})"
+
+    def check(self) -> None:
+        """Load the data once (a missing or corrupt data set fails here, not once per child)."""
+        proxy_datasets(self.task)
+
+    def data_source(self) -> dict[str, Any]:
+        _, _, info = proxy_datasets(self.task)
+        return {"dataset": info.name, "source": info.source, "sizes": info.sizes, "split_rule": info.split_rule}
+
+    def __call__(self, job: Job) -> ChildMetrics:
+        """Train ``job.arch`` with the trial's seed; raises ``ChildFailed`` (diverged, oom, build) on failure."""
+        from mnaslib.train import train_child
+
+        task = replace(self.task, seed=int(job.seed))
+        train_ds, val_ds, info = proxy_datasets(task)
+        result = train_child(job.arch, train_ds, val_ds, task, num_classes=int(info.num_classes))
+        return ChildMetrics(result.accuracy, self.describe(), params=result.total_params,
+                            trainable_params=result.trainable_params, mult_adds=result.mult_adds,
+                            train_seconds=result.train_seconds, eval_seconds=result.eval_seconds,
+                            extra={"proxy": task.describe(), "final_loss": result.final_loss})

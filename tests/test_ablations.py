@@ -5,25 +5,28 @@ import pytest
 from search_toys import toy_evaluate, toy_latency
 
 from mnaslib import paper
-from mnaslib.ablations import (TABLE6_MODELS, SearchSummary, ablation_config, ablation_searches,
-                               cell_space_reference, layer_diversity, run_ablation_search, table2_se, table5,
-                               table5_claims, table6)
 from mnaslib.cellspace import CellSpace
-from mnaslib.runs import load_run
-from mnaslib.strategies import make_strategy
+from mnaslib.claims import table5_claims
+from mnaslib.components import make_evaluator, make_space, reuse_identical_run, run_record
+from mnaslib.profile import load_profile
+from mnaslib.recipes.ablations import (SearchSummary, ablation_profile, ablation_searches, cell_space_reference,
+                                       layer_diversity, run_ablation_search, table2_se, table5, table6)
 from mnaslib.reward import from_config as reward_from_config
-from mnaslib.search import load_config, make_space, reuse_identical_run, run_search
-from mnaslib.store import open_run
+from mnaslib.rundir import open_run
+from mnaslib.runs import load_run
+from mnaslib.search import run_search
+from mnaslib.strategies import make_strategy
 from mnaslib.train import ProxyTask
+from mnaslib.zoo import TABLE6_MODELS
 
 
 @pytest.mark.parametrize("profile", ["ci", "laptop"])
 def test_searches_share_the_profile_budget_and_differ_only_in_space_or_reward(profile):
-    base = load_config(profile)
+    base = load_profile(profile)
     searches = ablation_searches(profile)
     assert len({s.key for s in searches}) == 4
     for search in searches:
-        config = ablation_config(profile, search, seed=5)
+        config = ablation_profile(profile, search, seed=5)
         assert config.seed == 5
         for key in ("steps", "batch_size", "strategy", "latency", "proxy", "executor"):
             assert getattr(config, key) == getattr(base, key), key
@@ -31,8 +34,8 @@ def test_searches_share_the_profile_budget_and_differ_only_in_space_or_reward(pr
         reward_from_config(config.reward)  # a valid reward, not a merge of two
         make_space(config.space)
     single, multi_cells, mnasnet, no_se = searches
-    assert ablation_config(profile, single).reward == {"name": "accuracy"}
-    assert ablation_config(profile, multi_cells).reward == base.reward
+    assert ablation_profile(profile, single).reward == {"name": "accuracy"}
+    assert ablation_profile(profile, multi_cells).reward == base.reward
     assert no_se.space == {"name": "mnasnet", "se": False}
     cells = make_space(single.space)
     assert (cells.blocks, cells.num_cells) == {"ci": (2, 1), "laptop": (5, 2)}.get(profile, (5, 4))
@@ -47,7 +50,7 @@ def test_every_paper_row_exists():
 
 def _toy_summary(tmp_path, search):
     """A real (toy-evaluated) search of the ablation's space, stored and read back like the notebook does."""
-    config = ablation_config("ci", search, seed=1)
+    config = ablation_profile("ci", search, seed=1)
     space = make_space(config.space)
     store = open_run(tmp_path / search.key, config.to_dict())
     store.set_meta("seed", 1)
@@ -65,7 +68,7 @@ def test_tables_5_and_2_show_the_best_reward_model_with_provenance(tmp_path):
     five = table5(summaries)
     assert list(five["search"]) == [s.search.label for s in summaries[:3]]
     assert five["paper latency (ms)"].tolist() == ["183 [paper (V)]", "100 [paper (V)]", "78 [paper (V)]"]
-    ci = load_config("ci")
+    ci = load_profile("ci")
     assert all("[proxy (" in cell and f"search budget {ci.steps} steps x {ci.batch_size} children" in cell
                for cell in five["best model: accuracy"])
     assert all(cell.endswith("[computed (toy: layers)]") for cell in five["best model: latency (ms)"])
@@ -122,8 +125,9 @@ def test_cell_space_reference_is_nasnet_a_sized():
 
 
 def _finished_toy_search(folder, config, steps=None):
+    """A finished search of ``config`` recorded as ``search_from_profile`` records it (settings and data)."""
     space = make_space(config.space)
-    with open_run(folder, config.to_dict()) as store:
+    with open_run(folder, run_record(config, make_evaluator(config))) as store:
         run_search(space, make_strategy("random", space.decision_sizes(), seed=config.seed), toy_evaluate,
                    toy_latency, reward_from_config(config.reward), store, steps=steps or config.steps,
                    batch_size=config.batch_size, progress=False)
@@ -132,11 +136,11 @@ def _finished_toy_search(folder, config, steps=None):
 def test_a_finished_identical_search_is_copied_not_searched_again(tmp_path):
     """Notebook 07 reuses notebook 03's soft search; only an identical, finished run may stand in for a search."""
     search = next(s for s in ablation_searches("ci") if s.key == "multi_objective_mnasnet")
-    config = ablation_config("ci", search, seed=1)
+    config = ablation_profile("ci", search, seed=1)
     source, partial = tmp_path / "search_soft", tmp_path / "unfinished"
     _finished_toy_search(source, config)
     _finished_toy_search(partial, config, steps=config.steps - 1)
-    other_seed = ablation_config("ci", search, seed=2)
+    other_seed = ablation_profile("ci", search, seed=2)
     assert reuse_identical_run(other_seed, tmp_path / "a", [source]) is None
     assert reuse_identical_run(config, tmp_path / "b", [tmp_path / "missing", partial]) is None
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

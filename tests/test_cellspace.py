@@ -8,8 +8,10 @@ from mnaslib.cellspace import OPS, CellArch, CellBlock, CellSpace, nasnet_a
 from mnaslib.strategies import make_strategy
 from mnaslib.counting import summarize
 from mnaslib.reward import get_reward
-from mnaslib.search import make_space, run_search
-from mnaslib.store import open_run
+from mnaslib.buildable import BuildOptions
+from mnaslib.components import make_space
+from mnaslib.search import run_search
+from mnaslib.rundir import open_run
 
 SMALL = CellSpace(blocks=2, num_cells=1)
 
@@ -89,9 +91,9 @@ def test_invalid_cells_and_settings_are_refused():
     with pytest.raises(ValueError, match="the space fixes num_cells = 1"):
         SMALL.encode(nasnet_a())
     with pytest.raises(ValueError, match="at least 32 pixels"):
-        SMALL.decode(SMALL.sample(0)).build_keras(input_size=16)  # stem stride 2 + 4 reductions
+        SMALL.decode(SMALL.sample(0)).build(BuildOptions(input_size=16))  # stem stride 2 + 4 reductions
     with pytest.raises(ValueError, match="stem_stride must be 1 or 2"):
-        SMALL.decode(SMALL.sample(0)).build_keras(stem_stride=3)
+        SMALL.decode(SMALL.sample(0)).build(BuildOptions(stem_stride=3))
 
 
 def test_make_space_dispatches_to_the_cell_space():
@@ -102,7 +104,7 @@ def test_make_space_dispatches_to_the_cell_space():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_sampled_cells_build_and_run_at_32_with_stem_stride_1(seed):
     arch = SMALL.decode(SMALL.sample(seed))
-    model = arch.build_keras(input_size=32, num_classes=10, depth_multiplier=0.35, stem_stride=1)
+    model = arch.build(BuildOptions(input_size=32, num_classes=10, depth_multiplier=0.35, stem_stride=1))
     out = model(np.random.default_rng(seed).random((2, 32, 32, 3), dtype=np.float32), training=False)
     assert out.shape == (2, 10) and np.isfinite(np.asarray(out)).all()
     assert model.name == f"cells-{arch.arch_id}-x0.35"
@@ -115,7 +117,7 @@ def test_every_op_reduction_paths_and_names():
     blocks = tuple(CellBlock((b % 2, b + 1), (OPS[(2 * b) % len(OPS)], OPS[(2 * b + 1) % len(OPS)]))
                    for b in range(5))
     arch = CellArch(blocks, blocks, num_cells=1, filters=8, stem_filters=8, name="every op")
-    model = arch.build_keras(input_size=64, num_classes=5, dropout=0.5)
+    model = arch.build(BuildOptions(input_size=64, num_classes=5, dropout=0.5))
     names = {layer.name for layer in model.layers}
     assert "cell04_normal_h0_reduce_path2_crop" in names  # the normal cell after a reduction: factorized reduction
     assert "cell00_reduction_b1_a_identity_conv" in names  # identity with stride 2 becomes a 1x1 conv
@@ -130,7 +132,7 @@ def test_every_op_reduction_paths_and_names():
 def test_default_model_is_mobile_sized_at_224():
     """NASNet-A's cells in the default network: measured 4,769,240 params and 508.3M mult-adds, under NASNet's
     600M mobile budget and close to Keras' NASNetMobile (5.29M / 564M, which also concatenates h0)."""
-    model = nasnet_a().build_keras()
+    model = nasnet_a().build()
     counts = summarize(model)
     assert 4.6e6 < counts["trainable_params"] < 5.0e6
     assert 480e6 < counts["mult_adds"] < 540e6
@@ -143,7 +145,7 @@ def test_default_model_is_mobile_sized_at_224():
 def test_a_sampled_default_cell_builds_at_224():
     space = CellSpace()
     arch = space.decode(space.sample(3))
-    model = arch.build_keras()
+    model = arch.build()
     counts = summarize(model)
     assert 2e6 < counts["trainable_params"] < 20e6  # the space spans ~4-13M params (sampled 6 at 224: 4.7-12.7M)
     assert isinstance(model, keras.Model) and model.get_layer("avg_pool").output.shape[-1] % 176 == 0

@@ -5,7 +5,7 @@ import pytest
 
 from mnaslib.cli import main
 from mnaslib.latency import get_provider
-from mnaslib.models import reference_arch
+from mnaslib.zoo import reference
 
 
 def run(capsys, *argv):
@@ -16,15 +16,16 @@ def run(capsys, *argv):
 
 def test_latency_with_the_default_pixel1_model(capsys):
     code, out, _ = run(capsys, "latency", "a1")
-    expected = get_provider("pixel1-model").latency(reference_arch("mnasnet-a1"))
-    assert code == 0 and f"{expected.median_ms:.2f} [{expected.provenance}]" in out
+    expected = get_provider("pixel1-model").latency(reference("mnasnet-a1"))
+    assert code == 0 and f"{expected.median_ms:.2f} ms [{expected.provenance}]" in out
 
 
 def test_latency_cost_models_take_the_build_options(capsys):
     code, out, _ = run(capsys, "latency", "--provider", "flops", "--multiplier", "0.5", "--input-size", "160", "a1")
-    expected = get_provider("flops", depth_multiplier=0.5, input_size=160).latency(reference_arch("mnasnet-a1"))
-    full = get_provider("flops").latency(reference_arch("mnasnet-a1"))
-    assert code == 0 and f"{expected.median_ms:.2f} [computed" in out and expected.median_ms < full.median_ms / 3
+    expected = get_provider("flops", depth_multiplier=0.5, input_size=160).latency(reference("mnasnet-a1"))
+    full = get_provider("flops").latency(reference("mnasnet-a1"))
+    assert code == 0 and f"{expected.median_ms:.2f} M mult-adds [computed" in out
+    assert expected.median_ms < full.median_ms / 3
 
 
 def test_export_json_then_describe_keeps_the_network(capsys, tmp_path):
@@ -51,7 +52,7 @@ def test_user_errors_exit_2_with_one_line(capsys, tmp_path, monkeypatch, argv, m
 
 def test_bad_architecture_files_exit_2(capsys, tmp_path):
     (tmp_path / "bad.json").write_text("{oops")
-    (tmp_path / "tampered.json").write_text(json.dumps({**reference_arch("a1").to_dict(), "arch_id": "0" * 12}))
+    (tmp_path / "tampered.json").write_text(json.dumps({**reference("a1").to_dict(), "arch_id": "0" * 12}))
     assert run(capsys, "describe", str(tmp_path / "bad.json"))[0] == 2
     code, _, err = run(capsys, "describe", str(tmp_path / "tampered.json"))
     assert code == 2 and "does not match" in err

@@ -13,7 +13,8 @@ from mnaslib.latency.layer_table import (Calibration, HostLayerTable, calibrate,
 from mnaslib.latency.ops import arch_layers, arch_ops, keras_ops
 from mnaslib.latency.pixel1 import arch_features, fit_pixel1_model, load_pixel1_model, model_features
 from mnaslib.latency.tflite import flatbuffer_ops, to_tflite
-from mnaslib.models import build_model, keras_baseline, reference_arch
+from mnaslib.buildable import BuildOptions
+from mnaslib.zoo import network, reference
 from mnaslib.counting import summarize
 from mnaslib.space import Arch, MnasNetSpace
 
@@ -30,15 +31,15 @@ def _random_cases(count, seed):
              int(rng.choice([96, 128, 224]))) for _ in range(count)]
 
 
-CASES = [(reference_arch("a1"), 1.0, 224), (reference_arch("b1"), 0.5, 160), (reference_arch("small"), 1.0, 224),
-         (reference_arch("a1-mbconv6-k5"), 1.4, 96)] + _random_cases(3, seed=7)
+CASES = [(reference("a1"), 1.0, 224), (reference("b1"), 0.5, 160), (reference("small"), 1.0, 224),
+         (reference("a1-mbconv6-k5"), 1.4, 96)] + _random_cases(3, seed=7)
 
 
 @pytest.mark.parametrize("arch, multiplier, size", CASES)
 def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
     """Layer enumeration (blocks, resolutions, channels, skips, SE) and the op list/features against the built
     model; the ops' mult-adds sum to profile_model's total."""
-    model = build_model(arch, depth_multiplier=multiplier, input_size=size)
+    model = arch.build(BuildOptions(depth_multiplier=multiplier, input_size=size))
     groups = {}
     for layer in model.layers:
         match = re.match(r"^(block\d+[a-z]+)_", layer.name)
@@ -65,22 +66,22 @@ def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
 
 @pytest.fixture(scope="module")
 def nasnet():
-    return keras_baseline("keras-nasnetmobile")
+    return network("keras-nasnetmobile").build()
 
 
 def test_keras_ops_fold_batch_norm_and_keep_standalone_activations(nasnet):
     """NASNet's pre-activation ReLUs are ops of their own; MobileNetV2's ReLU6 after a conv's BN are fused."""
-    v2 = keras_ops(keras_baseline("keras-mobilenetv2"))
+    v2 = keras_ops(network("keras-mobilenetv2").build())
     assert sum(op.kind == "elementwise" for op in v2) == 10 + 1  # 10 residual adds + the softmax
     assert sum(op.kind == "copy" for op in keras_ops(nasnet)) == 24 + 4 + 20  # paddings, croppings, concatenations
 
 
 def test_flops_provider_equals_profile_mult_adds(nasnet):
     flops = get_provider("flops", depth_multiplier=0.75, input_size=192)
-    arch = reference_arch("a1")
+    arch = reference("a1")
     result = flops.latency(arch)
     assert result.mult_adds_m * 1e6 == pytest.approx(
-        summarize(build_model(arch, depth_multiplier=0.75, input_size=192))["mult_adds"], abs=0.5)
+        summarize(arch.build(BuildOptions(depth_multiplier=0.75, input_size=192)))["mult_adds"], abs=0.5)
     assert result.provenance.label == "computed (mult-adds, not a latency)"
     assert "not ms" in result.details["unit"]
     assert get_provider("flops").latency(nasnet).details["mult_adds"] == 563_638_816
@@ -135,7 +136,7 @@ def test_cached_table_is_reused_and_keyed_by_fingerprint(measured_table):
 
 def test_calibration_and_test_sets_must_not_overlap(measured_table):
     with pytest.raises(ValueError, match="share architectures"):
-        calibrate(measured_table, [TINY, reference_arch("a1"), reference_arch("b1")], [TINY])
+        calibrate(measured_table, [TINY, reference("a1"), reference("b1")], [TINY])
 
 
 def test_pixel1_model_refit_reproduces_its_stored_fit():
@@ -151,11 +152,11 @@ def test_pixel1_model_refit_reproduces_its_stored_fit():
 def test_pixel1_model_predicts_a1_and_labels_its_error():
     published = paper.load_table("table1_imagenet").at["MnasNet-A1", "latency_ms"]
     provider = get_provider("pixel1-model")
-    result = provider.latency(reference_arch("a1"))
+    result = provider.latency(reference("a1"))
     assert abs(result.median_ms / published - 1) < 0.03  # achieved: 79.4 ms vs 78 ms (+1.8%)
     assert result.provenance.kind == "predicted"
     assert result.provenance.detail == f"Pixel-1 model, LOO MAPE {100 * load_pixel1_model().loo_mape:.1f}%"
-    from_keras = provider.latency(build_model("a1"))
+    from_keras = provider.latency(network("a1").build())
     assert from_keras.median_ms == pytest.approx(result.median_ms, rel=1e-12)
 
 

@@ -6,8 +6,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from mnaslib import detection  # noqa: E402
-from mnaslib.models import reference_arch  # noqa: E402
+from mnaslib import detection
+from mnaslib.plots import figures
+from mnaslib.recipes import detection as table3  # noqa: E402
+from mnaslib.zoo import reference  # noqa: E402
 from mnaslib.counting import summarize  # noqa: E402
 
 # Exact counts at 320x320 (trainable params, mult-adds) under the convention that reproduces each published row:
@@ -66,8 +68,8 @@ def test_the_head_convention_changes_the_counts_by_what_the_predictors_hold():
 
 
 def test_a1_tap_is_the_expansion_of_the_first_stride_32_layer():
-    assert detection.arch_taps(reference_arch("mnasnet-a1")) == ("block6a_expand_relu", "head_relu")
-    assert detection.arch_taps(reference_arch("mobilenetv2")) == ("block6a_expand_relu", "head_relu")
+    assert detection.arch_taps(reference("mnasnet-a1")) == ("block6a_expand_relu", "head_relu")
+    assert detection.arch_taps(reference("mobilenetv2")) == ("block6a_expand_relu", "head_relu")
 
 
 def test_bad_names_raise_listing_the_known_ones():
@@ -82,18 +84,18 @@ def test_bad_names_raise_listing_the_known_ones():
 def test_table_and_figure_label_every_number(tmp_path):
     counts = detection.convention_counts(["mnasnet-a1"], [detection.convention("tf-od-api")])
     assert counts.loc[0, "params_match"] and counts.loc[0, "mult_adds_match"]
-    table = detection.table3(counts).set_index("detector")
+    table = table3.table3(counts).set_index("detector")
     assert list(table.index) == ["YOLOv2", "SSD300", "SSD512", "MobileNetV1 + SSDLite", "MobileNetV2 + SSDLite",
                                  "MnasNet-A1 + SSDLite"]
     row = table.loc["MnasNet-A1 + SSDLite"]
-    assert row["params (M), tf-od-api"] == "4.91 [computed]" and row["params (M), paper"] == "4.9 [paper V]"
-    assert row["mult-adds (B), tf-od-api"] == "0.838 [computed]" and row["mult-adds (B), paper"] == "0.8 [paper V]"
-    assert row["latency (ms), paper"] == "203 [paper V]" and row["mAP, paper"] == "23 [paper V]"
+    assert row["params (M), tf-od-api"] == "4.91 [computed]" and row["params (M), paper"] == "4.9 [paper (V)]"
+    assert row["mult-adds (B), tf-od-api"] == "0.838 [computed]" and row["mult-adds (B), paper"] == "0.8 [paper (V)]"
+    assert row["latency (ms), paper"] == "203 [paper (V)]" and row["mAP, paper"] == "23 [paper (V)]"
     assert "not measured" in row["mAP (ours)"]
     assert table.loc["MobileNetV1 + SSDLite", "params (M), tf-od-api"] == "- [not built here]"
     assert table.loc["SSD300", "latency (ms), paper"] == "-"
     fig, axes = plt.subplots(1, 2)
-    detection.plot_table3(axes, counts)
+    figures.table3_figure(axes, counts)
     assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["paper (V)",
                                                                         "computed, tf-od-api (91 classes)"]
     plt.close(fig)

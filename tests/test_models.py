@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
-from mnaslib.models import build_any, build_model, keras_baseline, reference_arch, round_filters
+from mnaslib.buildable import BuildOptions
+from mnaslib.models import round_filters
 from mnaslib.counting import profile_model, summarize
-from mnaslib.space import MnasNetSpace
+from mnaslib.space import Arch, MnasNetSpace
+from mnaslib.zoo import network, reference
 
 OFFICIAL = {  # trainable, total, mult-adds (ARCHITECTURES.md; Table 4 for small)
     "mnasnet-a1": (3_887_038, 3_920_526, 311_579_072),
@@ -15,13 +17,13 @@ OFFICIAL = {  # trainable, total, mult-adds (ARCHITECTURES.md; Table 4 for small
 
 @pytest.mark.parametrize("name", list(OFFICIAL))
 def test_exact_counts(name):
-    counts = summarize(build_model(name))
+    counts = summarize(network(name).build())
     assert (counts["trainable_params"], counts["total_params"], counts["mult_adds"]) == OFFICIAL[name]
 
 
 def test_mult_adds_round_to_the_official_figures():
-    assert round(summarize(build_model("a1"))["mult_adds"] / 1e5) / 10 == 311.6
-    assert round(summarize(build_model("b1"))["mult_adds"] / 1e5) / 10 == 314.4
+    assert round(summarize(network("a1").build())["mult_adds"] / 1e5) / 10 == 311.6
+    assert round(summarize(network("b1").build())["mult_adds"] / 1e5) / 10 == 314.4
 
 
 @pytest.mark.parametrize("name, trainable, total, mult_adds", [
@@ -30,25 +32,25 @@ def test_mult_adds_round_to_the_official_figures():
     ("keras-nasnetmobile", 5_289_978, 5_326_716, 563_638_816),
 ])
 def test_keras_baselines(name, trainable, total, mult_adds):
-    counts = summarize(keras_baseline(name))
+    counts = summarize(network(name).build())
     assert (counts["trainable_params"], counts["total_params"], counts["mult_adds"]) == (trainable, total, mult_adds)
 
 
 def test_mnasnet_small_matches_table4_search2():
-    counts = summarize(build_model("small"))
+    counts = summarize(network("small").build())
     assert round(counts["trainable_params"] / 1e5) / 10 == 2.0      # 2.0M
     assert round(counts["mult_adds"] / 1e6) == 68                    # 68M
 
 
 @pytest.mark.parametrize("multiplier, params_m", [(1.4, 6.1), (0.75, 2.9), (0.5, 2.1), (0.35, 1.7)])
 def test_depth_multiplier_matches_official_params(multiplier, params_m):
-    counts = summarize(build_model("a1", depth_multiplier=multiplier))
+    counts = summarize(network("a1").build(BuildOptions(depth_multiplier=multiplier)))
     assert round(counts["trainable_params"] / 1e5) / 10 == params_m
 
 
 def test_resolution_scales_mult_adds_not_params():
-    base = profile_model(build_model("a1"))
-    double = profile_model(build_model("a1", input_size=448))
+    base = profile_model(network("a1").build())
+    double = profile_model(network("a1").build(BuildOptions(input_size=448)))
     assert double["trainable_params"].sum() == base["trainable_params"].sum()
     fixed = base["layer"].str.contains("_se_") | (base["layer"] == "predictions")  # act on 1x1 maps
     assert (double["mult_adds"][~fixed] == 4 * base["mult_adds"][~fixed]).all()
@@ -62,23 +64,24 @@ def test_round_filters_official_rule():
 
 
 def test_profile_table_sums_and_layer_names():
-    table = profile_model(build_model("a1"))
+    table = profile_model(network("a1").build())
     assert {"stem_conv", "block3a_se_reduce", "block1a_dwconv", "head_conv", "predictions"} <= set(table["layer"])
     assert table.loc[table["layer"] == "predictions", "mult_adds"].item() == 1280 * 1000
     assert table.loc[table["layer"] == "stem_conv", "mult_adds"].item() == 112 * 112 * 27 * 32
 
 
 def test_table6_variants_keep_a1_layers_and_filters():
-    a1 = reference_arch("a1")
+    a1 = reference("a1")
     for variant in ["a1-mbconv3-k3", "a1-mbconv6-k5"]:
-        arch = reference_arch(variant)
+        arch = reference(variant)
         assert [(b.repeats, b.out_filters, b.se_ratio) for b in arch.blocks] == \
             [(b.repeats, b.out_filters, b.se_ratio) for b in a1.blocks]
-    assert {b.kernel for b in reference_arch("a1-mbconv6-k5").blocks} == {5}
+    assert {b.kernel for b in reference("a1-mbconv6-k5").blocks} == {5}
 
 
 def test_pool_skip_adds_a_projection_only_where_needed():
-    model = build_model(["r2_k3_s22_e6_i32_o24_poolskip", "r1_k3_s11_e6_i24_o24_poolskip"], input_size=32)
+    model = Arch.from_block_strings(["r2_k3_s22_e6_i32_o24_poolskip", "r1_k3_s11_e6_i24_o24_poolskip"]).build(
+        BuildOptions(input_size=32))
     names = {layer.name for layer in model.layers}
     assert {"block1a_skip_pool", "block1a_skip_proj_conv", "block1a_add", "block1b_add", "block2a_add"} <= names
     assert "block1b_skip_pool" not in names
@@ -92,18 +95,25 @@ def test_sampled_architectures_build_and_run(size, count):
     token_lists.append([d.size - 1 for d in space.decisions])  # the largest corner of the space
     token_lists.append([0] * len(space.decisions))             # the smallest
     for tokens in token_lists:
-        model = build_model(space.decode(tokens), input_size=size, num_classes=10,
-                            stem_stride=1 if size == 32 else 2)
+        model = space.decode(tokens).build(BuildOptions(input_size=size, num_classes=10,
+                                                        stem_stride=1 if size == 32 else 2))
         out = model(np.random.default_rng(0).random((2, size, size, 3), dtype=np.float32), training=False)
         assert out.shape == (2, 10) and np.isfinite(np.asarray(out)).all()
 
 
 def test_builder_rejects_bad_arguments():
     with pytest.raises(ValueError, match="depth_multiplier"):
-        build_model("a1", depth_multiplier=0)
+        BuildOptions(depth_multiplier=0)
     with pytest.raises(ValueError, match="unknown reference architecture 'a9'"):
-        build_model("a9")
+        network("a9")
     with pytest.raises(ValueError, match="stem_stride"):
-        build_model("a1", stem_stride=3)
-    with pytest.raises(ValueError, match="only takes input_size"):
-        build_any("keras-mobilenet", depth_multiplier=0.5)
+        BuildOptions(stem_stride=3)
+    with pytest.raises(ValueError, match="input_size must be between 8 and 1024"):
+        BuildOptions(input_size=4096)
+
+
+def test_keras_baselines_take_the_width_multiplier():
+    """A width multiplier on a Keras application is its alpha (it used to be silently ignored)."""
+    full, half = (summarize(network("keras-mobilenet").build(BuildOptions(depth_multiplier=m)))["trainable_params"]
+                  for m in (1.0, 0.5))
+    assert half < 0.4 * full

@@ -1,8 +1,10 @@
 """Every numbered notebook runs top to bottom headless under papermill at the ci profile, and is committed clean."""
 import json
+import re
 
 import pytest
 
+from mnaslib.profile import load_profile
 from mnaslib.reproduce import notebook_paths, render_report, run_notebook, save_table
 
 NOTEBOOKS = notebook_paths()
@@ -15,6 +17,34 @@ def test_committed_without_outputs_and_with_parameters(path):
     assert "parameters" in first_code["metadata"].get("tags", []), "the first code cell must be papermill parameters"
     assert "profile" in "".join(first_code["source"])
     assert not any(c.get("outputs") for c in notebook["cells"] if c["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_papermill_parses_every_parameter(path):
+    """`papermill --help-notebook` must list every parameter the cell assigns: a comment it cannot parse (an
+    apostrophe, quotes) makes papermill drop the parameter silently and warn 'Passed unknown parameter'."""
+    import papermill
+
+    notebook = json.loads(path.read_text())
+    first_code = "".join(next(c for c in notebook["cells"] if c["cell_type"] == "code")["source"])
+    assigned = re.findall(r"^(\w+)\s*=", first_code, flags=re.MULTILINE)
+    parsed = papermill.inspect_notebook(str(path))
+    assert list(parsed) == assigned
+    assert all(parsed[name]["default"] is not None for name in assigned)
+
+
+@pytest.mark.notebooks
+def test_a_custom_profile_yaml_drives_a_notebook(tmp_path):
+    """Notebooks read their budgets from the profile, so a YAML file changes what they run."""
+    profile = tmp_path / "mine.yaml"
+    profile.write_text("base: ci\nnotebooks: {space_samples: 3}\n")
+    path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
+    run_notebook(path, tmp_path / path.name, {"profile": str(profile), "figures_dir": str(tmp_path / "figures"),
+                                              "tables_dir": str(tmp_path / "tables")}, cell_timeout=900)
+    import pandas as pd
+
+    assert len(pd.read_csv(tmp_path / "tables" / "01_samples.csv")) == 3   # ci alone samples 2
+    assert load_profile("ci").notebooks.space_samples == 2 and load_profile(profile).name == "mine"
 
 
 @pytest.mark.notebooks
@@ -30,7 +60,7 @@ def test_notebook_runs_at_ci_profile(path, tmp_path):
 def test_report_lists_tables_and_settings(tmp_path):
     import pandas as pd
     save_table(pd.DataFrame({"model": ["a1"], "params": ["3.89 [computed]"]}), "table1", tmp_path / "tables")
-    text = render_report("ci", [("01_x.ipynb", 12.0, "ok")], tmp_path / "tables", tmp_path)
+    text = render_report(load_profile("ci"), [("01_x.ipynb", 12.0, "ok")], tmp_path / "tables", tmp_path)
     assert "| a1 | 3.89 [computed] |" in text and "profile: ci" in text and "01_x.ipynb" in text
     with pytest.raises(ValueError):
         save_table(pd.DataFrame(), "../escape", tmp_path)

@@ -94,13 +94,13 @@ def test_missing_values_are_empty_and_cannot_be_looked_up():
 
 def test_provenance_labels_for_display():
     shown = paper.with_provenance_labels(paper.load_table("table1_imagenet"))
-    assert shown.at["MnasNet-A1", "top1"] == "75.2 [paper V]"
-    assert shown.at["MobileNetV1", "top5"] == "89.5 [paper U, uncertain]"
-    assert shown.at["MobileNetV1", "params_m"] == "4.2 [paper C]"
+    assert shown.at["MnasNet-A1", "top1"] == "75.2 [paper (V)]"
+    assert shown.at["MobileNetV1", "top5"] == "89.5 [paper (U, uncertain)]"
+    assert shown.at["MobileNetV1", "params_m"] == "4.2 [paper (C)]"
     assert shown.at["SqueezeNext", "latency_ms"] == "-"
     assert shown.at["MnasNet-A1", "type"] == "automated"
     assert not any(c.endswith(("_status", "_note")) or c == "note" for c in shown.columns)
-    assert paper.value("table1_imagenet", "MnasNet-A1", "top1").label == "75.2 [paper V]"
+    assert paper.value("table1_imagenet", "MnasNet-A1", "top1").label == "75.2 [paper (V)]"
 
 
 def test_with_provenance_labels_rejects_a_frame_without_statuses():

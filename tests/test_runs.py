@@ -2,7 +2,8 @@
 import pandas as pd
 import pytest
 
-from mnaslib.runs import figure6_check, latency_spread
+from mnaslib.claims import figure6_check
+from mnaslib.runs import latency_spread
 
 
 def _trials(latencies, failed=0):

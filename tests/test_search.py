@@ -12,9 +12,12 @@ from search_toys import toy_evaluate, toy_latency
 
 from mnaslib.strategies import make_strategy
 from mnaslib.reward import get_reward
-from mnaslib.search import load_config, make_executor, run_search, shutdown_executor
+from mnaslib.executors import make_executor, shutdown_executor
+from mnaslib.profile import load_profile
+from mnaslib.search import run_search
 from mnaslib.space import MnasNetSpace
-from mnaslib.store import TrialStore, open_run
+from mnaslib.rundir import open_run
+from mnaslib.store import TrialStore
 
 SPACE = MnasNetSpace()
 STEPS, BATCH = 3, 4
@@ -152,15 +155,15 @@ def test_parallel_executors(tmp_path, name):
 
 def test_profiles_load_and_bad_settings_raise(tmp_path):
     for profile in ("ci", "laptop", "paper"):
-        config = load_config(profile)
-        assert config.profile == profile and config.reward["target_ms"] == 75.0
-    assert load_config("ci", {"reward": {"name": "mnas_hard"}}).reward == {"name": "mnas_hard", "target_ms": 75.0}
-    with pytest.raises(ValueError, match="unknown search settings"):
-        load_config("ci", {"stepz": 3})
-    with pytest.raises(ValueError, match="no config file"):
-        load_config(str(tmp_path / "missing.yaml"))
+        config = load_profile(profile)
+        assert config.name == profile and config.reward["target_ms"] == 75.0
+    assert load_profile("ci", {"reward": {"name": "mnas_hard"}}).reward == {"name": "mnas_hard", "target_ms": 75.0}
+    with pytest.raises(ValueError, match="unknown profile settings"):
+        load_profile("ci", {"stepz": 3})
+    with pytest.raises(ValueError, match="no profile named .* and no such file"):
+        load_profile(str(tmp_path / "missing.yaml"))
     with pytest.raises(ValueError, match="unknown executor"):
-        load_config("ci", {"executor": {"name": "slurm"}})
+        load_profile("ci", {"executor": {"name": "slurm"}})
 
 
 def test_tensorboard_gets_the_curves_the_store_gets(tmp_path):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from mnaslib.models import reference_arch, reference_names
+from mnaslib.zoo import reference, reference_names
 from mnaslib.space import Arch, BlockSpec, MnasNetSpace, search_space_sizes
 
 SPACE = MnasNetSpace()
@@ -48,14 +48,14 @@ def test_round_trips_for_1000_random_samples():
 
 def test_arch_ids_are_pinned_across_releases():
     """A stored run names its networks by id: the id of a network must never change."""
-    from mnaslib.models import reference_arch
-    assert reference_arch("mnasnet-a1").arch_id == "f6daf5250d9a"
-    assert reference_arch("mnasnet-small").arch_id == "5bfa17cd5447"
+    from mnaslib.zoo import reference
+    assert reference("mnasnet-a1").arch_id == "f6daf5250d9a"
+    assert reference("mnasnet-small").arch_id == "5bfa17cd5447"
 
 
 def test_arch_json_keeps_the_stem_and_refuses_a_wrong_id():
-    from mnaslib.models import reference_arch
-    small = reference_arch("mnasnet-small")
+    from mnaslib.zoo import reference
+    small = reference("mnasnet-small")
     assert small.stem_filters == 8 and Arch.from_dict(small.to_dict()).stem_filters == 8
     with pytest.raises(ValueError, match="does not match"):
         Arch.from_dict({**small.to_dict(), "arch_id": "000000000000"})
@@ -90,29 +90,29 @@ def test_decode_semantics():
 
 @pytest.mark.parametrize("name", ["mnasnet-a1", "mnasnet-b1", "mnasnet-small", "mnasnet-d1", "mobilenetv2"])
 def test_official_block_strings_round_trip(name):
-    arch = reference_arch(name)
+    arch = reference(name)
     assert Arch.from_block_strings(arch.block_strings(), stem_filters=arch.stem_filters).blocks == arch.blocks
 
 
 def test_official_strings_parse_as_documented():
-    d1 = reference_arch("d1")
+    d1 = reference("d1")
     assert d1.blocks[4] == BlockSpec(5, 7, 1, 3, 96, 96)
     assert d1.blocks[0].expand_ratio == 9
-    a1 = reference_arch("a1")
+    a1 = reference("a1")
     assert a1.blocks[0].skip == "none" and a1.blocks[0].conv_op == "dconv"
     assert a1.blocks[2].se_ratio == 0.25 and a1.blocks[2].conv_op == "mbconv3"
-    assert reference_arch("small").stem_filters == 8
+    assert reference("small").stem_filters == 8
     assert len(set(reference_names())) == len(reference_names())
 
 
 def test_mobilenetv2_is_a_point_of_the_space():
-    tokens = SPACE.encode(reference_arch("mobilenetv2"))
-    assert SPACE.decode(tokens).blocks == reference_arch("mobilenetv2").blocks
+    tokens = SPACE.encode(reference("mobilenetv2"))
+    assert SPACE.decode(tokens).blocks == reference("mobilenetv2").blocks
 
 
 def test_a1_is_outside_the_exact_filter_grid():
     with pytest.raises(ValueError, match="block 5 .* 112 filters"):
-        SPACE.encode(reference_arch("a1"))
+        SPACE.encode(reference("a1"))
 
 
 @pytest.mark.parametrize("text, fragment", [

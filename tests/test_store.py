@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from mnaslib.labels import Provenance
-from mnaslib.store import STORE_FILENAME, StoreError, TrialStore, config_differences, open_run
+from mnaslib.rundir import config_differences, open_run
+from mnaslib.store import STORE_FILENAME, StoreError, TrialStore
 
 BLOCKS = ["r1_k3_s11_e1_i32_o16", "r2_k3_s22_e6_i16_o24"]
 

@@ -304,6 +304,6 @@ def test_bad_ppo_tell_and_ask_inputs_raise():
 def test_paper_profile_spells_out_every_ppo_setting_at_its_default():
     from dataclasses import asdict
 
-    from mnaslib.search import load_config
-    written = {k: v for k, v in load_config("paper").strategy.items() if k != "name"}
+    from mnaslib.profile import load_profile
+    written = {k: v for k, v in load_profile("paper").strategy.items() if k != "name"}
     assert written == asdict(PPOConfig())

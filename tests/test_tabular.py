@@ -3,10 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnaslib.runs import figure6_check, latency_spread
+from mnaslib.claims import figure6_check
+from mnaslib.runs import latency_spread
 from mnaslib.strategies import make_strategy
 from mnaslib.reward import get_reward
-from mnaslib.search import load_config
+from mnaslib.profile import load_profile
 from mnaslib.space import MnasNetSpace
 from mnaslib.tabular.synthetic import SyntheticTable, hard_vs_soft_surrogate, paper_capacity_slope, surrogate_search
 
@@ -78,7 +79,7 @@ def test_surrogate_search_rows_and_determinism():
 
 def test_hard_reward_pushes_the_surrogate_search_faster_than_soft():
     """Figure 6's first claim on the table: after 320 samples the hard search's median latency is below the soft one."""
-    result = hard_vs_soft_surrogate(load_config("laptop"), steps=40, batch_size=8, seed=0)
+    result = hard_vs_soft_surrogate(load_profile("laptop"), steps=40, batch_size=8, seed=0)
     hard = latency_spread(result.trials["hard"], 75.0, "hard")
     soft = latency_spread(result.trials["soft"], 75.0, "soft")
     check = figure6_check(hard, soft).set_index("claim (paper V)")["holds here"]

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from mnaslib.data import get_datasets
-from mnaslib.experiments import KerasChild
-from mnaslib.models import reference_arch
+from mnaslib.zoo import KerasNetwork, reference
 from mnaslib.space import MnasNetSpace
 from mnaslib.train import (RMSPROP, ChildFailed, ProxyTask, TF1RMSprop, build_child, classifier_layer, paper_recipe,
                            train_child)
@@ -29,8 +28,8 @@ def test_rmsprop_mean_squares_start_at_one_inside_fit():
     assert float(model.layers[0].kernel.numpy()[0, 0]) == pytest.approx(step, rel=1e-5)
 
 
-@pytest.mark.parametrize("child", [reference_arch("mnasnet-a1"), KerasChild("keras-mobilenet"),
-                                   KerasChild("keras-mobilenetv2")], ids=["a1", "keras-v1", "keras-v2"])
+@pytest.mark.parametrize("child", [reference("mnasnet-a1"), KerasNetwork("keras-mobilenet"),
+                                   KerasNetwork("keras-mobilenetv2")], ids=["a1", "keras-v1", "keras-v2"])
 def test_child_classifier_starts_at_zero_so_the_first_loss_is_ln_classes(child):
     """Keras' MobileNet (V1) classifies with a 1x1 conv followed by an activation named 'predictions'."""
     model = build_child(child, TINY, num_classes=10)
@@ -58,7 +57,7 @@ def test_a_diverging_child_raises_child_failed():
     task = ProxyTask(dataset="synthetic", epochs=1, batch_size=32, width_multiplier=0.35, learning_rate=float("inf"),
                      warmup_fraction=0.0, run_eagerly=True)
     with pytest.raises(ChildFailed) as err:
-        train_child(reference_arch("mnasnet-a1"), train_ds, val_ds, task, num_classes=info.num_classes)
+        train_child(reference("mnasnet-a1"), train_ds, val_ds, task, num_classes=info.num_classes)
     assert err.value.reason == "diverged"
 
 

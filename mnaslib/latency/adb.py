@@ -23,7 +23,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -169,6 +169,7 @@ class AdbPixelProvider(LatencyProvider):
     quantization: Quantization = "float32"
     representative_dataset: RepresentativeDataset | None = None
     cache_dir: str | Path | None = None
+    _ready: tuple[str, str, dict[str, str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[0-9a-fA-F]+", self.taskset_mask) or int(self.taskset_mask, 16) == 0:
@@ -180,8 +181,21 @@ class AdbPixelProvider(LatencyProvider):
         if self.timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
 
+    def check(self) -> str:
+        """adb, a ready phone and benchmark_model on it, or the AdbError that says what is missing; returns the
+        device's serial. ``latency`` runs it before anything slow (a TFLite conversion takes tens of seconds), and
+        the measurement that follows reuses what it found."""
+        adb = self._adb_executable()
+        serial = self.select_device(adb)
+        props = _parse_getprop(self._shell(adb, serial, "getprop", timeout=30).stdout)
+        self._check_binary(adb, serial)
+        self._ready = (adb, serial, props)
+        return serial
+
     def latency(self, model_or_arch: Any) -> LatencyResult:
         """Measure a ``keras.Model``, a ``.tflite`` path or flatbuffer bytes on the phone."""
+        if self._ready is None:
+            self.check()
         extra: dict[str, Any] = {}
         if isinstance(model_or_arch, (bytes, str, Path)):
             flatbuffer = read_tflite(model_or_arch)
@@ -203,10 +217,10 @@ class AdbPixelProvider(LatencyProvider):
 
     def run_benchmark(self, flatbuffer: bytes) -> LatencyResult:
         """Push ``flatbuffer``, run ``benchmark_model`` on it under ``taskset``, parse, clean up."""
-        adb = self._adb_executable()
-        serial = self.select_device(adb)
-        props = _parse_getprop(self._shell(adb, serial, "getprop", timeout=30).stdout)
-        self._check_binary(adb, serial)
+        if self._ready is None:
+            self.check()
+        adb, serial, props = self._ready
+        self._ready = None  # the next measurement checks the phone again
         present = self._check_mask(adb, serial)
         version_probe = self._shell(adb, serial, f"{shlex.quote(self.benchmark_binary)} --version", timeout=30,
                                     check=False)

@@ -17,6 +17,7 @@ from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 
+from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
 from mnaslib.labels import Provenance
 
 # The robust spread estimate below is scaled so that it equals the standard deviation for normally distributed noise.
@@ -44,6 +45,7 @@ class LatencyResult:
     runs: int
     provenance: Provenance
     details: dict[str, Any] = field(default_factory=dict)
+    unit: str = "ms"  # a cost model of something other than time says so (``flops``: "M mult-adds")
 
     def __post_init__(self) -> None:
         for name in ("median_ms", "mean_ms", "std_ms", "cv"):
@@ -89,6 +91,11 @@ class LatencyProvider(ABC):
     @abstractmethod
     def latency(self, model_or_arch: Any) -> LatencyResult:
         """The latency of one batch-1 inference of ``model_or_arch``."""
+
+    def latency_of(self, network: Buildable, options: BuildOptions = DEPLOYMENT) -> LatencyResult:
+        """The latency of ``network`` built with ``options``. Runtime-backed providers build and measure it; cost
+        models that read a MnasNet-space architecture directly override this to skip the build."""
+        return self.latency(network.build(options))
 
 
 ProviderFactory = Callable[..., LatencyProvider]

@@ -16,15 +16,16 @@ in the provenance label (the model's held-out error) and in ``details``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mnaslib.buildable import BuildOptions, Buildable
 from mnaslib.latency.base import LatencyProvider, LatencyResult, register_provider
 from mnaslib.latency.layer_table import HostLayerTable
 from mnaslib.latency.ops import arch_ops
 from mnaslib.latency.pixel1 import arch_features, load_pixel1_model, model_features
-from mnaslib.models import as_arch
+from mnaslib.zoo import as_arch
 from mnaslib.labels import Provenance
 from mnaslib.space import Arch
 
@@ -52,6 +53,17 @@ def _prediction(value_ms: float, provenance: Provenance, details: dict[str, Any]
                          provenance=provenance, details={"kind": "prediction", **details})
 
 
+def _analytic(provider: LatencyProvider, network: Buildable, options: BuildOptions) -> LatencyResult:
+    """A cost model's answer for ``network`` at ``options``: read off the architecture when it is a MnasNet-space
+    ``Arch`` (microseconds, no build), else from the built Keras model."""
+    if isinstance(network, Arch):
+        wanted = {"depth_multiplier": options.depth_multiplier, "input_size": options.input_size,
+                  "num_classes": options.num_classes}
+        same = all(getattr(provider, key) == value for key, value in wanted.items())
+        return (provider if same else replace(provider, **wanted)).latency(network)
+    return provider.latency(network.build(options))
+
+
 def _arch_or_error(obj: Any, provider: str, accepts: str) -> Arch:
     if isinstance(obj, (Arch, str, list, tuple)):
         return as_arch(obj)
@@ -67,6 +79,9 @@ class FlopsProvider(LatencyProvider):
     depth_multiplier: float = 1.0
     input_size: int = 224
     num_classes: int = 1000
+
+    def latency_of(self, network: Buildable, options: BuildOptions) -> LatencyResult:
+        return _analytic(self, network, options)
 
     def latency(self, model_or_arch: Any) -> MultAddsResult:
         if _is_keras_model(model_or_arch):
@@ -85,7 +100,7 @@ class FlopsProvider(LatencyProvider):
                               details={"unit": "million mult-adds (not ms)", "mult_adds": int(mult_adds),
                                        "model": source, "depth_multiplier": self.depth_multiplier,
                                        "input_size": self.input_size, "num_classes": self.num_classes},
-                              mult_adds_m=value)
+                              unit="M mult-adds", mult_adds_m=value)
 
 
 @dataclass
@@ -98,6 +113,9 @@ class Pixel1ModelProvider(LatencyProvider):
     input_size: int = 224
     num_classes: int = 1000
     model_path: str | Path | None = None
+
+    def latency_of(self, network: Buildable, options: BuildOptions) -> LatencyResult:
+        return _analytic(self, network, options)
 
     def latency(self, model_or_arch: Any) -> LatencyResult:
         model = load_pixel1_model(self.model_path)
@@ -131,6 +149,12 @@ class HostModelProvider(LatencyProvider):
 
     def __post_init__(self) -> None:
         self.table = HostLayerTable(self.cache_dir, pin_core=self.pin_core, measure_missing=self.measure_missing)
+
+    def latency_of(self, network: Buildable, options: BuildOptions) -> LatencyResult:
+        if not isinstance(network, Arch):
+            raise TypeError(f"the host-model provider predicts MnasNet-space architectures only, not {network.name}; "
+                            "measure it with the host provider")
+        return _analytic(self, network, options)
 
     def latency(self, model_or_arch: Any) -> LatencyResult:
         arch = _arch_or_error(model_or_arch, "the host-model provider", "an Arch, a reference name or block strings "

@@ -60,7 +60,8 @@ import numpy as np
 from mnaslib.latency.host import cpu_model, measure_tflite, pinned
 from mnaslib.latency.ops import LayerKey, arch_layers
 from mnaslib.latency.tflite import check_flatbuffer
-from mnaslib.models import as_arch, reference_arch
+from mnaslib.buildable import BuildOptions
+from mnaslib.zoo import CALIBRATION_REFERENCES, as_arch, references
 from mnaslib.space import Arch, MnasNetSpace
 
 CACHE_ENV = "MNAS_LATENCY_CACHE"
@@ -358,14 +359,12 @@ class HostLayerTable:
         """The whole network measured (cached in the same file): ``ms`` with this table's protocol (the ground
         truth of the calibration), ``wall_median_ms`` from the project's plain host runner on the same flatbuffer,
         and ``seconds`` the measurement took end to end (build, conversion, timing)."""
-        from mnaslib.models import build_model
-
         arch = as_arch(arch)
         name = f"{arch.arch_id}|x{depth_multiplier:g}|r{input_size}|n{num_classes}"
         if remeasure or name not in self._networks:
             start = time.perf_counter()
-            flatbuffer = fast_tflite(build_model(arch, depth_multiplier=depth_multiplier, input_size=input_size,
-                                                 num_classes=num_classes))
+            options = BuildOptions(depth_multiplier=depth_multiplier, input_size=input_size, num_classes=num_classes)
+            flatbuffer = fast_tflite(arch.build(options))
             entry = self._measure(flatbuffer)
             wall = measure_tflite(flatbuffer, warmup=3, runs=20, max_rounds=1, pin_core=self.pin_core)
             entry.update({"wall_median_ms": wall.median_ms, "wall_cv": wall.cv,
@@ -496,12 +495,6 @@ def calibrate(table: HostLayerTable, calibration_set: Sequence[Arch | str], test
     return calibration, rows
 
 
-# The networks every calibration starts from: the published reference models, whose layers also cover the kinds of
-# op the random architectures use.
-CALIBRATION_REFERENCES = ("mnasnet-a1", "mnasnet-b1", "mnasnet-small", "mnasnet-d1", "mobilenetv2", "a1-mbconv3-k3",
-                          "a1-mbconv3-k5", "a1-mbconv6-k3", "a1-mbconv6-k5")
-
-
 def random_archs(count: int, seed: int, exclude: set[str] | None = None) -> list[Arch]:
     """``count`` distinct random architectures of the MnasNet space whose ids are not in ``exclude`` (which grows)."""
     space, rng, archs = MnasNetSpace(), np.random.default_rng(seed), []
@@ -517,9 +510,9 @@ def random_archs(count: int, seed: int, exclude: set[str] | None = None) -> list
 def held_out_sets(n_test: int, seed: int = 0, calibration_random: int = 0) -> tuple[list[Arch], list[Arch]]:
     """The calibration set (the reference networks plus ``calibration_random`` random ones) and ``n_test`` other
     random architectures to test on; no architecture is in both."""
-    references = [reference_arch(name) for name in CALIBRATION_REFERENCES]
-    seen = {a.arch_id for a in references}
-    return references + random_archs(calibration_random, seed, seen), random_archs(n_test, seed + 1, seen)
+    starts = references(CALIBRATION_REFERENCES)
+    seen = {a.arch_id for a in starts}
+    return starts + random_archs(calibration_random, seed, seen), random_archs(n_test, seed + 1, seen)
 
 
 def held_out_check(table: HostLayerTable, n_test: int, seed: int = 0, calibration_random: int = 0,

@@ -27,7 +27,9 @@ from typing import Iterator, NamedTuple
 import keras
 from keras import layers
 
-from mnaslib.models import as_arch, check_build_options, round_filters
+from mnaslib.buildable import check_build_options
+from mnaslib.models import round_filters
+from mnaslib.zoo import as_arch
 from mnaslib.counting import layer_mult_adds
 from mnaslib.space import Arch, BlockSpec
 

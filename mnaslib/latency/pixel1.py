@@ -41,10 +41,10 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from mnaslib import paper
-from mnaslib.models import check_build_options
 from mnaslib.latency.ops import (LayerKey, Op, block_layers, head_layer, keras_ops, layer_ops,
                                  stem_layer)
-from mnaslib.models import as_arch, keras_baseline
+from mnaslib.buildable import BuildOptions, check_build_options
+from mnaslib.zoo import as_arch, calibration_network
 from mnaslib.space import Arch, BlockSpec
 
 FEATURES = ("mult_adds_conv1x1_m", "mult_adds_convkxk_m", "mult_adds_depthwise_m", "mult_adds_dense_m",
@@ -139,19 +139,11 @@ class CalibrationPoint:
 
     def build(self):
         """The Keras model this point's latency belongs to (untrained; latency does not depend on weights)."""
-        import keras
-
-        from mnaslib.models import build_model
-
-        if self.builder == "arch":
-            return build_model(self.model, depth_multiplier=self.multiplier, input_size=self.input_size)
-        if self.builder == "keras-mobilenetv2":
-            # keras.applications.MobileNetV2 follows the official network, including the 1792-wide head above 1.0x.
-            return keras.applications.MobileNetV2(alpha=self.multiplier, input_shape=(self.input_size,) * 2 + (3,),
-                                                  weights=None)
-        if self.multiplier != 1.0:
+        # keras.applications.MobileNetV2 follows the official network, including the 1792-wide head above 1.0x.
+        if self.builder in ("keras-mobilenet", "keras-nasnetmobile") and self.multiplier != 1.0:
             raise ValueError(f"point {self.point!r}: builder {self.builder} only builds multiplier 1.0")
-        return keras_baseline(self.builder, input_size=self.input_size)
+        options = BuildOptions(depth_multiplier=self.multiplier, input_size=self.input_size)
+        return calibration_network(self.builder, self.model).build(options)
 
 
 def load_points(path: str | Path | None = None) -> list[CalibrationPoint]:

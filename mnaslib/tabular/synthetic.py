@@ -21,7 +21,8 @@ import pandas as pd
 from mnaslib import paper
 from mnaslib.strategies import make_strategy
 from mnaslib.reward import Reward, get_reward
-from mnaslib.search import SearchConfig, latency_function, make_space
+from mnaslib.components import make_latency, make_space
+from mnaslib.profile import Profile
 from mnaslib.space import MnasNetSpace, PER_BLOCK
 
 
@@ -123,7 +124,7 @@ class SurrogateFigure6:
     latency_label: str
 
 
-def hard_vs_soft_surrogate(config: SearchConfig, steps: int, batch_size: int, seed: int = 0,
+def hard_vs_soft_surrogate(config: Profile, steps: int, batch_size: int, seed: int = 0,
                            table_seed: int = 0) -> SurrogateFigure6:
     """Figure 6 on the table: the profile's space, controller and latency provider, searched once with the hard and
     once with the soft reward at the profile's target, both from the same seed.
@@ -132,16 +133,16 @@ def hard_vs_soft_surrogate(config: SearchConfig, steps: int, batch_size: int, se
     network loses nothing, so any latency term drives both searches to the smallest models and the comparison says
     nothing about the paper's rewards.
     """
-    latency = latency_function(config.latency)
+    latency = make_latency(config.latency)
     target = float(config.reward["target_ms"])
     space = make_space(config.space)
     options = {k: v for k, v in config.strategy.items() if k != "name"}
     slope = paper_capacity_slope()
     trials = {}
     for label, reward in (("hard", "mnas_hard"), ("soft", "mnas_soft")):
-        bench = SyntheticTable(space, lambda arch: latency(arch).ms, get_reward(reward, target_ms=target),
+        bench = SyntheticTable(space, lambda arch: latency(arch).value, get_reward(reward, target_ms=target),
                                  seed=table_seed, capacity_slope=slope, reference_ms=target)
         trials[label] = surrogate_search(bench, steps, batch_size, seed, config.strategy.get("name", "ppo"),
                                          **options)
     any_arch = space.decode(space.sample(np.random.default_rng(seed)))
-    return SurrogateFigure6(trials, bench.provenance(), latency(any_arch).provenance)
+    return SurrogateFigure6(trials, bench.provenance(), latency(any_arch).label)

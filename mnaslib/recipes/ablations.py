@@ -1,5 +1,5 @@
-"""The paper's ablations as code: Table 5 (reward and search space), Table 2 (SE in the space), Table 6 (layer
-diversity). Notebook 07 runs them and displays what these helpers return.
+"""Notebook 07: the paper's ablations. Table 5 (reward and search space), Table 2 (SE in the space), Table 6
+(layer diversity).
 
 Table 5 and Table 2 compare *searches*. A fair comparison gives every search the same budget, so each one here is
 the profile's search (same steps, children per step, proxy task, latency provider, seed) with only the space or the
@@ -21,17 +21,12 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from mnaslib import paper
-from mnaslib.runs import load_run
 from mnaslib.cellspace import CellSpace, nasnet_a
-from mnaslib.labels import paper_provenance
-from mnaslib.search import SearchConfig, load_config, reuse_identical_run, search_from_config
+from mnaslib.labels import Labelled, render_table
+from mnaslib.profile import Profile, load_profile
+from mnaslib.runs import load_run
 from mnaslib.train import ProxyTask
-
-CELL_SPACE = {"name": "nasnet-cell"}  # NASNet-A Mobile's stacking: B = 5, N = 4
-PROFILE_CELL_SPACES = {
-    "ci": {"name": "nasnet-cell", "blocks": 2, "num_cells": 1},  # tiny cells: ci only checks the pipeline
-    "laptop": {"name": "nasnet-cell", "num_cells": 2},  # N = 2: a cell child costs ~2.6x a MnasNet child at N = 4
-}
+from mnaslib.zoo import TABLE6_MODELS, reference
 
 
 @dataclass(frozen=True)
@@ -52,15 +47,15 @@ class AblationSearch:
         return dict(self.paper_rows).get(table)
 
 
-def ablation_searches(profile: str) -> list[AblationSearch]:
+def ablation_searches(profile: str | os.PathLike | Profile) -> list[AblationSearch]:
     """The four searches behind Tables 5 and 2 (the multi-objective MnasNet search serves both tables).
 
-    At the ``ci`` profile the cell space is shrunk to 2 blocks per cell and 1 normal cell per stage, so that a ci
-    child trains in seconds; ``laptop`` keeps NASNet's B = 5 blocks but stacks N = 2 normal cells per stage (at N = 4
-    a cell child trained in ~70 s against ~27 s for a MnasNet child): its two cell searches took 34 and 51 minutes
-    on our busy 2-core VM. Other profiles search NASNet-A Mobile's stacking (N = 4). Every search's label says which.
+    The cell space is the profile's ``notebooks.cell_space``: tiny at ``ci`` (2 blocks per cell, 1 normal cell per
+    stage, so that a child trains in seconds), NASNet's B = 5 blocks with N = 2 normal cells per stage at ``laptop``
+    (at N = 4 a cell child trained in ~70 s against ~27 s for a MnasNet child), NASNet-A Mobile's stacking (N = 4)
+    at ``paper``. Every search's label says which.
     """
-    cells = dict(PROFILE_CELL_SPACES.get(profile, CELL_SPACE))
+    cells = dict(load_profile(profile).notebooks.cell_space)
     shape = CellSpace(**{k: v for k, v in cells.items() if k != "name"})
     cell_label = f"cell-based space (B={shape.blocks}, N={shape.num_cells})"
     return [
@@ -75,16 +70,15 @@ def ablation_searches(profile: str) -> list[AblationSearch]:
     ]
 
 
-def ablation_config(profile: str, search: AblationSearch, seed: int = 0) -> SearchConfig:
+def ablation_profile(profile: str | os.PathLike | Profile, search: AblationSearch, seed: int = 0) -> Profile:
     """The profile's search with this ablation's space and reward *replacing* the profile's.
 
     Replaced, not merged: merging ``{"name": "accuracy"}`` into ``{"name": "mnas_soft", "target_ms": 75}`` would
     keep a target the accuracy reward refuses, and merging a cell space into the MnasNet one would mix options.
     """
-    base = load_config(profile).to_dict()
-    values = {**base, "seed": int(seed), "space": dict(search.space),
-              "reward": dict(search.reward) if search.reward is not None else base["reward"]}
-    return SearchConfig.from_dict(values)
+    base = load_profile(profile, {"seed": int(seed)})
+    return base.search_with(space=dict(search.space),
+                            reward=dict(search.reward) if search.reward is not None else base.reward)
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,7 @@ class SearchSummary:
     """A finished ablation search: its trials and its best-reward model, with provenance for every number."""
 
     search: AblationSearch
-    config: SearchConfig
+    config: Profile
     trials: pd.DataFrame
     reused_from: Path | None = None
 
@@ -114,31 +108,31 @@ class SearchSummary:
         return f"{self.config.steps} steps x {self.config.batch_size} children"
 
     def proxy_label(self, trial: pd.Series) -> str:
-        """``proxy (<task>; search budget <steps> x <children>)`` for an accuracy of this search."""
-        task = (trial["extra"] or {}).get("proxy", "proxy task")
-        return f"proxy ({task}; search budget {self.budget})"
+        """``proxy (<task>; search budget <steps> x <children>)`` for an accuracy of this search (or the
+        benchmark's or surrogate's label, with the budget added the same way)."""
+        extra = trial["extra"] or {}
+        label = extra.get("accuracy_provenance") or f"proxy ({extra.get('proxy', 'proxy task')})"
+        if label.endswith(")"):
+            return f"{label[:-1]}; search budget {self.budget})"
+        return f"{label} (search budget {self.budget})"
 
 
-def run_ablation_search(profile: str, search: AblationSearch, run_dir: str | os.PathLike, seed: int = 0,
-                        progress: bool = True, reuse: Sequence[str | os.PathLike] = ()) -> SearchSummary:
+def run_ablation_search(profile: str | os.PathLike | Profile, search: AblationSearch, run_dir: str | os.PathLike,
+                        seed: int = 0, progress: bool = True, reuse: Sequence[str | os.PathLike] = ()
+                        ) -> SearchSummary:
     """Run (or resume, or reuse when complete) one ablation search in ``run_dir/<key>`` and summarise it.
 
     ``reuse`` lists other run folders (notebook 03's searches, say): a finished one with exactly this search's
     config is copied instead of searched again, and ``reused_from`` says which.
     """
-    config = ablation_config(profile, search, seed)
+    from mnaslib.components import reuse_identical_run, search_from_profile
+
+    config = ablation_profile(profile, search, seed)
     folder = Path(run_dir) / search.key
     reused_from = reuse_identical_run(config, folder, reuse)
-    search_from_config(config, folder, progress=progress)
+    search_from_profile(config, folder, progress=progress)
     trials, _ = load_run(folder)
     return SearchSummary(search, config, trials, reused_from)
-
-
-def _paper_cell(table: str, row: str | None, column: str) -> str:
-    if row is None:
-        return "- [no paper row]"
-    number = paper.value(table, row, column)
-    return f"{number.value:g} [{paper_provenance(number.status).label}]"
 
 
 def _search_row(summary: SearchSummary, table: str) -> dict[str, Any]:
@@ -148,12 +142,12 @@ def _search_row(summary: SearchSummary, table: str) -> dict[str, Any]:
     return {
         "search": summary.search.label,
         "reward": summary.config.reward["name"],
-        "children done": f"{done} of {total} [computed]",
-        "best model: accuracy": f"{best['accuracy']:.3f} [{summary.proxy_label(best)}]",
-        "best model: latency (ms)": f"{best['latency_ms']:.1f} [{best['latency_provenance']}]",
+        "children done": Labelled(f"{done} of {total}", "computed"),
+        "best model: accuracy": Labelled(best["accuracy"], summary.proxy_label(best), "{:.3f}"),
+        "best model: latency (ms)": Labelled(best["latency_ms"], best["latency_provenance"], "{:.1f}"),
         "paper row": row or "-",
-        "paper top-1 (%)": _paper_cell(table, row, "top1"),
-        "paper latency (ms)": _paper_cell(table, row, "latency_ms"),
+        "paper top-1 (%)": paper.cell(table, row, "top1"),
+        "paper latency (ms)": paper.cell(table, row, "latency_ms"),
         "best model: id": best["arch_id"],
     }
 
@@ -163,7 +157,7 @@ def table5(summaries: Iterable[SearchSummary]) -> pd.DataFrame:
     rows = [_search_row(s, "table5_ablation") for s in summaries if s.search.paper_row("table5_ablation")]
     if not rows:
         raise ValueError("none of the given searches has a Table 5 row")
-    return pd.DataFrame(rows)
+    return render_table(rows)
 
 
 def table2_se(summaries: Iterable[SearchSummary]) -> pd.DataFrame:
@@ -176,44 +170,7 @@ def table2_se(summaries: Iterable[SearchSummary]) -> pd.DataFrame:
             rows.append(row)
     if not rows:
         raise ValueError("none of the given searches has a Table 2 row")
-    return pd.DataFrame(rows)
-
-
-def table5_claims(summaries: Sequence[SearchSummary]) -> pd.DataFrame:
-    """The paper's two Table 5 findings, recomputed from the paper's rows and from our searches' best models.
-
-    1. The multi-objective reward finds a faster cell-based model than the single-objective one (paper: 183 vs
-       100 ms). 2. Under the same multi-objective reward, the MnasNet space beats the cell space, faster and more
-       accurate. "holds here" compares our best models; with a ci budget (6 children) it is a check of the
-       plumbing, not evidence.
-    """
-    by_row = {s.search.paper_row("table5_ablation"): s for s in summaries if s.search.paper_row("table5_ablation")}
-    single, cells, mnas = (by_row.get(row) for row in ("Single-objective, Cell-based (NASNet)",
-                                                        "Multi-objective, Cell-based", "Multi-objective, MnasNet"))
-    if single is None or cells is None or mnas is None:
-        raise ValueError("table5_claims needs the three Table 5 searches (single- and multi-objective cell-based, "
-                         "multi-objective MnasNet)")
-
-    def paper_number(summary: SearchSummary, column: str) -> float:
-        return paper.value("table5_ablation", summary.search.paper_row("table5_ablation"), column).value
-
-    rows = []
-    for claim, slow, fast in (("multi-objective reward: faster model than single-objective (cell space)", single,
-                               cells),
-                              ("MnasNet space: faster than the cell space (both multi-objective)", cells, mnas)):
-        ours = slow.best["latency_ms"] / fast.best["latency_ms"]
-        rows.append({"claim": claim,
-                     "paper": f"{paper_number(slow, 'latency_ms') / paper_number(fast, 'latency_ms'):.2f}x "
-                              "[computed from paper (V) latencies]",
-                     "ours": f"{ours:.2f}x [computed from the best models' latencies: {fast.best['latency_provenance']}]",
-                     "holds here": bool(ours > 1.0)})
-    gain = 100 * (mnas.best["accuracy"] - cells.best["accuracy"])
-    rows.append({"claim": "MnasNet space: more accurate than the cell space (both multi-objective)",
-                 "paper": f"{paper_number(mnas, 'top1') - paper_number(cells, 'top1'):+.1f} points "
-                          "[computed from paper (V) ImageNet top-1]",
-                 "ours": f"{gain:+.1f} points [computed from proxy accuracies: {mnas.proxy_label(mnas.best)}]",
-                 "holds here": bool(gain > 0)})
-    return pd.DataFrame(rows)
+    return render_table(rows)
 
 
 def cell_space_reference(space: CellSpace) -> pd.DataFrame:
@@ -223,29 +180,24 @@ def cell_space_reference(space: CellSpace) -> pd.DataFrame:
     from mnaslib.counting import summarize
 
     arch = nasnet_a(space.num_cells, space.filters, space.stem_filters, space.stem_cells)
-    model = arch.build_keras()
+    model = arch.build()
     counts = summarize(model)
     latency = get_provider("pixel1-model").latency(model)
     setting = f"N={space.num_cells}, F={space.filters}, B={len(arch.normal)}"
-    return pd.DataFrame([
+    return render_table([
         {"network": f"NASNet-A's cells in our cell space ({setting})",
-         "params (M)": f"{counts['trainable_params'] / 1e6:.2f} [computed]",
-         "mult-adds (M)": f"{counts['mult_adds'] / 1e6:.0f} [computed]",
-         "latency (ms)": f"{latency.median_ms:.0f} [{latency.provenance.label}]"},
-        {"network": "NASNet-A (paper, Table 1)", "params (M)": _paper_cell("table1_imagenet", "NASNet-A", "params_m"),
-         "mult-adds (M)": _paper_cell("table1_imagenet", "NASNet-A", "mult_adds_m"),
-         "latency (ms)": _paper_cell("table1_imagenet", "NASNet-A", "latency_ms")},
+         "params (M)": Labelled(counts["trainable_params"] / 1e6, "computed", "{:.2f}"),
+         "mult-adds (M)": Labelled(counts["mult_adds"] / 1e6, "computed", "{:.0f}"),
+         "latency (ms)": Labelled(latency.median_ms, latency.provenance, "{:.0f}")},
+        {"network": "NASNet-A (paper, Table 1)", "params (M)": paper.cell("table1_imagenet", "NASNet-A", "params_m"),
+         "mult-adds (M)": paper.cell("table1_imagenet", "NASNet-A", "mult_adds_m"),
+         "latency (ms)": paper.cell("table1_imagenet", "NASNet-A", "latency_ms")},
     ])
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Table 6: layer diversity
 # ---------------------------------------------------------------------------------------------------------------
-TABLE6_MODELS = (("mnasnet-a1", "MnasNet-A1"), ("a1-mbconv3-k3", "MBConv3 (k3x3) only"),
-                 ("a1-mbconv3-k5", "MBConv3 (k5x5) only"), ("a1-mbconv6-k3", "MBConv6 (k3x3) only"),
-                 ("a1-mbconv6-k5", "MBConv6 (k5x5) only"))
-
-
 def _calibration_loo_ms(model_name: str) -> float:
     """The Pixel-1 model's leave-one-out prediction for a network it was fitted on (NaN if it was not).
 
@@ -269,11 +221,10 @@ def layer_diversity(task: ProxyTask, train: Sequence[str], models: Sequence[tupl
     Every model in ``train`` is trained on the same ``task`` with the same seed, so their accuracies are comparable
     with each other (and only with each other).
     """
-    from mnaslib.worker import proxy_datasets
-    from mnaslib.latency import get_provider
-    from mnaslib.models import build_model, reference_arch
     from mnaslib.counting import summarize
+    from mnaslib.latency import get_provider
     from mnaslib.train import train_child
+    from mnaslib.worker import proxy_datasets
 
     names = [name for name, _ in models]
     unknown = set(train) - set(names)
@@ -282,8 +233,8 @@ def layer_diversity(task: ProxyTask, train: Sequence[str], models: Sequence[tupl
     provider = get_provider("pixel1-model")
     rows = []
     for name, paper_row in models:
-        arch = reference_arch(name)
-        counts = summarize(build_model(arch))
+        arch = reference(name)
+        counts = summarize(arch.build())
         latency = provider.latency(arch)
         row = {"model": name, "paper_row": paper_row, "params": counts["trainable_params"],
                "mult_adds": counts["mult_adds"], "latency_ms": latency.median_ms,
@@ -302,20 +253,20 @@ def table6(raw: pd.DataFrame, not_trained_reason: str) -> pd.DataFrame:
     accuracy of models that were not trained (e.g. 'not run at ci')."""
     rows = []
     for r in raw.itertuples(index=False):
-        accuracy = (f"{r.accuracy:.3f} [proxy ({r.proxy}; one child each)]" if r.trained
-                    else f"- [{not_trained_reason}]")
+        accuracy = (Labelled(r.accuracy, f"proxy ({r.proxy}; one child each)", "{:.3f}") if r.trained
+                    else Labelled.missing(not_trained_reason))
         calibrated = not math.isnan(r.latency_loo_ms)
-        loo = (f"{r.latency_loo_ms:.1f} [predicted (Pixel-1 model refitted without this network)]" if calibrated
-               else "- [not a calibration point of the Pixel-1 model]")
+        loo = (Labelled(r.latency_loo_ms, "predicted (Pixel-1 model refitted without this network)", "{:.1f}")
+               if calibrated else Labelled.missing("not a calibration point of the Pixel-1 model"))
         rows.append({
             "model": r.model,
-            "params (M)": f"{r.params / 1e6:.2f} [computed]",
-            "mult-adds (M)": f"{r.mult_adds / 1e6:.1f} [computed]",
-            "latency (ms)": f"{r.latency_ms:.1f} [{r.latency_provenance}"
-                            f"{', fitted on this network' if calibrated else ''}]",
+            "params (M)": Labelled(r.params / 1e6, "computed", "{:.2f}"),
+            "mult-adds (M)": Labelled(r.mult_adds / 1e6, "computed", "{:.1f}"),
+            "latency (ms)": Labelled(r.latency_ms, r.latency_provenance + (", fitted on this network" if calibrated
+                                                                           else ""), "{:.1f}"),
             "latency, leave-one-out (ms)": loo,
             "accuracy": accuracy,
-            "paper top-1 (%)": _paper_cell("table6_layer_diversity", r.paper_row, "top1"),
-            "paper latency (ms)": _paper_cell("table6_layer_diversity", r.paper_row, "latency_ms"),
+            "paper top-1 (%)": paper.cell("table6_layer_diversity", r.paper_row, "top1"),
+            "paper latency (ms)": paper.cell("table6_layer_diversity", r.paper_row, "latency_ms"),
         })
-    return pd.DataFrame(rows)
+    return render_table(rows)

@@ -1,4 +1,4 @@
-"""The functions behind notebooks 04 and 05: networks, budgets, held-out predictions, tables and claim verdicts.
+"""The recipes behind notebooks 04 and 05: networks, budgets, held-out predictions, tables and claim verdicts.
 
 Real TensorFlow throughout, but nothing is trained or timed: the tables are fed constructed results, so the verdict
 logic is tested on numbers whose answer is known.
@@ -9,12 +9,16 @@ from dataclasses import replace
 
 import pytest
 
-from mnaslib import experiments as ex
-from mnaslib import paper
-from mnaslib.latency.base import LatencyResult
-from mnaslib.models import build_model
+from mnaslib import claims, paper, zoo
+from mnaslib.buildable import BuildOptions
 from mnaslib.counting import summarize
 from mnaslib.labels import Provenance
+from mnaslib.latency.base import LatencyResult
+from mnaslib.plots import figures
+from mnaslib.profile import load_profile
+from mnaslib.recipes import points as ex
+from mnaslib.recipes import scaling, table1
+from mnaslib.zoo import NetworkPoint, network
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,7 @@ def _host(ms: float) -> LatencyResult:
                          provenance=Provenance("measured", "test host"))
 
 
-def _result(point: ex.ModelPoint, latency_ms: float | None = None, accuracy: float | None = None,
+def _result(point: NetworkPoint, latency_ms: float | None = None, accuracy: float | None = None,
             heldout_ms: float = 50.0, mult_adds_m: float = 300.0) -> ex.PointResult:
     proxy = None if accuracy is None else ex.ProxyOutcome(accuracy, "proxy (test task)", 1.0, False)
     return ex.PointResult(point, 3.0, mult_adds_m, heldout_ms, heldout_ms, "predicted (test)",
@@ -41,7 +45,7 @@ def _paper(row: str, column: str) -> float:
 def _table1_like_paper(scale: float = 0.1) -> dict[str, ex.PointResult]:
     """Results whose host latencies are the paper's Pixel-1 ones times ``scale`` (same ratios as the paper)."""
     results = {}
-    for point in ex.TABLE1_MODELS:
+    for point in zoo.TABLE1_MODELS:
         try:
             latency = scale * _paper(point.label, "latency_ms")
             macs = _paper(point.label, "mult_adds_m")
@@ -51,18 +55,16 @@ def _table1_like_paper(scale: float = 0.1) -> dict[str, ex.PointResult]:
     return results
 
 
-def test_model_point_validates_family_and_architecture():
-    with pytest.raises(ValueError, match="unknown model family"):
-        ex.ModelPoint("x", "resnet")
-    with pytest.raises(ValueError, match="needs an architecture"):
-        ex.ModelPoint("x", "arch")
-    with pytest.raises(ValueError, match="only multiplier 1.0"):
-        ex.ModelPoint("x", "keras-nasnetmobile", multiplier=0.5)
+def test_keras_networks_validate_their_family():
+    with pytest.raises(ValueError, match="unknown Keras application"):
+        zoo.KerasNetwork("resnet")
+    with pytest.raises(ValueError, match="neither a network name"):
+        zoo.resolve("resnet50")
 
 
 def test_keras_proxy_child_emulates_a_stride_1_stem_and_outputs_logits():
-    model = ex.KerasChild("keras-mobilenetv2").build_keras(input_size=32, num_classes=10, depth_multiplier=0.35,
-                                                           stem_stride=1)
+    model = zoo.KerasNetwork("keras-mobilenetv2").build(BuildOptions(input_size=32, num_classes=10,
+                                                                     depth_multiplier=0.35, stem_stride=1, logits=True))
     assert model.input.shape[1:] == (32, 32, 3) and model.output.shape[1:] == (10,)
     assert model.get_layer("stem_stride_1").output.shape[1:3] == (64, 64)
     assert model.layers[-1].activation.__name__ == "linear"
@@ -70,23 +72,24 @@ def test_keras_proxy_child_emulates_a_stride_1_stem_and_outputs_logits():
 
 
 def test_width_scaled_nasnet_child_keeps_filters_buildable():
-    model = ex.KerasChild("keras-nasnetmobile").build_keras(input_size=32, num_classes=10, depth_multiplier=0.35,
-                                                            stem_stride=1)
+    model = zoo.KerasNetwork("keras-nasnetmobile").build(BuildOptions(input_size=32, num_classes=10,
+                                                                      depth_multiplier=0.35, stem_stride=1,
+                                                                      logits=True))
     assert model.output.shape[1:] == (10,)
     assert summarize(model)["trainable_params"] < 0.5 * 5_289_978  # well below NASNetMobile's own size
 
 
 def test_arch_points_are_counted_analytically_like_the_built_network(ctx):
-    point = ex.ModelPoint("A1 0.5x 160", "arch", "mnasnet-a1", multiplier=0.5, input_size=160)
+    point = NetworkPoint("A1 0.5x 160", network("mnasnet-a1"), multiplier=0.5, input_size=160)
     result = ex.evaluate_point(point, ctx, host=False, proxy=False)
-    counts = summarize(build_model("mnasnet-a1", depth_multiplier=0.5, input_size=160))
+    counts = summarize(network("mnasnet-a1").build(BuildOptions(depth_multiplier=0.5, input_size=160)))
     assert result.params_m == counts["trainable_params"] / 1e6
     assert result.mult_adds_m == counts["mult_adds"] / 1e6
     assert result.host is None and result.proxy is None
 
 
 def test_keras_deployment_networks_predict_exactly_as_their_calibration_point(ctx):
-    point = ex.ModelPoint("MobileNetV2 0.35x", "keras-mobilenetv2", multiplier=0.35)
+    point = NetworkPoint("MobileNetV2 0.35x", network("keras-mobilenetv2"), multiplier=0.35)
     result = ex.evaluate_point(point, ctx, host=False, proxy=False)
     calibration = next(p for p in ctx.pixel1.points if p["point"] == "mobilenetv2_0.35_224")
     assert result.pixel1_ms == pytest.approx(calibration["fit_ms"], rel=1e-9)
@@ -94,38 +97,38 @@ def test_keras_deployment_networks_predict_exactly_as_their_calibration_point(ct
 
 
 def test_heldout_prediction_only_for_calibration_points(ctx):
-    a1 = ex.ModelPoint("A1", "arch", "mnasnet-a1")
+    a1 = NetworkPoint("A1", network("mnasnet-a1"))
     expected = next(p["loo_ms"] for p in ctx.pixel1.points if p["point"] == "mnasnet_a1_1.0_224")
     assert ex.heldout_prediction(ctx.pixel1, a1) == expected
-    assert ex.heldout_prediction(ctx.pixel1, ex.ModelPoint("D1", "arch", "mnasnet-d1")) is None
+    assert ex.heldout_prediction(ctx.pixel1, NetworkPoint("D1", network("mnasnet-d1"))) is None
     assert ex.heldout_prediction(ctx.pixel1, replace(a1, input_size=200)) is None
-    result = _result(ex.ModelPoint("D1", "arch", "mnasnet-d1"))
+    result = _result(NetworkPoint("D1", network("mnasnet-d1")))
     assert replace(result, pixel1_heldout_ms=None).pixel1_out_of_sample_ms == result.pixel1_ms
 
 
 def test_budgets_name_only_known_networks():
-    known = ({p.label for p in ex.TABLE1_MODELS} | {p.label for p in ex.fig5_points()}
-             | {ex.MNASNET_SMALL.label, ex.OUR_SEARCH})
+    known = ({p.label for p in zoo.TABLE1_MODELS} | {p.label for p in zoo.fig5_points()}
+             | {zoo.MNASNET_SMALL.label, ex.OUR_SEARCH})
     for profile in ("ci", "laptop", "paper"):
-        budget = ex.budget_for(profile)
+        budget = load_profile(profile).notebooks.models
         for selection in (budget.table1_host, budget.table1_proxy, budget.fig5_host, budget.fig5_proxy,
                           budget.table4_host, budget.table4_proxy):
             assert set(selection or ()) <= known
-    ci = ex.budget_for("ci")
-    assert len(ci.table1_proxy) <= 2 and not ci.fig5_proxy and ci.search_overrides == {}
-    with pytest.raises(ValueError, match="no experiment budget"):
-        ex.budget_for("my_config.yaml")
+    ci = load_profile("ci").notebooks.models
+    assert len(ci.table1_proxy) <= 2 and not ci.fig5_proxy and ci.table4_search == {}
+    with pytest.raises(ValueError, match="must be 'all' or a list of network labels"):
+        load_profile("ci", {"notebooks": {"models": {"table1_host": 3}}})
 
 
 def test_fig5_points_cover_every_paper_row():
-    points = ex.fig5_points()
+    points = zoo.fig5_points()
     assert len(points) == len(paper.load_table("fig5_mnasnet_a1")) + len(paper.load_table("fig5_mobilenetv2"))
     assert len({p.label for p in points}) == len(points)
-    assert ex.fig5_label("MnasNet-A1", 0.35, 224) in {p.label for p in points}
+    assert zoo.fig5_label("MnasNet-A1", 0.35, 224) in {p.label for p in points}
 
 
 def test_cached_proxy_result_is_reused_without_training(ctx):
-    point = ex.ModelPoint("A1", "arch", "mnasnet-a1")
+    point = NetworkPoint("A1", network("mnasnet-a1"))
     width = ctx.task.width_multiplier * point.multiplier
     cache = {ex._proxy_key(point, ctx.task, width): {"accuracy": 0.42, "train_seconds": 3.0}}
     (ctx.run_dir / ex.PROXY_CACHE).write_text(json.dumps(cache))
@@ -142,8 +145,8 @@ def test_host_provider_uses_the_thread_cpu_clock_and_the_run_folder_cache(ctx):
 
 
 def test_table1_has_every_paper_row_and_labels_every_cell(ctx):
-    results = {p.label: _result(p) for p in ex.TABLE1_MODELS[:2]}
-    table = ex.table1(results, ctx)
+    results = {p.label: _result(p) for p in zoo.TABLE1_MODELS[:2]}
+    table = table1.table(results, ctx)
     assert list(table["model"][:len(paper.load_table("table1_imagenet"))]) == list(
         paper.load_table("table1_imagenet").index)
     a2 = table.set_index("model").loc["MnasNet-A2"]
@@ -160,11 +163,11 @@ def test_claims_hold_when_our_ratios_equal_the_papers(ctx):
     for name in ("MnasNet-A1", "MobileNetV2 (1.4x)", "NASNet-A"):
         results[name] = replace(results[name], proxy=ex.ProxyOutcome(
             _paper(name, "top1") / 100, "proxy (test)", 1.0, False))
-    claims = ex.claims_table(results, ctx)
-    speedups = claims[claims["quantity"] == "speedup"]
+    checks = claims.table1_claims(results, ctx)
+    speedups = checks[checks["quantity"] == "speedup"]
     assert set(speedups["verdict"]) == {"holds"}
-    assert set(claims.loc[claims["quantity"] == "top1_gain", "verdict"]) == {"holds"}
-    ratio = claims[claims["quantity"].str.startswith("latency ratio")]
+    assert set(checks.loc[checks["quantity"] == "top1_gain", "verdict"]) == {"holds"}
+    ratio = checks[checks["quantity"].str.startswith("latency ratio")]
     assert set(ratio["verdict"]) == {"holds"}
 
 
@@ -173,8 +176,8 @@ def test_claims_fail_when_the_ordering_flips_and_are_not_checked_when_missing(ct
     a1 = results["MnasNet-A1"]
     results["MnasNet-A1"] = replace(a1, host=_host(10 * a1.host.median_ms))  # A1 now the slowest on the host
     results["NASNet-A"] = replace(results["NASNet-A"], host=None)
-    claims = ex.claims_table(results, ctx)
-    host = claims[claims["ours from"] == "host latency"].set_index("claim")
+    checks = claims.table1_claims(results, ctx)
+    host = checks[checks["ours from"] == "host latency"].set_index("claim")
     assert host.loc[paper.claims()[0].text, "verdict"] == "does not hold"
     assert host.loc[paper.claims()[1].text, "verdict"] == "not checked"
     assert "not run at the ci profile" in host.loc[paper.claims()[1].text, "ours"]
@@ -185,44 +188,46 @@ def test_claim_verdict_distinguishes_size_from_direction(ctx):
     a1 = results["MnasNet-A1"]
     slower = _paper("MobileNetV2 (1.4x)", "latency_ms") / 1.5  # 1.5x faster than MobileNetV2 1.4x, not 1.8x
     results["MnasNet-A1"] = replace(a1, host=_host(0.1 * slower))
-    claims = ex.claims_table(results, ctx)
-    row = claims[(claims["claim"] == paper.claims()[0].text) & (claims["ours from"] == "host latency")
-                 & (claims["quantity"] == "speedup")].iloc[0]
+    checks = claims.table1_claims(results, ctx)
+    row = checks[(checks["claim"] == paper.claims()[0].text) & (checks["ours from"] == "host latency")
+                 & (checks["quantity"] == "speedup")].iloc[0]
     assert row["ours"].startswith("1.50 ") and row["verdict"] == "direction holds, size differs"
 
 
 def test_table2_and_se_effect(ctx):
     results = _table1_like_paper()
-    table = ex.table2(results, ctx).set_index("model")
+    table = table1.table2(results, ctx).set_index("model")
     assert table.loc["MnasNet-A1", "ours: SE blocks"].startswith("3 of 7")
     assert table.loc["MnasNet-B1", "ours: SE blocks"].startswith("0 of 7")
     assert "never published" in table.loc["MnasNet-A2", "ours: SE blocks"]
-    effect = ex.se_effect(results, ctx)
+    effect = table1.se_effect(results, ctx)
     assert effect.loc[0, "ours"] == "- [not run at the ci profile]"
     assert effect.loc[0, "paper"].startswith("+0.7 points")
 
 
 def test_table4_rows_and_search_row(ctx):
-    search_point = ex.ModelPoint(ex.OUR_SEARCH, "arch", "mnasnet-small", note="best of our search at T = 21.6 ms")
-    search = ex.SearchOutcome(search_point, 0.3, 5, 6, "2 steps x 3 children")
-    results = {label: _result(ex.ModelPoint(label, "arch", "mnasnet-a1"), accuracy=0.2)
-               for label in ex.TABLE4_OURS.values()}
+    search_point = NetworkPoint(ex.OUR_SEARCH, network("mnasnet-small"), note="best of our search at T = 21.6 ms")
+    search = scaling.SearchOutcome(search_point, 0.3, 80.5, 21.6, 5, 6, "2 steps x 3 children")
+    results = {label: _result(NetworkPoint(label, network("mnasnet-a1")), accuracy=0.2)
+               for label in scaling.TABLE4_OURS.values()}
     results[ex.OUR_SEARCH] = _result(search_point, accuracy=0.25)
-    table = ex.table4(results, search, ctx).set_index("model")
+    table = scaling.table4(results, search, ctx).set_index("model")
     assert list(table.index) == list(paper.load_table("table4_scaling").index) + [ex.OUR_SEARCH]
     assert "never published" in table.loc["MnasNet-search1", "our network"]
     assert "best reward of 5 children" in table.loc[ex.OUR_SEARCH, "ours: search trial accuracy"]
     assert table.loc["MnasNet-search2", "ours: proxy accuracy"].startswith("0.200 [proxy")
+    # a search whose best model misses its target says so (80.5 ms against 21.6 ms)
+    assert table.loc[ex.OUR_SEARCH, "ours: meets the target"].startswith("NO [computed: 80.5 ms against T = 21.6")
 
 
 def test_figures_draw_from_constructed_results(ctx):
-    table1_fig = ex.plot_table1(_table1_like_paper(), ctx)
+    table1_fig = figures.table1_figure(_table1_like_paper(), ctx)
     assert len(table1_fig.axes) == 3
     fig5 = {p.label: _result(p, heldout_ms=10.0 + p.multiplier * p.input_size / 10,
                              accuracy=0.3 if p.multiplier == 0.35 and p.input_size == 224 else None)
-            for p in ex.fig5_points()}
-    fig5_fig = ex.plot_fig5(fig5, ctx)
+            for p in zoo.fig5_points()}
+    fig5_fig = figures.fig5_figure(fig5, ctx)
     assert len(fig5_fig.axes) == 4  # two panels, each with a proxy-accuracy twin axis
-    table = ex.fig5_table(fig5, ctx)
+    table = scaling.fig5_table(fig5, ctx)
     assert len(table) == len(fig5) and not table.isna().any().any()
     assert math.isclose(table["multiplier"].min(), 0.35)

@@ -1,0 +1,75 @@
+"""The ``mnas`` command: describe, latency, calibrate, export, search, runs, reproduce.
+
+Each subcommand is a thin wrapper over the library, so what a notebook does and what the command does are the same.
+Errors of the user's making (a bad block string, an unknown provider, a missing phone, a bad profile, a busy run
+directory) print one line that says what is wrong and how to fix it, and exit with status 2; an interrupted search
+says how to resume and exits with 130. Nothing is ever shown as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from importlib import metadata
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _version() -> str:
+    try:
+        return metadata.version("mnaslib")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mnaslib.cli import networks, searches
+
+    parser = argparse.ArgumentParser(prog="mnas", description="MnasNet reproduction toolkit: networks, latency, "
+                                     "searches and the notebooks' reproduction")
+    parser.add_argument("--version", action="version", version=f"mnaslib {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    networks.add_commands(sub)
+    searches.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mnaslib.search import SearchInterrupted
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `mnas describe a1 | head`: the reader has gone, nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except (SearchInterrupted, KeyboardInterrupt) as stop:
+        print(f"mnas {args.command}: {stop or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError, OSError, RuntimeError, LookupError) as err:
+        print(f"mnas {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM stops like Ctrl-C: the search marks its unfinished trials for a resume and says how."""
+    raise KeyboardInterrupt("terminated")
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    if isinstance(err, OSError) and err.filename and str(err.filename) not in text:
+        text = f"{err.filename}: {text}"
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""``mnas describe``, ``latency``, ``calibrate`` and ``export``: one network at a time."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mnaslib.buildable import MAX_INPUT_SIZE, BuildOptions, Buildable
+
+EXPORT_FORMATS = (".json", ".tflite", ".keras")
+
+
+def add_commands(sub) -> None:
+    describe = sub.add_parser("describe", help="per-layer params and mult-adds of a network")
+    _model_args(describe)
+    describe.set_defaults(func=cmd_describe)
+
+    latency = sub.add_parser("latency", help="latency of a network from a provider (a cost model, this CPU, a phone)")
+    _model_args(latency)
+    latency.add_argument("--provider", default="pixel1-model",
+                         help="pixel1-model (default: the Pixel-1 cost model) | host (LiteRT on this CPU) | "
+                              "host-model (this CPU's layer table; run `mnas calibrate` first) | adb (a phone) | "
+                              "flops (mult-adds, not a latency)")
+    latency.add_argument("--clock", choices=("wall", "thread_cpu"), default="wall",
+                         help="host provider: wall-clock time (what a user waits) or the measuring thread's CPU "
+                              "time (steadier on a busy machine); default wall")
+    latency.add_argument("--runs", type=int, default=100, help="host provider: timed runs per round (default 100)")
+    latency.add_argument("--serial", help="adb provider: the device's serial, when several phones are attached")
+    latency.add_argument("--taskset-mask", help="adb provider: hex CPU mask of the phone's big cores (Pixel 1: c)")
+    latency.set_defaults(func=cmd_latency)
+
+    calibrate = sub.add_parser("calibrate", help="measure this CPU's layer table and calibrate the host-model "
+                                                 "provider on the reference networks, tested on held-out ones")
+    calibrate.add_argument("--test", type=int, default=10, help="held-out random architectures to test on "
+                                                                "(default 10)")
+    calibrate.add_argument("--seed", type=int, default=0, help="seed of the held-out architectures")
+    calibrate.set_defaults(func=cmd_calibrate)
+
+    export = sub.add_parser("export", help="write a network as .tflite or .keras, or its architecture as .json")
+    _model_args(export)
+    export.add_argument("--output", "-o", required=True, help="the file to write: .json (architecture, readable "
+                                                               "by every command), .tflite or .keras")
+    export.set_defaults(func=cmd_export)
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="+", help="a network name (a1, b1, small, d1, mobilenetv2, a1-mbconv6-k5, "
+                        "keras-mobilenet, keras-mobilenetv2, keras-mobilenetv2-1.4, keras-nasnetmobile), MnasNet "
+                        "block strings, or an architecture JSON file (from `mnas export MODEL -o arch.json`)")
+    parser.add_argument("--multiplier", type=float, default=1.0,
+                        help="depth (width) multiplier, official rounding; Keras applications take it as alpha")
+    parser.add_argument("--input-size", type=int, default=224,
+                        help=f"input resolution in pixels (8 to {MAX_INPUT_SIZE}; default 224)")
+    parser.add_argument("--classes", type=int, default=1000, help="number of classes of the classifier (default 1000)")
+
+
+def resolve_model(args: argparse.Namespace) -> tuple[Buildable, BuildOptions]:
+    """The network a command names, and the build options its flags give."""
+    from mnaslib.space import Arch
+    from mnaslib.zoo import resolve
+
+    spec = args.model[0] if len(args.model) == 1 else args.model
+    if isinstance(spec, str) and spec.endswith(".json"):
+        network: Buildable = Arch.from_dict(_read_json(Path(spec)))
+    else:
+        network = resolve(spec)
+    options = BuildOptions(depth_multiplier=args.multiplier, input_size=args.input_size, num_classes=args.classes)
+    return network, options
+
+
+def _read_json(path: Path) -> dict:
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not an architecture file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"no architecture file {path}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not a text (JSON) file: {err.reason} at byte {err.start}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not JSON ({err})") from None
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from mnaslib.counting import profile_model
+
+    network, options = resolve_model(args)
+    model = network.build(options)
+    table = profile_model(model)
+    with pd.option_context("display.max_rows", None, "display.width", 160):
+        print(table.to_string(index=False))
+    print(f"\n{model.name}: {table['trainable_params'].sum():,} trainable params "
+          f"({table['total_params'].sum():,} with BN statistics), {table['mult_adds'].sum() / 1e6:.1f}M mult-adds "
+          f"at {options.input_size}x{options.input_size} [computed]")
+    print("block strings: " + " ".join(network.block_strings()) + f"  (id {network.arch_id})")
+    return 0
+
+
+def cmd_latency(args: argparse.Namespace) -> int:
+    from mnaslib.latency import get_provider
+    from mnaslib.latency.base import ALIASES
+
+    name = ALIASES.get(args.provider, args.provider)
+    options: dict = {}
+    if name == "pixel-adb":
+        options = {k: v for k, v in {"serial": args.serial, "taskset_mask": args.taskset_mask}.items() if v}
+    elif name == "host-tflite":
+        options = {"clock": args.clock, "runs": args.runs}
+    elif name == "host-model":
+        options = {"measure_missing": True}
+    provider = get_provider(name, **options)
+    if hasattr(provider, "check"):  # a phone: is it there at all, before tens of seconds of conversion
+        provider.check()
+    network, build = resolve_model(args)
+    result = provider.latency_of(network, build)
+    print(f"{network.name or network.arch_id}: {result.median_ms:.2f} {result.unit} [{result.provenance}]")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from mnaslib.latency.layer_table import HostLayerTable, held_out_check
+    from mnaslib.zoo import CALIBRATION_REFERENCES
+
+    if args.test < 1:
+        raise ValueError(f"--test must be at least 1 held-out architecture, got {args.test}")
+    table = HostLayerTable()
+    with tqdm(total=len(CALIBRATION_REFERENCES) + args.test, desc="networks (layers + whole)") as bar:
+        calibration, rows = held_out_check(table, args.test, args.seed, progress=bar)
+    errors = [abs(r["error"]) for r in rows]
+    print(f"calibrated {table.path}: measured = {calibration.a:.3f} * layer sum + {calibration.b:.3f} ms on "
+          f"{calibration.calibration_networks} reference networks")
+    print(f"held out ({len(rows)} random architectures): mean error {100 * sum(errors) / len(errors):.1f}%, "
+          f"{sum(e <= 0.10 for e in errors)} of {len(rows)} within 10% [computed from measured and predicted]")
+    print("the host-model provider now uses it: mnas latency --provider host-model a1")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from mnaslib.latency.tflite import to_tflite
+    from mnaslib.space import Arch
+
+    out = Path(args.output)
+    if out.suffix not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {out.suffix!r}: use a .json (architecture), .tflite or .keras file "
+                         "name")
+    if out.is_dir():
+        raise ValueError(f"{out} is a directory; give a file name ending in {', '.join(EXPORT_FORMATS)}")
+    network, options = resolve_model(args)
+    if out.suffix == ".json":
+        if not isinstance(network, Arch):
+            raise ValueError(f"{network.name} is a Keras baseline, not a point of the MnasNet space: export it as "
+                             ".tflite or .keras")
+        out.write_text(json.dumps(network.to_dict(), indent=1) + "\n")
+    elif out.suffix == ".tflite":
+        out.write_bytes(to_tflite(network.build(options)))
+    else:
+        network.build(options).save(out)
+    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+    return 0

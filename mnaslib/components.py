@@ -1,0 +1,273 @@
+"""From a ``Profile`` to running parts: the space, strategy, reward, deployment latency, evaluator and executor.
+
+``check_profile`` builds each once (cheaply: no TensorFlow graph, no data) so that ``load_profile`` refuses a bad
+profile before anything touches the disk; ``search_from_profile`` runs or resumes the search it describes.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable, as_int
+from mnaslib.labels import Labelled
+
+if TYPE_CHECKING:
+    from mnaslib.jobs import Evaluator
+    from mnaslib.latency.base import LatencyProvider
+    from mnaslib.profile import Profile
+    from mnaslib.search import SearchResult
+    from mnaslib.strategies import SearchStrategy
+    from mnaslib.train import ProxyTask
+
+SPACES = ("mnasnet", "nasnet-cell")
+
+
+def make_space(config: Mapping[str, Any]):
+    """The search space a ``space`` section names: ``mnasnet`` (``se: false`` gives the no-SE ablation of Table 2)
+    or ``nasnet-cell`` (the cell-based space of Table 5; its other keys are ``CellSpace``'s)."""
+    options = {k: v for k, v in config.items() if k != "name"}
+    name = config.get("name", "mnasnet")
+    if name == "mnasnet":
+        unknown = set(options) - {"se"}
+        if unknown:
+            raise ValueError(f"unknown mnasnet space options {sorted(unknown)}; known: ['se']")
+        if not isinstance(options.get("se", True), bool):
+            raise ValueError(f"space.se must be true or false, got {options['se']!r}")
+        from mnaslib.space import MnasNetSpace
+
+        return MnasNetSpace(se_ratios=(0.0, 0.25) if options.get("se", True) else (0.0,))
+    if name == "nasnet-cell":
+        from mnaslib.cellspace import CellSpace
+
+        try:
+            return CellSpace(**options)
+        except TypeError as err:
+            raise ValueError(f"bad nasnet-cell space options {options}: {err}") from None
+    raise ValueError(f"unknown search space {name!r}; known: {', '.join(SPACES)} (or set benchmark: to search a "
+                     "tabular benchmark's own space)")
+
+
+def check_strategy(config: Mapping[str, Any]) -> None:
+    """The strategy section, validated without building the controller (which would load TensorFlow)."""
+    from mnaslib.strategies import STRATEGIES, PPOConfig
+
+    name, options = config.get("name", "ppo"), {k: v for k, v in config.items() if k != "name"}
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown search strategy {name!r}; choose one of {sorted(STRATEGIES)}")
+    if name == "ppo":
+        PPOConfig.from_dict(options)
+    elif name == "random" and options:
+        raise ValueError(f"random search takes no configuration, got {sorted(options)}")
+    elif name == "evolution":
+        unknown = set(options) - {"population_size", "sample_size"}
+        if unknown:
+            raise ValueError(f"unknown evolution options {sorted(unknown)}; known: population_size, sample_size")
+        population = as_int(options.get("population_size", 64), "strategy.population_size")
+        sample = as_int(options.get("sample_size", 16), "strategy.sample_size")
+        if population < 2 or not 1 <= sample <= population:
+            raise ValueError(f"evolution needs population_size >= 2 and 1 <= sample_size <= population_size, got "
+                             f"{population} and {sample}")
+
+
+def make_strategy(config: Mapping[str, Any], space, seed: int) -> "SearchStrategy":
+    from mnaslib.strategies import make_strategy as build
+
+    options = {k: v for k, v in config.items() if k != "name"}
+    return build(config.get("name", "ppo"), space.decision_sizes(), seed=seed, **options)
+
+
+def make_reward(config: Mapping[str, Any]):
+    from mnaslib.reward import from_config
+
+    return from_config(config)
+
+
+@dataclass
+class DeploymentLatency:
+    """``arch -> Labelled`` milliseconds of the deployment network (never the proxy child) under a provider,
+    cached per architecture id because a search samples many duplicates."""
+
+    provider: "LatencyProvider"
+    options: BuildOptions = DEPLOYMENT
+    _cache: dict[str, Labelled] = field(default_factory=dict, repr=False)
+
+    def __call__(self, arch: Buildable) -> Labelled:
+        if arch.arch_id not in self._cache:
+            result = self.provider.latency_of(arch, self.options)
+            self._cache[arch.arch_id] = Labelled(float(result.median_ms), str(result.provenance), "{:.1f}")
+        return self._cache[arch.arch_id]
+
+
+def make_latency(config: Mapping[str, Any], deployment: BuildOptions = DEPLOYMENT) -> DeploymentLatency:
+    """The ``latency`` section as a ``DeploymentLatency``; ``input_size``/``num_classes`` there override the
+    space's deployment network (224x224, 1000 classes for the MnasNet and cell spaces)."""
+    from mnaslib.latency import get_provider
+
+    options = dict(config)
+    name = options.pop("provider", "pixel1-model")
+    build = {key: as_int(options.pop(key), f"latency.{key}") for key in ("input_size", "num_classes")
+             if key in options}
+    return DeploymentLatency(get_provider(name, **options), deployment.replace(**build))
+
+
+def proxy_task(config: Mapping[str, Any], seed: int = 0) -> "ProxyTask":
+    """The ``proxy`` section as a ``ProxyTask``, every value checked against the type the task declares."""
+    from mnaslib.data import DATASETS
+    from mnaslib.train import ProxyTask
+
+    values = dict(config)
+    known = {f.name: f for f in fields(ProxyTask)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown proxy settings {sorted(unknown)}; known: {sorted(known)}")
+    for key, value in values.items():
+        values[key] = _typed(value, str(known[key].type), f"proxy.{key}")
+    task = ProxyTask(**{**values, "seed": seed})
+    if task.dataset not in DATASETS:
+        raise ValueError(f"unknown proxy.dataset {task.dataset!r}; known: {', '.join(DATASETS)}")
+    for key in ("image_size", "epochs", "batch_size", "val_size"):
+        if getattr(task, key) < 1:
+            raise ValueError(f"proxy.{key} must be >= 1, got {getattr(task, key)}")
+    for key in ("width_multiplier", "learning_rate"):
+        if not 0 < getattr(task, key) < math.inf:
+            raise ValueError(f"proxy.{key} must be a positive number, got {getattr(task, key)}")
+    return task
+
+
+def _typed(value: Any, annotation: str, what: str) -> Any:
+    """``value`` checked against a dataclass field's annotation (``int``, ``float``, ``str``, ``bool``, ``| None``)."""
+    if value is None and "None" in annotation:
+        return None
+    base = annotation.split("|")[0].strip()
+    if base == "int":
+        return as_int(value, what)
+    if base == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{what} must be a number, got {value!r}")
+        return float(value)
+    if base == "bool" and not isinstance(value, bool):
+        raise ValueError(f"{what} must be true or false, got {value!r}")
+    if base == "str" and not isinstance(value, str):
+        raise ValueError(f"{what} must be text, got {value!r}")
+    return value
+
+
+def make_evaluator(profile: "Profile") -> "Evaluator":
+    """Trained children on the proxy task, or the profile's tabular benchmark."""
+    if profile.benchmark is not None:
+        from mnaslib.tabular.evaluator import BenchmarkEvaluator
+
+        return BenchmarkEvaluator(profile.benchmark)
+    from mnaslib.worker import ProxyEvaluator
+
+    return ProxyEvaluator(proxy_task(profile.proxy, profile.seed))
+
+
+def search_space(profile: "Profile"):
+    """The profile's search space: its ``space`` section, or its benchmark's own space."""
+    if profile.benchmark is None:
+        return make_space(profile.space)
+    from mnaslib.tabular.evaluator import benchmark_space
+
+    if profile.space.get("name", "mnasnet") not in ("mnasnet", profile.benchmark) or len(profile.space) > 1:
+        raise ValueError(f"benchmark {profile.benchmark} searches its own space; remove the space section "
+                         f"{profile.space} (or set space.name: {profile.benchmark})")
+    return benchmark_space(profile.benchmark)
+
+
+def deployment_options(profile: "Profile") -> BuildOptions:
+    """The network whose latency the reward uses: the benchmark's own, else 224x224 with 1000 classes."""
+    if profile.benchmark is None:
+        return DEPLOYMENT
+    from mnaslib.tabular.evaluator import benchmark_deployment
+
+    return benchmark_deployment(profile.benchmark)
+
+
+def check_profile(profile: "Profile") -> None:
+    """Build every part of a profile once (raises ValueError naming the bad setting)."""
+    search_space(profile)
+    check_strategy(profile.strategy)
+    make_reward(profile.reward)
+    make_latency(profile.latency, deployment_options(profile))
+    if profile.benchmark is None:
+        proxy_task(profile.proxy, profile.seed)
+
+
+def run_record(profile: "Profile", evaluator: "Evaluator", reevaluate: bool = False) -> dict:
+    """What a run directory records about its search: the profile's search sections, where the accuracies come
+    from (the data set and its fingerprint, or the benchmark file), and whether repeats are re-evaluated. A resume
+    must match all of it but the resumable keys."""
+    return {**profile.to_dict(), "data": evaluator.data_source(), "reevaluate": bool(reevaluate)}
+
+
+def search_from_profile(profile: "Profile", run_dir: str | os.PathLike, *, progress: bool = True,
+                        stop_after_trials: int | None = None, reevaluate: bool = False, retry_failed: bool = False,
+                        log: Callable[[str], None] | None = None) -> "SearchResult":
+    """Run or resume the search ``profile`` describes in ``run_dir`` (trials.sqlite, tensorboard/).
+
+    Order matters for a user's mistakes: the profile is already validated, then the evaluator checks its data
+    (every child would fail otherwise), and only then is the run directory locked and opened.
+    """
+    from mnaslib.executors import check_executor, make_executor
+    from mnaslib.profile import RESUMABLE_KEYS
+    from mnaslib.rundir import TENSORBOARD_DIR, check_run_dir, open_run
+    from mnaslib.search import run_search
+
+    run_dir = check_run_dir(run_dir)
+    check_executor(profile.executor)
+    space = search_space(profile)
+    evaluator = make_evaluator(profile)
+    evaluator.check()
+    latency = make_latency(profile.latency, deployment_options(profile))
+    reward = make_reward(profile.reward)
+    store = open_run(run_dir, run_record(profile, evaluator, reevaluate),
+                     resumable_keys=RESUMABLE_KEYS + ("reevaluate",))
+    try:
+        store.set_meta("seed", profile.seed)
+        finished = sum(1 for t in store.trials() if t["status"] in ("done", "failed"))
+        if log is not None:
+            log(f"resuming the search in {run_dir}: {finished} finished trials kept" if finished else
+                f"new search in {run_dir}: {profile.steps} steps x {profile.batch_size} children, "
+                f"{evaluator.describe()}")
+        strategy = make_strategy(profile.strategy, space, profile.seed)
+        return run_search(space, strategy, evaluator, latency, reward, store, steps=profile.steps,
+                          batch_size=profile.batch_size, executor=lambda: make_executor(profile.executor),
+                          reevaluate=reevaluate, retry_failed=retry_failed, tensorboard_dir=run_dir / TENSORBOARD_DIR,
+                          progress=progress, stop_after_trials=stop_after_trials)
+    finally:
+        store.close()
+
+
+def reuse_identical_run(profile: "Profile", run_dir: str | os.PathLike,
+                        candidates: Sequence[str | os.PathLike]) -> Path | None:
+    """Copy into an empty ``run_dir`` the first finished run among ``candidates`` searched with exactly ``profile``.
+
+    Two notebooks sometimes need the same search (notebook 07's multi-objective MnasNet search is notebook 03's soft
+    search at the same profile and seed); a seeded search run twice only costs its time again. Reuse needs every
+    search setting equal (steps and executor included) and every trial finished, else nothing is copied and the
+    search runs as usual. Returns the folder copied from, or None.
+    """
+    from mnaslib.rundir import LOCK_FILENAME, config_differences
+    from mnaslib.store import STORE_FILENAME, TrialStore
+
+    run_dir = Path(run_dir)
+    if (run_dir / STORE_FILENAME).exists():
+        return None
+    wanted = profile.to_dict()
+    for candidate in map(Path, candidates):
+        if not (candidate / STORE_FILENAME).is_file():
+            continue
+        with TrialStore(candidate / STORE_FILENAME) as store:
+            runs, trials = store.runs(), store.trials()
+        finished = [t for t in trials if t["status"] in ("done", "failed")]
+        stored = {k: v for k, v in (runs[-1]["config"] if runs else {}).items() if k in wanted}
+        if (runs and not config_differences(stored, wanted, ("profile",))
+                and len(finished) == len(trials) == profile.steps * profile.batch_size):
+            shutil.copytree(candidate, run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(LOCK_FILENAME))
+            return candidate
+    return None

@@ -1,0 +1,118 @@
+"""Who evaluates the children: this process, threads, worker processes, or a Dask cluster.
+
+Worker processes are tied to their parent's life: each asks the kernel to kill it when the parent dies
+(``PR_SET_PDEATHSIG`` on Linux) and also watches its parent's pid (everywhere), so a search killed with SIGKILL never
+leaves workers training on for nobody, holding its terminal's pipes open. Workers ignore Ctrl-C: the parent, which
+receives it too, stops them itself, marks the unfinished trials for a resume and says so in one line.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import ctypes
+import ctypes.util
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, Mapping
+
+WORKER_TASKS = 8  # children a process worker trains before it is replaced (a new one starts in about 10 s)
+_PR_SET_PDEATHSIG = 1
+_WATCH_INTERVAL_S = 1.0
+
+
+def make_executor(config: Mapping[str, Any]) -> cf.Executor | None:
+    """``serial`` (None: evaluate in this process), ``thread``, ``process`` (spawned workers, one core each, each
+    replaced after ``max_tasks_per_child`` children, default ``WORKER_TASKS``) or ``dask`` (a ``distributed``
+    client: ``address`` for a cluster, else a ``LocalCluster`` of ``workers`` processes)."""
+    name, workers = config.get("name", "process"), int(config.get("workers") or os.cpu_count() or 1)
+    if name == "serial":
+        return None
+    if name == "thread":
+        return cf.ThreadPoolExecutor(max_workers=workers)
+    if name == "process":
+        # A worker's memory grows with every child it trains and is not given back (about 370 MB per cell-space
+        # child at the laptop profile, with or without keras.backend.clear_session; two workers reached 11 GB each
+        # after 24 children), so each worker is replaced after a few children. Python 3.10 cannot do this.
+        recycle = ({"max_tasks_per_child": int(config.get("max_tasks_per_child", WORKER_TASKS))}
+                   if sys.version_info >= (3, 11) else {})
+        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=worker_init, initargs=(os.getpid(),), **recycle)
+    if name == "dask":
+        from distributed import Client, LocalCluster
+
+        address = config.get("address")
+        check_executor(config)
+        cluster = None if address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                    dashboard_address=None)
+        client = Client(address or cluster)
+        executor = client.get_executor()
+        executor.mnas_owned = (client, cluster)  # closed by shutdown_executor; a remote cluster is left running
+        return executor
+    raise ValueError(f"unknown executor {name!r}; choose one of serial, thread, process, dask")
+
+
+def check_executor(config: Mapping[str, Any]) -> None:
+    """Refuse what would overload this machine before a search starts: a Dask "cluster" of more local workers than
+    cores (the paper profile's 64 workers need a scheduler address)."""
+    workers = int(config.get("workers") or os.cpu_count() or 1)
+    if config.get("name") == "dask" and not config.get("address") and workers > (os.cpu_count() or 1):
+        raise ValueError(f"executor dask without an address would start {workers} local workers on this "
+                         f"{os.cpu_count()}-core machine; set executor.address to your scheduler "
+                         "(--set executor.address=tcp://host:8786) or executor.workers to at most the cores here")
+
+
+def shutdown_executor(executor: cf.Executor | None, *, now: bool = False) -> None:
+    """Stop what ``make_executor`` started. ``now`` (an interrupted search) cancels queued children and terminates
+    running workers instead of waiting for them. Dask's executor takes no ``cancel_futures`` and leaves its client
+    (and the LocalCluster we made) open, so those are closed here too."""
+    if executor is None:
+        return
+    owned = getattr(executor, "mnas_owned", None)
+    if owned is not None:
+        client, cluster = owned
+        executor.shutdown(wait=not now)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        return
+    if now and isinstance(executor, cf.ProcessPoolExecutor):
+        processes = list(getattr(executor, "_processes", {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+        return
+    executor.shutdown(wait=not now, cancel_futures=True)
+
+
+def worker_init(parent_pid: int) -> None:
+    """Set up a worker process: quiet TensorFlow, one thread, die with the parent, leave Ctrl-C to the parent."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent_pid)
+    from mnaslib.train import set_threads
+
+    set_threads(1, 1)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Exit as soon as the parent is gone: the kernel's parent-death signal where there is one, and a watchdog
+    thread on every platform (a parent that dies before the signal is armed, or macOS)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died while this worker was starting
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(_WATCH_INTERVAL_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="mnas-parent-watchdog", daemon=True).start()

@@ -1,0 +1,199 @@
+"""The paper's figures as we reproduce them: Table 1's picture, Figure 5, Table 3's counts, the ablations.
+
+Each function takes what a recipe computed and returns (or draws on) a matplotlib figure whose every axis says the
+provenance of what it shows.
+"""
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from mnaslib import paper
+from mnaslib.plots.core import plot_pareto
+
+if TYPE_CHECKING:
+    from mnaslib.recipes.ablations import SearchSummary
+    from mnaslib.recipes.points import Context, PointResult
+
+
+def table1_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figure:
+    """Three panels: (a) the paper's top-1 against Pixel-1 latency for every Table 1 row with both; (b) our proxy
+    accuracy against held-out Pixel-1 latency; (c) each network's latency relative to MnasNet-A1, ours (host
+    measured, Pixel-1 held out) against the paper's: the claims are ratios, so this is where they live."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    frame = paper.load_table("table1_imagenet").dropna(subset=["top1", "latency_ms"])
+    ax = axes[0]
+    uncertain = (frame["top1_status"] == "U") | (frame["latency_ms_status"] == "U")
+    ax.scatter(frame.loc[~uncertain, "latency_ms"], frame.loc[~uncertain, "top1"], color="0.3",
+               label="paper (V or C)")
+    ax.scatter(frame.loc[uncertain, "latency_ms"], frame.loc[uncertain, "top1"], facecolor="none",
+               edgecolor="0.3", label="paper, a value uncertain (U)")
+    for name, row in frame.iterrows():
+        ax.annotate(name, (row["latency_ms"], row["top1"]), fontsize="x-small", xytext=(3, 3),
+                    textcoords="offset points")
+    ax.legend(fontsize="x-small", loc="upper right")
+    ax.set(xlabel="Pixel-1 latency (ms) [paper]", ylabel="ImageNet top-1 (%) [paper]", title="(a) paper, Table 1")
+
+    ax = axes[1]
+    trained = {k: r for k, r in results.items() if r.proxy_accuracy is not None}
+    for name, r in trained.items():
+        ax.scatter(r.pixel1_out_of_sample_ms, r.proxy_accuracy, color="C0")
+        ax.annotate(name, (r.pixel1_out_of_sample_ms, r.proxy_accuracy), fontsize="x-small", xytext=(3, 3),
+                    textcoords="offset points")
+    untrained = len(results) - len(trained)
+    ax.set(xlabel="Pixel-1 latency (ms) [predicted, held out]", ylabel="accuracy [proxy]",
+           title=f"(b) ours: proxy accuracy ({untrained} of {len(results)} networks {ctx.not_run()})")
+    ax.text(0.01, 0.01, textwrap.fill(ctx.proxy_provenance.label, 70), transform=ax.transAxes,
+            fontsize="xx-small", color="0.35")
+
+    ax = axes[2]
+    a1 = results["MnasNet-A1"]
+    paper_a1 = paper.value("table1_imagenet", "MnasNet-A1", "latency_ms").value
+    for name, r in results.items():
+        try:
+            x = paper.value("table1_imagenet", name, "latency_ms").value / paper_a1
+        except LookupError:
+            continue
+        ax.scatter(x, r.pixel1_out_of_sample_ms / a1.pixel1_out_of_sample_ms, color="C1", marker="o",
+                   label="Pixel-1 predicted, held out")
+        if r.host is not None and a1.host is not None:
+            ax.scatter(x, r.host.median_ms / a1.host.median_ms, color="C2", marker="s",
+                       label="host measured (LiteRT, 1 thread)")
+        ax.annotate(name, (x, r.pixel1_out_of_sample_ms / a1.pixel1_out_of_sample_ms), fontsize="x-small",
+                    xytext=(3, -9), textcoords="offset points")
+    limit = max(ax.get_xlim()[1], ax.get_ylim()[1])
+    ax.plot([0.5, limit], [0.5, limit], color="0.6", linestyle="--", linewidth=1, label="same ratio as the paper")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize="x-small")
+    ax.set(xlabel="latency / MnasNet-A1's [paper]", ylabel="latency / MnasNet-A1's [ours]",
+           title="(c) relative latency, ours vs paper")
+    fig.tight_layout()
+    return fig
+
+
+def fig5_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figure:
+    """Figure 5's two panels (scaling by depth multiplier at 224, by input size at 1.0x).
+
+    In each: the paper's top-1 against the paper's Pixel-1 latency (solid), the same top-1 against our held-out
+    Pixel-1 prediction (dashed: how far our latency model moves each point sideways), and, on the right axis,
+    proxy accuracies where trained (stars): the shape of the trade-off, on a different task.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    from mnaslib.zoo import fig5_points
+
+    points = fig5_points()
+    for ax, (title, on_slice) in zip(axes, (("(a) depth multiplier, 224x224", lambda p: p.input_size == 224),
+                                            ("(b) input size, multiplier 1.0", lambda p: p.multiplier == 1.0))):
+        twin = ax.twinx()
+        proxied = False
+        for colour, name, table in (("C0", "MnasNet-A1", "fig5_mnasnet_a1"), ("C3", "MobileNetV2", "fig5_mobilenetv2")):
+            chosen = sorted((p for p in points if p.label.startswith(name) and on_slice(p)),
+                            key=lambda p: results[p.label].pixel1_out_of_sample_ms)
+            top1 = [paper.value(table, p.note, "top1").value for p in chosen]
+            paper_ms = [paper.value(table, p.note, "latency_ms").value for p in chosen]
+            ours_ms = [results[p.label].pixel1_out_of_sample_ms for p in chosen]
+            ax.plot(paper_ms, top1, "o-", color=colour, label=f"{name}: paper top-1 vs paper latency")
+            ax.plot(ours_ms, top1, "o--", color=colour, mfc="none",
+                    label=f"{name}: paper top-1 vs our Pixel-1 prediction (held out)")
+            trained = [(results[p.label].pixel1_out_of_sample_ms, results[p.label].proxy_accuracy) for p in chosen
+                       if results[p.label].proxy_accuracy is not None]
+            if trained:
+                proxied = True
+                twin.scatter(*zip(*trained), marker="*", s=140, color=colour, edgecolor="black",
+                             label=f"{name}: proxy accuracy (right axis)")
+        ax.set(title=title, xlabel="Pixel-1 latency (ms) [paper / predicted, held out]",
+               ylabel="ImageNet top-1 (%) [paper]")
+        twin.set_ylabel("accuracy [proxy]" if proxied else f"accuracy [proxy: {ctx.not_run()}]")
+        twin.grid(False)
+        handles = ax.get_legend_handles_labels()
+        twin_handles = twin.get_legend_handles_labels()
+        ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize="x-small", loc="lower right")
+    fig.text(0.5, -0.02, ctx.proxy_provenance.label, ha="center", fontsize="x-small", color="0.35")
+    fig.tight_layout()
+    return fig
+
+
+def table3_figure(axes: Sequence[Axes], counts: pd.DataFrame) -> None:
+    """Two bar panels, params (M) and mult-adds (B): per detector, the paper's bar beside one bar per convention
+    in ``counts``, each bar labelled with its provenance in the legend."""
+    from mnaslib.detection import BACKBONES, PAPER_TABLE, convention
+
+    if len(axes) != 2:
+        raise ValueError(f"plot_table3 needs two axes (params, mult-adds), got {len(axes)}")
+    specs = [spec for spec in BACKBONES if (counts["backbone"] == spec.name).any()]
+    conventions = list(dict.fromkeys(counts["convention"]))
+    width = 0.8 / (1 + len(conventions))
+    positions = np.arange(len(specs))
+    panels = (("params_m", "params", 1e6, "params (M)"), ("mult_adds_b", "mult_adds", 1e9, "mult-adds (B)"))
+    for ax, (paper_column, column, scale, ylabel) in zip(axes, panels):
+        published = [paper.value(PAPER_TABLE, spec.paper_row, paper_column) for spec in specs]
+        statuses = sorted({p.status for p in published})
+        ax.bar(positions, [p.value for p in published], width, color="0.6",
+               label=f"paper ({', '.join(statuses)})")
+        for offset, name in enumerate(conventions, start=1):
+            ours = counts[counts["convention"] == name].set_index("backbone")
+            ax.bar(positions + offset * width, [ours.at[spec.name, column] / scale for spec in specs], width,
+                   label=f"computed, {name} ({convention(name).num_classes} classes)")
+        ax.set_xticks(positions + width * len(conventions) / 2, [spec.label for spec in specs])
+        ax.set_ylabel(ylabel)
+        size = int(counts["input_size"].iloc[0])
+        ax.set_title(f"SSDLite {size}x{size}: {ylabel}")
+    axes[1].legend(fontsize="small", loc="upper right")  # the mult-adds panel has room above the mobile rows
+
+
+def table5_figure(summaries: Mapping[str, "SearchSummary"], target_ms: float, proxy_label: str) -> Figure:
+    """The ablation searches on one accuracy-latency plane, each with its Pareto front and its best-reward model
+    (star); latency is the deployment network's under the searches' provider, accuracy the proxy's."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    provenance = ""
+    for i, summary in enumerate(summaries.values()):
+        done = summary.done
+        if done.empty:
+            continue
+        plot_pareto(ax, done["accuracy"], done["latency_ms"], label=summary.search.label, color=f"C{i}")
+        best = summary.best
+        provenance = best["latency_provenance"]
+        ax.scatter([best["latency_ms"]], [best["accuracy"]], marker="*", s=220, color=f"C{i}", edgecolor="black",
+                   zorder=4)
+    ax.axvline(target_ms, color="0.5", linestyle="--", linewidth=1, label=f"T = {target_ms:g} ms")
+    ax.set_xlabel(f"latency of the 224x224 model (ms)\n[{provenance}]")
+    ax.set_ylabel("accuracy [proxy]")
+    ax.set_title(f"Ablation searches, same budget (star: best reward)\nproxy: {proxy_label}", fontsize="small")
+    ax.legend(fontsize="x-small")
+    return fig
+
+
+def table6_figure(raw: pd.DataFrame, proxy_label: str, not_trained: str) -> Figure:
+    """Table 6 in three panels: Pixel-1 latency (paper, predicted in-sample and leave-one-out), our proxy accuracy
+    (grey where not trained, with ``not_trained`` as the reason), and the paper's ImageNet top-1."""
+    paper_top1 = [paper.value("table6_layer_diversity", row, "top1").value for row in raw["paper_row"]]
+    paper_latency = [paper.value("table6_layer_diversity", row, "latency_ms").value for row in raw["paper_row"]]
+    x = np.arange(len(raw))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    width = 0.27
+    axes[0].bar(x - width, paper_latency, width, label="paper (V)", color="0.6")
+    axes[0].bar(x, raw["latency_ms"], width, label="predicted (fitted on these)", color="C0")
+    axes[0].bar(x + width, raw["latency_loo_ms"], width, label="predicted (leave-one-out)", color="C1")
+    axes[0].set_ylabel("Pixel-1 latency (ms)")
+    axes[0].legend(fontsize="x-small")
+    axes[1].bar(x, raw["accuracy"].fillna(0.0), color=["C2" if t else "0.85" for t in raw["trained"]])
+    for i, trained in enumerate(raw["trained"]):
+        if not trained:
+            axes[1].text(i, 0.0, textwrap.fill(not_trained, 12), ha="center", va="bottom", fontsize="x-small")
+    axes[1].set_ylabel("accuracy [proxy]")
+    axes[1].set_title(proxy_label, fontsize="x-small")
+    axes[2].bar(x, paper_top1, color="0.6")
+    axes[2].set_ylim(min(paper_top1) - 2, max(paper_top1) + 1)
+    axes[2].set_ylabel("ImageNet top-1 (%) [paper (V)]")
+    for ax in axes:
+        ax.set_xticks(x, raw["model"], rotation=30, ha="right", fontsize="x-small")
+    fig.suptitle("Table 6: MnasNet-A1 vs single-op variants")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,297 @@
+"""One typed ``Profile`` per YAML file: the search, its evaluator, and what each notebook may afford.
+
+A profile picks the scale of everything: ``ci`` (minutes, tiny data, results mean nothing), ``laptop`` (the
+default: real children on a 2-core CPU in an hour or two) and ``paper`` (ImageNet, a cluster). The packaged ones live
+in ``mnaslib/configs/<name>.yaml``; any YAML file is a profile too, and ``base: laptop`` lets it change a few keys of
+a packaged one. ``mnas search --profile my.yaml`` and ``make reproduce PROFILE=my.yaml`` both take it, and notebooks
+read their budgets from ``profile.notebooks`` instead of branching on the profile's name.
+
+``load_profile`` validates the whole file (every section, types included) before anything touches the disk, so a
+mistake is one clear error and never a half-created run directory. The search sections are what a run directory
+records; ``RESUMABLE_KEYS`` are the ones a resume may change (how long a search runs and who evaluates its children
+change the schedule, not the search).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from mnaslib.buildable import as_int
+
+PROFILE_NAMES = ("ci", "laptop", "paper")
+DEFAULT_PROFILE = "laptop"
+EXECUTORS = ("serial", "thread", "process", "dask")
+BENCHMARKS = ("nasbench-macro", "accel-nasbench")
+SECTIONS = ("space", "strategy", "reward", "latency", "proxy", "executor")
+RESUMABLE_KEYS = ("profile", "steps", "executor", "notes")
+ALL = "all"  # a budget selection naming every network
+
+
+class ProfileError(ValueError):
+    """A profile that cannot run: unknown key, wrong type, bad value, unreadable YAML. One line, with the fix."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Notebook budgets
+# ---------------------------------------------------------------------------------------------------------------
+def _selection(value: Any, what: str) -> tuple[str, ...] | None:
+    """A budget's network selection: ``all`` (every network: ``None``) or a list of labels."""
+    if value is None or value == ALL:
+        return None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ProfileError(f"{what} must be '{ALL}' or a list of network labels, got {value!r}")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class ModelsBudget:
+    """Notebooks 04 and 05: which networks get a host latency and a proxy accuracy (``None``: every one); the
+    rest are computed and predicted, which costs seconds. ``table4_search`` shrinks Table 4's search below the
+    profile's own where the notebook must finish in minutes."""
+
+    table1_host: tuple[str, ...] | None = None
+    table1_proxy: tuple[str, ...] | None = None
+    fig5_host: tuple[str, ...] | None = None
+    fig5_proxy: tuple[str, ...] | None = None
+    table4_host: tuple[str, ...] | None = None
+    table4_proxy: tuple[str, ...] | None = None
+    table4_search: dict = field(default_factory=dict)
+    host_runs: int = 50
+    host_warmup: int = 10
+    host_rounds: int = 3
+
+    @staticmethod
+    def selected(selection: tuple[str, ...] | None, label: str) -> bool:
+        """Whether a selection (``None``: every network) includes ``label``."""
+        return selection is None or label in selection
+
+
+@dataclass(frozen=True)
+class NotebookBudgets:
+    """What each notebook runs at this profile (the laptop profile's values are the defaults)."""
+
+    reward_points: int = 600                      # 00: points per drawn curve
+    space_samples: int = 8                        # 01: random architectures tabulated
+    latency_baselines: tuple[str, ...] = ("keras-mobilenet", "keras-nasnetmobile", "keras-mobilenetv2",
+                                          "mnasnet-a1", "mnasnet-b1")  # 02: networks timed on the host
+    latency_random: int = 6                       # 02: held-out random architectures for the host model
+    figure6_steps: int = 100                      # 03: tabular Figure 6, steps x children per search
+    figure6_batch_size: int = 8
+    models: ModelsBudget = field(default_factory=ModelsBudget)  # 04 and 05
+    detection_conventions: tuple[str, ...] | None = None     # 06: head conventions counted (None: all)
+    cell_space: dict = field(default_factory=lambda: {"name": "nasnet-cell", "num_cells": 2})  # 07
+    table6_train: tuple[str, ...] | None = None   # 07: Table 6 networks proxy-trained (None: all)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "NotebookBudgets":
+        values = dict(_mapping(values, "notebooks"))
+        _known(values, cls, "notebooks")
+        models = dict(_mapping(values.pop("models", {}), "notebooks.models"))
+        _known(models, ModelsBudget, "notebooks.models")
+        for key in ("table1_host", "table1_proxy", "fig5_host", "fig5_proxy", "table4_host", "table4_proxy"):
+            if key in models:
+                models[key] = _selection(models[key], f"notebooks.models.{key}")
+        for key in ("host_runs", "host_warmup", "host_rounds"):
+            if key in models:
+                models[key] = as_int(models[key], f"notebooks.models.{key}")
+        if "table4_search" in models:
+            models["table4_search"] = dict(_mapping(models["table4_search"], "notebooks.models.table4_search"))
+        for key in ("reward_points", "space_samples", "latency_random", "figure6_steps", "figure6_batch_size"):
+            if key in values:
+                values[key] = as_int(values[key], f"notebooks.{key}")
+        for key in ("detection_conventions", "table6_train"):
+            if key in values:
+                values[key] = _selection(values[key], f"notebooks.{key}")
+        if "latency_baselines" in values:
+            values["latency_baselines"] = _selection(values["latency_baselines"], "notebooks.latency_baselines") or ()
+        if "cell_space" in values:
+            values["cell_space"] = dict(_mapping(values["cell_space"], "notebooks.cell_space"))
+        return cls(**values, models=ModelsBudget(**models))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The profile
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Profile:
+    """Everything that defines a search, and the notebooks' budgets.
+
+    ``space``, ``strategy``, ``reward``, ``latency``, ``proxy`` and ``executor`` are the YAML sections as mappings
+    (each validated by the component it configures: ``MnasNetSpace``/``CellSpace``, ``make_strategy``,
+    ``reward.from_config``, ``get_provider``, ``ProxyTask``); ``benchmark`` names a tabular benchmark whose recorded
+    (or surrogate) accuracies replace trained children, in that benchmark's own space.
+    """
+
+    name: str = DEFAULT_PROFILE
+    seed: int = 0
+    steps: int = 10
+    batch_size: int = 8
+    space: dict = field(default_factory=lambda: {"name": "mnasnet"})
+    strategy: dict = field(default_factory=lambda: {"name": "ppo"})
+    reward: dict = field(default_factory=lambda: {"name": "mnas_soft", "target_ms": 75.0})
+    latency: dict = field(default_factory=lambda: {"provider": "pixel1-model"})
+    proxy: dict = field(default_factory=dict)
+    executor: dict = field(default_factory=lambda: {"name": "process", "workers": 2})
+    benchmark: str | None = None
+    notebooks: NotebookBudgets = field(default_factory=NotebookBudgets)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], name: str | None = None) -> "Profile":
+        """A validated profile from a mapping (a parsed YAML file with overrides merged in)."""
+        values = dict(_mapping(values, "profile"))
+        values.pop("base", None)
+        if "profile" in values:
+            values["name"] = values.pop("profile")
+        _known(values, cls, "profile", extra=("profile",))
+        if name is not None and "name" not in values:
+            values["name"] = name
+        for key in ("seed", "steps", "batch_size"):
+            if key in values:
+                values[key] = as_int(values[key], key)
+        for key in SECTIONS:
+            if key in values:
+                values[key] = dict(_mapping(values[key], key))
+        if "notebooks" in values:
+            values["notebooks"] = NotebookBudgets.from_dict(values["notebooks"])
+        if "name" in values and not isinstance(values["name"], str):
+            raise ProfileError(f"profile must be a name (text), got {values['name']!r}")
+        profile = cls(**values)
+        profile.validate()
+        return profile
+
+    def validate(self) -> None:
+        """Build every component once, so any bad value fails here, before a run directory is touched."""
+        if self.seed < 0:
+            raise ProfileError(f"seed must be a non-negative integer, got {self.seed}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ProfileError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
+        if self.benchmark is not None and self.benchmark not in BENCHMARKS:
+            raise ProfileError(f"unknown benchmark {self.benchmark!r}; choose one of {', '.join(BENCHMARKS)} (or "
+                               "leave it unset to train children)")
+        _check_executor(self.executor)
+        from mnaslib.components import check_profile
+
+        try:
+            check_profile(self)
+        except ProfileError:
+            raise
+        except (ValueError, TypeError) as err:
+            raise ProfileError(str(err)) from None
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Profile":
+        """This profile with nested ``overrides`` merged on top, validated again."""
+        return Profile.from_dict(_merge(self.to_dict(include_notebooks=True), overrides))
+
+    def to_dict(self, include_notebooks: bool = False) -> dict:
+        """The search sections as a plain dict (what a run directory records); ``include_notebooks`` adds the
+        budgets (for reports)."""
+        values = {"profile": self.name, **{f.name: getattr(self, f.name) for f in fields(self)
+                                           if f.name not in ("name", "notebooks")}}
+        if include_notebooks:
+            values["notebooks"] = _plain(asdict(self.notebooks))
+        return _plain(values)
+
+    def search_with(self, **changes: Any) -> "Profile":
+        """A copy with whole sections replaced (an ablation's space or reward), validated again."""
+        return replace(self, **changes)._validated()
+
+    def _validated(self) -> "Profile":
+        self.validate()
+        return self
+
+
+def load_profile(name_or_path: str | os.PathLike | Profile = DEFAULT_PROFILE,
+                 overrides: Mapping[str, Any] | None = None) -> Profile:
+    """A packaged profile by name (``ci``, ``laptop``, ``paper``), a YAML file, or a ``Profile`` as it is, with
+    nested ``overrides`` merged on top; everything validated."""
+    if isinstance(name_or_path, Profile):
+        return name_or_path.with_overrides(overrides) if overrides else name_or_path
+    values, name = _read(str(name_or_path))
+    return Profile.from_dict(_merge(values, overrides or {}), name=name)
+
+
+def _read(spec: str, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
+    """The YAML mapping of a packaged profile or a file, with its ``base`` profile merged underneath."""
+    if spec in PROFILE_NAMES:
+        text, name, where = resources.files("mnaslib").joinpath("configs", f"{spec}.yaml").read_text(), spec, spec
+    else:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            raise ProfileError(f"{path} is a directory; give a profile name ({', '.join(PROFILE_NAMES)}) or a YAML file")
+        if not path.is_file():
+            raise ProfileError(f"no profile named {spec!r} and no such file; profiles: {', '.join(PROFILE_NAMES)}, or "
+                               "a path to a YAML file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ProfileError(f"cannot read profile file {path}: {err}") from None
+        name, where = path.stem, str(path)
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ProfileError(f"{where} is not valid YAML{at}: {problem}") from None
+    if values is None:
+        raise ProfileError(f"{where} is empty; a profile needs at least a 'base' (one of {', '.join(PROFILE_NAMES)}) "
+                           "or its search settings")
+    if not isinstance(values, dict):
+        raise ProfileError(f"{where} must be a YAML mapping of settings, got {type(values).__name__}")
+    base = values.get("base")
+    if base is None:
+        return values, name
+    if not isinstance(base, str) or base in seen or str(base) == spec:
+        raise ProfileError(f"{where}: base must name another profile (no cycles), got {base!r}")
+    base_values, _ = _read(base, seen + (spec,))
+    merged = _merge(base_values, {k: v for k, v in values.items() if k != "base"})
+    merged["profile"] = values.get("profile", name)
+    return merged, name
+
+
+def _check_executor(config: Mapping[str, Any]) -> None:
+    name = config.get("name", "process")
+    if name not in EXECUTORS:
+        raise ProfileError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+    unknown = set(config) - {"name", "workers", "address", "max_tasks_per_child"}
+    if unknown:
+        raise ProfileError(f"unknown executor settings {sorted(unknown)}; known: name, workers, address, "
+                           "max_tasks_per_child")
+    for key in ("workers", "max_tasks_per_child"):
+        if config.get(key) is not None and as_int(config[key], f"executor.{key}") < 1:
+            raise ProfileError(f"executor.{key} must be >= 1, got {config[key]}")
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ProfileError(f"{what} must be a mapping of settings, got {value!r}")
+    return value
+
+
+def _known(values: Mapping[str, Any], cls: type, what: str, extra: tuple[str, ...] = ()) -> None:
+    known = {f.name for f in fields(cls)} | set(extra)
+    unknown = set(values) - known
+    if unknown:
+        raise ProfileError(f"unknown {what} settings {sorted(unknown)}; known: {sorted(known)}")
+
+
+def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, Mapping) and isinstance(
+            merged.get(key), Mapping) else value
+    return merged
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists and nested mappings as dicts, as YAML and JSON write them."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

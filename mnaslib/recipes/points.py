@@ -1,0 +1,280 @@
+"""Networks evaluated for the paper's tables: the shared context, each network's numbers, and their cells.
+
+Notebooks 04 and 05 compare fixed networks (MobileNetV1/V2, NASNet-A, MnasNet-A1/B1/small, and A1 and MobileNetV2 at
+several depth multipliers and input sizes) with the paper's numbers. For each network we can build we obtain up
+to five numbers, each with its own provenance, and never mix them up:
+
+* params and mult-adds of the 224x224 / 1000-class network: **computed** exactly;
+* Pixel-1 latency: **predicted** by the Pixel-1 cost model (:mod:`mnaslib.latency.pixel1`). Almost every network
+  here is one of the model's *calibration points* (it was fitted on the paper's latencies of these very networks),
+  so its in-sample prediction mostly repeats the paper. The honest comparison is the **held-out** prediction, the
+  model refitted without that network (leave-one-out); claims are recomputed from held-out predictions only;
+* host latency: **measured** with LiteRT on this machine's CPU, one thread, on the thread-CPU clock (a shared
+  machine's other load does not inflate it), the stand-in for a phone we do not have;
+* accuracy: a **proxy** accuracy, every network trained on the same proxy task (the profile's), never ImageNet.
+
+How much of this runs is set by the profile's ``notebooks.models`` budget: ``ci`` checks the plumbing in minutes,
+``laptop`` gives every Table 1 model a host latency and a proxy accuracy, ``paper`` measures and trains every point.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from mnaslib.buildable import BuildOptions
+from mnaslib.labels import Labelled, Provenance
+from mnaslib.latency.base import LatencyResult
+from mnaslib.profile import ModelsBudget, Profile, load_profile
+from mnaslib.space import Arch
+from mnaslib.zoo import NetworkPoint, as_arch
+
+if TYPE_CHECKING:
+    from mnaslib.latency.host import HostTFLiteProvider
+    from mnaslib.latency.pixel1 import Pixel1Model
+    from mnaslib.train import ProxyTask
+
+PROXY_CACHE = "proxy_results.json"
+TFLITE_CACHE = "tflite_cache"
+OUR_SEARCH = "our search (best reward)"
+
+
+@dataclass
+class Context:
+    """The profile's settings, providers and caches, shared by every experiment of a notebook.
+
+    Proxy results are cached in ``run_dir/proxy_results.json`` keyed by the network and the full proxy task, and
+    TFLite conversions in ``run_dir/tflite_cache``, so notebook 05 reuses what notebook 04 trained or converted in
+    the same run folder, and a re-run notebook does not repeat an hour of work. ``profile`` is a name, a YAML path
+    or a ``Profile``.
+    """
+
+    profile: str | os.PathLike | Profile
+    seed: int = 0
+    run_dir: str | os.PathLike = "runs"
+    log: Callable[[str], None] | None = print
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        self.config = load_profile(self.profile, {"seed": self.seed})
+        self.budget: ModelsBudget = self.config.notebooks.models
+
+    @cached_property
+    def task(self) -> "ProxyTask":
+        from mnaslib.components import proxy_task
+
+        return proxy_task(self.config.proxy, self.seed)
+
+    @property
+    def proxy_provenance(self) -> Provenance:
+        return Provenance("proxy", f"{self.task.describe()}; width x the network's own multiplier")
+
+    @cached_property
+    def pixel1(self) -> "Pixel1Model":
+        """The fitted Pixel-1 cost model."""
+        from mnaslib.latency.pixel1 import load_pixel1_model
+
+        return load_pixel1_model()
+
+    @cached_property
+    def host_provider(self) -> "HostTFLiteProvider":
+        from mnaslib.latency import get_provider
+
+        b = self.budget
+        return get_provider("host-tflite", clock="thread_cpu", runs=b.host_runs, warmup=b.host_warmup,
+                            max_rounds=b.host_rounds, cache_dir=self.run_dir / TFLITE_CACHE)
+
+    def not_run(self) -> str:
+        return f"not run at the {self.config.name} profile"
+
+    def say(self, message: str) -> None:
+        if self.log is not None:
+            self.log(message)
+
+
+@dataclass(frozen=True)
+class ProxyOutcome:
+    """A proxy training: its accuracy (or the reason it failed) and whether it came from the run folder's cache."""
+
+    accuracy: float | None
+    provenance: str
+    train_seconds: float
+    cached: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class PointResult:
+    """Everything obtained for one network. ``None`` where the budget did not run it; ``pixel1_heldout_ms`` is
+    ``None`` for networks the Pixel-1 model was not fitted on (its prediction is then out of sample already)."""
+
+    point: NetworkPoint
+    params_m: float
+    mult_adds_m: float
+    pixel1_ms: float
+    pixel1_heldout_ms: float | None
+    pixel1_provenance: str
+    host: LatencyResult | None = None
+    proxy: ProxyOutcome | None = None
+
+    @property
+    def pixel1_out_of_sample_ms(self) -> float:
+        """The held-out prediction for a calibration point, the ordinary one for any other network."""
+        return self.pixel1_heldout_ms if self.pixel1_heldout_ms is not None else self.pixel1_ms
+
+    @property
+    def proxy_accuracy(self) -> float | None:
+        return None if self.proxy is None else self.proxy.accuracy
+
+
+def heldout_prediction(pixel1_model: "Pixel1Model", point: NetworkPoint) -> float | None:
+    """The Pixel-1 model's leave-one-out prediction for ``point`` if it is a calibration point, else ``None``."""
+    wanted_id = point.architecture.arch_id if point.family == "arch" else None
+    for cal in pixel1_model.points:
+        if (cal["builder"], float(cal["multiplier"]), int(cal["input_size"])) != (
+                point.family, float(point.multiplier), int(point.input_size)):
+            continue
+        if wanted_id is None or as_arch(cal["model"]).arch_id == wanted_id:
+            return float(cal["loo_ms"])
+    return None
+
+
+@lru_cache(maxsize=64)
+def _arch_params(arch: Arch, multiplier: float, num_classes: int) -> int:
+    """Trainable params of ``build_model(arch, ...)``; they do not depend on the input size, so one build per
+    (architecture, multiplier) serves every input size of Figure 5."""
+    from mnaslib.counting import summarize
+
+    options = BuildOptions(depth_multiplier=multiplier, input_size=32, num_classes=num_classes)
+    return summarize(arch.build(options))["trainable_params"]
+
+
+def evaluate_point(point: NetworkPoint, ctx: Context, *, host: bool, proxy: bool) -> PointResult:
+    """Computed counts and Pixel-1 predictions always; host latency and proxy accuracy when asked.
+
+    MnasNet-space networks are counted and predicted analytically (no build); Keras applications are built once
+    and that model serves the counts, the prediction and the host measurement.
+    """
+    from mnaslib.latency.ops import arch_ops
+    from mnaslib.latency.pixel1 import arch_features, model_features
+    from mnaslib.counting import summarize
+
+    model = None
+    if point.family == "arch":
+        arch = point.architecture
+        params = _arch_params(arch, float(point.multiplier), 1000)
+        mult_adds = sum(op.mult_adds for op in arch_ops(arch, point.multiplier, point.input_size, 1000))
+        features = arch_features(arch, point.multiplier, point.input_size)
+    else:
+        model = point.build(seed=ctx.seed)
+        counts = summarize(model)
+        params, mult_adds, features = counts["trainable_params"], counts["mult_adds"], model_features(model)
+    result = PointResult(point, params / 1e6, mult_adds / 1e6, ctx.pixel1.predict_features(features),
+                         heldout_prediction(ctx.pixel1, point),
+                         Provenance("predicted", ctx.pixel1.label).label)
+    if host:
+        ctx.say(f"measuring host latency of {point.label} (TFLite conversion first, cached in {ctx.run_dir})")
+        measured = ctx.host_provider.latency(model if model is not None else point.build(seed=ctx.seed))
+        result = replace(result, host=measured)
+    if proxy:
+        result = replace(result, proxy=proxy_train(point, ctx))
+    return result
+
+
+def evaluate_points(points: Iterable[NetworkPoint], ctx: Context, *, host: tuple[str, ...] | None,
+                    proxy: tuple[str, ...] | None) -> dict[str, PointResult]:
+    """``evaluate_point`` for each network, measuring and training those the selections name (``None``: all)."""
+    points = list(points)
+    labels = [p.label for p in points]
+    for selection in (host, proxy):
+        unknown = set(selection or ()) - set(labels)
+        if unknown:
+            raise ValueError(f"budget names unknown networks {sorted(unknown)}; known: {labels}")
+    return {p.label: evaluate_point(p, ctx, host=ModelsBudget.selected(host, p.label),
+                                    proxy=ModelsBudget.selected(proxy, p.label)) for p in points}
+
+
+def _proxy_key(point: NetworkPoint, task: "ProxyTask", width: float) -> str:
+    identity = point.architecture.arch_id if point.family == "arch" else point.family
+    return json.dumps({"network": identity, "width": width, "task": task.to_dict()}, sort_keys=True)
+
+
+def proxy_train(point: NetworkPoint, ctx: Context) -> ProxyOutcome:
+    """Train ``point`` on the profile's proxy task at the proxy's width times the network's own multiplier (so a
+    0.35x network stays 0.35x the width of its 1.0x sibling), or reuse the run folder's cached result."""
+    from mnaslib.worker import proxy_datasets
+    from mnaslib.train import ChildFailed, train_child
+
+    task = ctx.task
+    width = task.width_multiplier * point.multiplier
+    cache_path = ctx.run_dir / PROXY_CACHE
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    key = _proxy_key(point, task, width)
+    provenance = ctx.proxy_provenance.label
+    if key in cache:
+        entry = cache[key]
+        return ProxyOutcome(entry["accuracy"], provenance, entry["train_seconds"], True, entry.get("error", ""))
+    ctx.say(f"training {point.label} on the proxy task at width x{width:g} ({task.describe()})")
+    train_ds, val_ds, info = proxy_datasets(task)
+    try:
+        child = train_child(point.network, train_ds, val_ds, replace(task, width_multiplier=width),
+                            num_classes=int(info.num_classes))
+        entry = {"accuracy": child.accuracy, "train_seconds": child.train_seconds}
+    except ChildFailed as failure:
+        entry = {"accuracy": None, "train_seconds": float("nan"), "error": str(failure)}
+    cache[key] = entry
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache_path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(cache, indent=1))
+    partial.replace(cache_path)  # atomic: an interrupted notebook never leaves half a cache
+    return ProxyOutcome(entry["accuracy"], provenance, entry["train_seconds"], False, entry.get("error", ""))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cells
+# ---------------------------------------------------------------------------------------------------------------
+def host_cell(result: PointResult | None, ctx: Context) -> Labelled:
+    if result is None or result.host is None:
+        return Labelled.missing(ctx.not_run())
+    return Labelled(result.host.median_ms, result.host.provenance, "{:.1f}")
+
+
+def heldout_cell(result: PointResult) -> Labelled:
+    if result.pixel1_heldout_ms is None:
+        return Labelled.missing("not a calibration point: the prediction above is already out of sample")
+    return Labelled(result.pixel1_heldout_ms, "predicted (Pixel-1 model refitted without this network)", "{:.1f}")
+
+
+def proxy_cell(result: PointResult | None, ctx: Context) -> Labelled:
+    if result is None or result.proxy is None:
+        return Labelled.missing(ctx.not_run())
+    if result.proxy.accuracy is None:
+        return Labelled.missing(f"proxy training failed: {result.proxy.error}")
+    return Labelled(result.proxy.accuracy, result.proxy.provenance, "{:.3f}")
+
+
+OURS = ("params (M)", "mult-adds (M)", "Pixel-1 latency (ms)", "Pixel-1 latency, held out (ms)", "host latency (ms)",
+        "proxy accuracy")
+
+
+def ours(result: PointResult, ctx: Context) -> dict[str, Labelled]:
+    """Our numbers for a network, one labelled cell per ``OURS`` column."""
+    return dict(zip(OURS, (Labelled(result.params_m, "computed", "{:.2f}"),
+                           Labelled(result.mult_adds_m, "computed", "{:.1f}"),
+                           Labelled(result.pixel1_ms, result.pixel1_provenance, "{:.1f}"),
+                           heldout_cell(result), host_cell(result, ctx), proxy_cell(result, ctx))))
+
+
+def blank_ours(reason: str) -> dict[str, Labelled]:
+    return dict.fromkeys(OURS, Labelled.missing(reason))
+
+
+def among(selection: tuple[str, ...] | None, points: Iterable[NetworkPoint]) -> tuple[str, ...] | None:
+    """The part of a budget's selection that names one of ``points`` (``None``, every point, stays ``None``)."""
+    if selection is None:
+        return None
+    labels = {p.label for p in points}
+    return tuple(label for label in selection if label in labels)

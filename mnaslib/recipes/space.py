@@ -1,0 +1,59 @@
+"""Notebook 01: the search space, its exact counts beside Table 1's, and random samples."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from mnaslib import paper
+from mnaslib.buildable import BuildOptions
+from mnaslib.counting import summarize
+from mnaslib.labels import Labelled, render_table
+from mnaslib.zoo import network
+
+# Networks we build, and the row of the paper's Table 1 each stands beside (None: not in Table 1).
+TABLE1_BUILDABLE = (("MobileNetV1", "keras-mobilenet", "MobileNetV1"),
+                    ("MobileNetV2", "keras-mobilenetv2", "MobileNetV2"),
+                    ("MobileNetV2 (1.4x)", "keras-mobilenetv2-1.4", "MobileNetV2 (1.4x)"),
+                    ("NASNet-A (Keras NASNetMobile)", "keras-nasnetmobile", "NASNet-A"),
+                    ("MnasNet-A1", "mnasnet-a1", "MnasNet-A1"), ("MnasNet-B1", "mnasnet-b1", None),
+                    ("MnasNet-small", "mnasnet-small", None), ("MnasNet-D1", "mnasnet-d1", None))
+
+
+def reference_counts(models: Iterable[tuple[str, str, str | None]] = TABLE1_BUILDABLE,
+                     input_size: int = 224) -> pd.DataFrame:
+    """Params and mult-adds we compute for each buildable reference network, beside Table 1's."""
+    rows = []
+    for label, name, paper_row in models:
+        counts = summarize(network(name).build(BuildOptions(input_size=input_size)))
+        rows.append({
+            "model": label,
+            "params (M)": Labelled(counts["trainable_params"] / 1e6, "computed", "{:.2f}"),
+            "params, paper (M)": _paper(paper_row, "params_m"),
+            "mult-adds (M)": Labelled(counts["mult_adds"] / 1e6, "computed", "{:.1f}"),
+            "mult-adds, paper (M)": _paper(paper_row, "mult_adds_m"),
+            "total params incl. BN statistics": Labelled(counts["total_params"], "computed", "{:,}"),
+        })
+    return render_table(rows)
+
+
+def _paper(row: str | None, column: str) -> Labelled:
+    if row is None:
+        return Labelled.missing("not in the paper's table")
+    return paper.cell("table1_imagenet", row, column)
+
+
+def sample_table(space, n: int, seed: int, input_size: int = 224) -> pd.DataFrame:
+    """``n`` uniformly sampled architectures: their id, block strings, params and mult-adds (computed)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        arch = space.decode(space.sample(rng))
+        counts = summarize(arch.build(BuildOptions(input_size=input_size)))
+        rows.append({"id": arch.arch_id, "layers": arch.num_layers,
+                     "ops": " ".join(b.conv_op for b in arch.blocks),
+                     "params (M) [computed]": round(counts["trainable_params"] / 1e6, 2),
+                     "mult-adds (M) [computed]": round(counts["mult_adds"] / 1e6, 1),
+                     "block strings": " ".join(arch.block_strings())})
+    return pd.DataFrame(rows)

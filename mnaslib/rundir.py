@@ -1,0 +1,146 @@
+"""A run directory: one search's trial store and TensorBoard logs, taken by one search at a time.
+
+``open_run`` is where a search starts or resumes. It takes an exclusive lock on the directory (released by the
+operating system when the process dies, even by SIGKILL), so a second search on the same directory is refused with
+"another search (pid N) is using DIR" instead of training children twice and corrupting the record; it refuses an
+emptied store beside the logs of an earlier run (a truncated file would otherwise restart the search silently); and
+it refuses to resume under a config that would change the search.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mnaslib.store import STORE_FILENAME, StoreError, TrialStore, _dumps
+
+LOCK_FILENAME = ".search.lock"
+TENSORBOARD_DIR = "tensorboard"
+# Config keys that may change when a run is resumed: how long it runs and how many workers evaluate trials change
+# the schedule, not the search. Every other key (space, strategy, reward, seed, proxy training...) defines it.
+RESUMABLE_KEYS = ("steps", "workers", "notes")
+
+
+class RunLocked(StoreError):
+    """Another live search holds the run directory."""
+
+
+class RunLock:
+    """An exclusive advisory lock on ``run_dir/.search.lock`` holding the owner's pid; the OS drops it when the
+    owning process ends however it ends, so a killed search never leaves a stale lock behind."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK_FILENAME
+        self._file = None
+
+    def acquire(self) -> "RunLock":
+        handle = open(self.path, "a+")
+        try:
+            _lock(handle)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunLocked(f"another search (pid {owner}) is using {self.path.parent}; wait for it to finish, stop "
+                            f"it, or use another --run-dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _lock(handle) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def check_run_dir(run_dir: str | os.PathLike[str]) -> Path:
+    """``run_dir`` as a path that is, or can become, a directory (it is not created here); a file, or a path under
+    a file, is a clear error."""
+    path = Path(run_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"--run-dir {path} is a file, not a directory; choose a directory (it is created if needed)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"--run-dir {path} is under {parent}, which is a file; choose another directory")
+            break
+    return path
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys; values normalised through JSON so a tuple equals the list it was saved as."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = json.loads(_dumps(value, name))
+    return flat
+
+
+def config_differences(stored: Mapping[str, Any], config: Mapping[str, Any],
+                       resumable_keys: Iterable[str] = RESUMABLE_KEYS) -> dict[str, tuple[Any, Any]]:
+    """Dotted keys whose values differ between two configs, as ``{key: (stored, new)}`` (a missing key shows as the
+    string '<missing>'), ignoring keys under any of ``resumable_keys`` (a key matches itself and everything under
+    it, so 'workers' covers 'workers.count')."""
+    skip = tuple(resumable_keys)
+    old, new = _flatten(stored), _flatten(config)
+    missing = "<missing>"
+    return {key: (old.get(key, missing), new.get(key, missing)) for key in sorted(set(old) | set(new))
+            if old.get(key, missing) != new.get(key, missing)
+            and not any(key == s or key.startswith(f"{s}.") for s in skip)}
+
+
+def open_run(run_dir: str | os.PathLike[str], config: Mapping[str, Any],
+             resumable_keys: Iterable[str] = RESUMABLE_KEYS, *, lock: bool = True) -> TrialStore:
+    """Start a search in ``run_dir`` or resume the one already there, and record this start in ``runs``.
+
+    Resuming under a config that changes the search would mix two experiments in one record, so any difference
+    outside ``resumable_keys`` raises a ValueError naming the keys; the stored config is never overwritten. With
+    ``lock`` the directory is locked until the store is closed (``store.close()`` releases it).
+    """
+    resumable_keys = tuple(resumable_keys)
+    run_dir = check_run_dir(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_lock = RunLock(run_dir).acquire() if lock else None
+    try:
+        store_path = run_dir / STORE_FILENAME
+        if (store_path.is_file() and store_path.stat().st_size == 0
+                and any((run_dir / TENSORBOARD_DIR).glob("*"))):
+            raise StoreError(f"{store_path} is empty but {run_dir / TENSORBOARD_DIR} holds an earlier run's logs: the "
+                             f"store was truncated. Restore it from a backup, or move {run_dir} aside to start anew")
+        store = TrialStore(store_path)
+        previous = store.runs()
+        if previous:
+            differences = config_differences(previous[-1]["config"], config, resumable_keys)
+            if differences:
+                store.close()
+                listed = "; ".join(f"{key}: stored {old!r}, now {new!r}" for key, (old, new) in differences.items())
+                raise ValueError(f"refusing to resume {run_dir}: its search was started with a different config "
+                                 f"({listed}). Resume with the stored config (see TrialStore.runs()), or start "
+                                 f"fresh in a new run directory (or move {run_dir} aside). Only "
+                                 f"{', '.join(resumable_keys) or 'no keys'} may change on resume.")
+        store.record_run(config)
+    except BaseException:
+        if run_lock is not None:
+            run_lock.release()
+        raise
+    store.attach_lock(run_lock)
+    return store
