@@ -198,6 +198,11 @@ def check_profile(profile: "Profile") -> None:
         proxy_task(profile.proxy, profile.seed)
 
 
+# Where the same data lies may change between a run and its resume (a moved folder); what it is may not: the data's
+# name and content fingerprint are checked, its path and the files' listing are not.
+RECORD_RESUMABLE = ("reevaluate", "data.source", "data.kind", "data.location", "data.files", "data.fingerprint_of")
+
+
 def run_record(profile: "Profile", evaluator: "Evaluator", reevaluate: bool = False) -> dict:
     """What a run directory records about its search: the profile's search sections, where the accuracies come
     from (the data set and its fingerprint, or the benchmark file), and whether repeats are re-evaluated. A resume
@@ -226,7 +231,7 @@ def search_from_profile(profile: "Profile", run_dir: str | os.PathLike, *, progr
     latency = make_latency(profile.latency, deployment_options(profile))
     reward = make_reward(profile.reward)
     store = open_run(run_dir, run_record(profile, evaluator, reevaluate),
-                     resumable_keys=RESUMABLE_KEYS + ("reevaluate",))
+                     resumable_keys=RESUMABLE_KEYS + RECORD_RESUMABLE)
     try:
         store.set_meta("seed", profile.seed)
         finished = sum(1 for t in store.trials() if t["status"] in ("done", "failed"))

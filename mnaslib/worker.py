@@ -40,8 +40,10 @@ class ProxyEvaluator:
         proxy_datasets(self.task)
 
     def data_source(self) -> dict[str, Any]:
-        _, _, info = proxy_datasets(self.task)
-        return {"dataset": info.name, "source": info.source, "sizes": info.sizes, "split_rule": info.split_rule}
+        """The data set the children train on, with its content fingerprint (``mnaslib.data.data_source``)."""
+        from mnaslib.data import data_source
+
+        return data_source(self.task.dataset, self.task.data_dir)
 
     def __call__(self, job: Job) -> ChildMetrics:
         """Train ``job.arch`` with the trial's seed; raises ``ChildFailed`` (diverged, oom, build) on failure."""

@@ -86,7 +86,7 @@ def test_a_search_without_finished_children_is_a_clear_error(tmp_path):
 
 
 def test_table6_counts_latency_and_untrained_rows():
-    task = ProxyTask(dataset="cifar10_subset", max_train=64, val_size=32, width_multiplier=0.35)
+    task = ProxyTask(dataset="fashion_mnist_subset", max_train=64, val_size=32, width_multiplier=0.35)
     raw = layer_diversity(task, train=[])
     assert list(raw["model"]) == [name for name, _ in TABLE6_MODELS]
     a1 = raw.iloc[0]
