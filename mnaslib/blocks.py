@@ -5,10 +5,13 @@ Functions take and return Keras tensors so models stay plain functional Keras wi
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 from keras import layers
 
-from mnaslib.space import BlockSpec
+if TYPE_CHECKING:
+    from mnaslib.space import BlockSpec
 
 BN_MOMENTUM = 0.99
 BN_EPSILON = 1e-3

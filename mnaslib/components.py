@@ -161,7 +161,7 @@ def make_evaluator(profile: "Profile") -> "Evaluator":
     if profile.benchmark is not None:
         from mnaslib.tabular.evaluator import BenchmarkEvaluator
 
-        return BenchmarkEvaluator(profile.benchmark)
+        return BenchmarkEvaluator(**profile.benchmark)
     from mnaslib.worker import ProxyEvaluator
 
     return ProxyEvaluator(proxy_task(profile.proxy, profile.seed))
@@ -173,10 +173,11 @@ def search_space(profile: "Profile"):
         return make_space(profile.space)
     from mnaslib.tabular.evaluator import benchmark_space
 
-    if profile.space.get("name", "mnasnet") not in ("mnasnet", profile.benchmark) or len(profile.space) > 1:
-        raise ValueError(f"benchmark {profile.benchmark} searches its own space; remove the space section "
-                         f"{profile.space} (or set space.name: {profile.benchmark})")
-    return benchmark_space(profile.benchmark)
+    name = profile.benchmark["name"]
+    if profile.space.get("name", "mnasnet") not in ("mnasnet", name) or len(profile.space) > 1:
+        raise ValueError(f"benchmark {name} searches its own space; remove the space section {profile.space} (or "
+                         f"set space.name: {name})")
+    return benchmark_space(name)
 
 
 def deployment_options(profile: "Profile") -> BuildOptions:
@@ -185,7 +186,7 @@ def deployment_options(profile: "Profile") -> BuildOptions:
         return DEPLOYMENT
     from mnaslib.tabular.evaluator import benchmark_deployment
 
-    return benchmark_deployment(profile.benchmark)
+    return benchmark_deployment(profile.benchmark["name"])
 
 
 def check_profile(profile: "Profile") -> None:
@@ -196,6 +197,10 @@ def check_profile(profile: "Profile") -> None:
     make_latency(profile.latency, deployment_options(profile))
     if profile.benchmark is None:
         proxy_task(profile.proxy, profile.seed)
+    else:
+        from mnaslib.tabular.evaluator import BenchmarkEvaluator
+
+        BenchmarkEvaluator(**profile.benchmark)
 
 
 # Where the same data lies may change between a run and its resume (a moved folder); what it is may not: the data's
@@ -219,7 +224,6 @@ def search_from_profile(profile: "Profile", run_dir: str | os.PathLike, *, progr
     (every child would fail otherwise), and only then is the run directory locked and opened.
     """
     from mnaslib.executors import check_executor, make_executor
-    from mnaslib.profile import RESUMABLE_KEYS
     from mnaslib.rundir import TENSORBOARD_DIR, check_run_dir, open_run
     from mnaslib.search import run_search
 
@@ -231,7 +235,7 @@ def search_from_profile(profile: "Profile", run_dir: str | os.PathLike, *, progr
     latency = make_latency(profile.latency, deployment_options(profile))
     reward = make_reward(profile.reward)
     store = open_run(run_dir, run_record(profile, evaluator, reevaluate),
-                     resumable_keys=RESUMABLE_KEYS + RECORD_RESUMABLE)
+                     resumable_keys=profile.RESUMABLE_KEYS + RECORD_RESUMABLE)
     try:
         store.set_meta("seed", profile.seed)
         finished = sum(1 for t in store.trials() if t["status"] in ("done", "failed"))

@@ -17,7 +17,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import yaml
 
@@ -124,7 +124,9 @@ class Profile:
     ``space``, ``strategy``, ``reward``, ``latency``, ``proxy`` and ``executor`` are the YAML sections as mappings
     (each validated by the component it configures: ``MnasNetSpace``/``CellSpace``, ``make_strategy``,
     ``reward.from_config``, ``get_provider``, ``ProxyTask``); ``benchmark`` names a tabular benchmark whose recorded
-    (or surrogate) accuracies replace trained children, in that benchmark's own space.
+    (or surrogate) accuracies replace trained children, in that benchmark's own space: a name
+    (``nasbench-macro``, ``accel-nasbench``) or ``{name, path, accuracy}`` (``accuracy: one_run`` draws one
+    recorded training run per query instead of their mean).
     """
 
     name: str = DEFAULT_PROFILE
@@ -137,8 +139,9 @@ class Profile:
     latency: dict = field(default_factory=lambda: {"provider": "pixel1-model"})
     proxy: dict = field(default_factory=dict)
     executor: dict = field(default_factory=lambda: {"name": "process", "workers": 2})
-    benchmark: str | None = None
+    benchmark: dict | None = None
     notebooks: NotebookBudgets = field(default_factory=NotebookBudgets)
+    RESUMABLE_KEYS: ClassVar[tuple[str, ...]] = RESUMABLE_KEYS
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], name: str | None = None) -> "Profile":
@@ -158,6 +161,11 @@ class Profile:
                 values[key] = dict(_mapping(values[key], key))
         if "notebooks" in values:
             values["notebooks"] = NotebookBudgets.from_dict(values["notebooks"])
+        if isinstance(values.get("benchmark"), str):
+            values["benchmark"] = {"name": values["benchmark"]}
+        if values.get("benchmark") is not None:
+            values["benchmark"] = dict(_mapping(values["benchmark"], "benchmark"))
+            _known(values["benchmark"], _BenchmarkSection, "benchmark")
         if "name" in values and not isinstance(values["name"], str):
             raise ProfileError(f"profile must be a name (text), got {values['name']!r}")
         profile = cls(**values)
@@ -170,9 +178,9 @@ class Profile:
             raise ProfileError(f"seed must be a non-negative integer, got {self.seed}")
         if self.steps < 1 or self.batch_size < 1:
             raise ProfileError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
-        if self.benchmark is not None and self.benchmark not in BENCHMARKS:
-            raise ProfileError(f"unknown benchmark {self.benchmark!r}; choose one of {', '.join(BENCHMARKS)} (or "
-                               "leave it unset to train children)")
+        if self.benchmark is not None and self.benchmark.get("name") not in BENCHMARKS:
+            raise ProfileError(f"unknown benchmark {self.benchmark.get('name')!r}; choose one of "
+                               f"{', '.join(BENCHMARKS)} (or leave it unset to train children)")
         _check_executor(self.executor)
         from mnaslib.components import check_profile
 
@@ -203,6 +211,15 @@ class Profile:
     def _validated(self) -> "Profile":
         self.validate()
         return self
+
+
+@dataclass(frozen=True)
+class _BenchmarkSection:
+    """The keys a ``benchmark`` mapping may hold (checked by name here, by value in ``BenchmarkEvaluator``)."""
+
+    name: str
+    path: str | None = None
+    accuracy: str = "mean"
 
 
 def load_profile(name_or_path: str | os.PathLike | Profile = DEFAULT_PROFILE,

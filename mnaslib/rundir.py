@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mnaslib.store import STORE_FILENAME, StoreError, TrialStore, _dumps
+from mnaslib.store import STORE_FILENAME, StoreError, TrialStore
+from mnaslib.store_schema import dumps
 
 LOCK_FILENAME = ".search.lock"
 TENSORBOARD_DIR = "tensorboard"
@@ -91,7 +92,7 @@ def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(value, Mapping) and value:
             flat.update(_flatten(value, f"{name}."))
         else:
-            flat[name] = json.loads(_dumps(value, name))
+            flat[name] = json.loads(dumps(value, name))
     return flat
 
 

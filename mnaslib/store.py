@@ -17,112 +17,24 @@ must not cross a fork), and a lock serialises threads of one process.
 from __future__ import annotations
 
 import json
-import operator
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
-STORE_FILENAME = "trials.sqlite"
-STATUSES = ("pending", "running", "done", "failed")
-UNFINISHED = ("pending", "running")
+from mnaslib.store_schema import (DTYPES, JSON_COLUMNS, METRIC_COLUMNS, SCHEMA, SCHEMA_VERSION, STATUSES,
+                                   STORE_FILENAME, TRIAL_COLUMNS, UNFINISHED, dumps, metric, mnaslib_version, now)
 
-METRIC_COLUMNS = ("accuracy", "latency_ms", "latency_provenance", "reward", "params", "trainable_params",
-                  "mult_adds", "train_seconds", "eval_seconds", "extra")
-TRIAL_COLUMNS = ("id", "step", "index_in_step", "arch_id", "tokens", "block_strings", "status", *METRIC_COLUMNS[:-1],
-                 "error", "extra", "created", "finished")
-_JSON_COLUMNS = ("tokens", "block_strings", "extra")
-_REAL_COLUMNS = ("accuracy", "latency_ms", "reward", "train_seconds", "eval_seconds")
-_INT_COLUMNS = ("params", "trainable_params", "mult_adds")
-_DTYPES = {**{c: "float64" for c in _REAL_COLUMNS}, **{c: "Int64" for c in _INT_COLUMNS}}
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    config TEXT NOT NULL,
-    seed INTEGER,
-    created TEXT NOT NULL,
-    mnaslib_version TEXT NOT NULL,
-    schema_version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS trials (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    step INTEGER NOT NULL,
-    index_in_step INTEGER NOT NULL,
-    arch_id TEXT NOT NULL,
-    tokens TEXT NOT NULL,
-    block_strings TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
-    accuracy REAL,
-    latency_ms REAL,
-    latency_provenance TEXT,
-    reward REAL,
-    params INTEGER,
-    trainable_params INTEGER,
-    mult_adds INTEGER,
-    train_seconds REAL,
-    eval_seconds REAL,
-    error TEXT,
-    extra TEXT,
-    created TEXT NOT NULL,
-    finished TEXT,
-    UNIQUE (step, index_in_step)
-);
-CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
-CREATE TABLE IF NOT EXISTS strategy_state (step INTEGER PRIMARY KEY, state BLOB NOT NULL, created TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS scalars (step INTEGER NOT NULL, tag TEXT NOT NULL, value REAL, created TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS scalars_tag ON scalars (tag, step);
-PRAGMA user_version = {SCHEMA_VERSION};
-"""
+__all__ = ["METRIC_COLUMNS", "STATUSES", "STORE_FILENAME", "StoreError", "TrialStore"]
 
 
 class StoreError(RuntimeError):
     """The file is not a usable trial store (not SQLite, damaged, or another schema version)."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _mnaslib_version() -> str:
-    """The installed mnaslib version; 'unknown' when run from a source tree that was never installed."""
-    try:
-        return metadata.version("mnaslib")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _dumps(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, sort_keys=True, allow_nan=True)
-    except TypeError as error:
-        raise ValueError(f"{what} must be JSON-serialisable: {error}") from error
-
-
-def _metric(name: str, value: Any) -> Any:
-    """A metric as SQLite stores it: numpy scalars become Python numbers (sqlite3 cannot bind them), a Provenance
-    becomes its label, extra becomes JSON; an integer column refuses a fractional value instead of truncating it."""
-    if value is None:
-        return None
-    if name == "extra":
-        return _dumps(value, "extra")
-    if name == "latency_provenance":
-        return str(value)
-    if name in _INT_COLUMNS:
-        try:
-            return operator.index(value)
-        except TypeError as error:
-            raise ValueError(f"trial metric {name} must be an integer, got {value!r}") from error
-    return float(value)
 
 
 class TrialStore:
@@ -214,13 +126,13 @@ class TrialStore:
                              f"{', '.join(sorted(tables))}); {self._fix_hint()}")
         if version not in (0, SCHEMA_VERSION):   # 0 with no tables: a new, empty file
             raise StoreError(f"{self.path} has trial-store schema version {version}, this mnaslib "
-                             f"({_mnaslib_version()}) reads version {SCHEMA_VERSION}; open it with the mnaslib "
+                             f"({mnaslib_version()}) reads version {SCHEMA_VERSION}; open it with the mnaslib "
                              f"version that wrote it, or {self._fix_hint()}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         if version == 0:
             # IF NOT EXISTS under a write lock: two processes creating the same new store both succeed
-            conn.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
+            conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -280,9 +192,9 @@ class TrialStore:
         """Record a sampled trial before it is evaluated and return its id; a resume re-evaluates it if it never
         finishes. ``(step, index)`` must be new: sampling the same slot twice is a driver bug. The deployment
         latency, known at sampling time, may be stored right away."""
-        row = (int(step), int(index), str(arch_id), _dumps([int(t) for t in tokens], "tokens"),
-               _dumps([str(b) for b in block_strings], "block_strings"), "pending",
-               _metric("latency_ms", latency_ms), _metric("latency_provenance", latency_provenance), _now())
+        row = (int(step), int(index), str(arch_id), dumps([int(t) for t in tokens], "tokens"),
+               dumps([str(b) for b in block_strings], "block_strings"), "pending",
+               metric("latency_ms", latency_ms), metric("latency_provenance", latency_provenance), now())
         try:
             with self._transaction() as conn:
                 cursor = conn.execute("INSERT INTO trials (step, index_in_step, arch_id, tokens, block_strings, "
@@ -334,17 +246,17 @@ class TrialStore:
         unknown = sorted(set(metrics) - set(METRIC_COLUMNS))
         if unknown:
             raise ValueError(f"unknown trial metrics {unknown}; accepted: {', '.join(METRIC_COLUMNS)}")
-        values = {name: _metric(name, value) for name, value in metrics.items()}
-        self._transition(trial_id, "done", UNFINISHED, {**values, "finished": _now()})
+        values = {name: metric(name, value) for name, value in metrics.items()}
+        self._transition(trial_id, "done", UNFINISHED, {**values, "finished": now()})
 
     def fail(self, trial_id: int, error: str) -> None:
         """Mark an unfinished trial failed with its error text (a failed trial is final: resume does not retry it)."""
-        self._transition(trial_id, "failed", UNFINISHED, {"error": str(error), "finished": _now()})
+        self._transition(trial_id, "failed", UNFINISHED, {"error": str(error), "finished": now()})
 
     @staticmethod
     def _decode(row: sqlite3.Row) -> dict[str, Any]:
         trial = dict(row)
-        for name in _JSON_COLUMNS:
+        for name in JSON_COLUMNS:
             if trial[name] is not None:
                 trial[name] = json.loads(trial[name])
         return trial
@@ -374,7 +286,7 @@ class TrialStore:
     def dataframe(self) -> pd.DataFrame:
         """All trials as a DataFrame, one row per trial, with the same columns and numeric dtypes (NaN / <NA> where
         a trial has no value yet) even before the first trial, so plots and filters work at any point of a run."""
-        return pd.DataFrame(self.trials(), columns=list(TRIAL_COLUMNS)).astype(_DTYPES)
+        return pd.DataFrame(self.trials(), columns=list(TRIAL_COLUMNS)).astype(DTYPES)
 
     # -- strategy state, scalars, metadata --------------------------------------------------------------------------
 
@@ -384,7 +296,7 @@ class TrialStore:
             raise TypeError(f"strategy state must be bytes, got {type(state).__name__}")
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO strategy_state (step, state, created) VALUES (?, ?, ?)",
-                         (int(step), sqlite3.Binary(bytes(state)), _now()))
+                         (int(step), sqlite3.Binary(bytes(state)), now()))
 
     def latest_strategy_state(self) -> tuple[int, bytes] | None:
         """The state of the highest completed step, or None for a run that has not completed one."""
@@ -396,19 +308,19 @@ class TrialStore:
         the two can no longer keep the state (so the step is not repeated) but lose its curves."""
         if not isinstance(state, (bytes, bytearray, memoryview)):
             raise TypeError(f"strategy state must be bytes, got {type(state).__name__}")
-        now = _now()
+        stamp = now()
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO strategy_state (step, state, created) VALUES (?, ?, ?)",
-                         (int(step), sqlite3.Binary(bytes(state)), now))
+                         (int(step), sqlite3.Binary(bytes(state)), stamp))
             conn.execute("DELETE FROM scalars WHERE step = ?", (int(step),))
             conn.executemany("INSERT INTO scalars (step, tag, value, created) VALUES (?, ?, ?, ?)",
-                             [(int(step), str(tag), float(value), now) for tag, value in scalars.items()])
+                             [(int(step), str(tag), float(value), stamp) for tag, value in scalars.items()])
 
     def log_scalar(self, step: int, tag: str, value: float) -> None:
         """Append one point of a curve (reward mean, entropy, best accuracy...)."""
         with self._transaction() as conn:
             conn.execute("INSERT INTO scalars (step, tag, value, created) VALUES (?, ?, ?, ?)",
-                         (int(step), str(tag), float(value), _now()))
+                         (int(step), str(tag), float(value), now()))
 
     def scalars(self) -> pd.DataFrame:
         """All logged points as a DataFrame with columns step, tag, value, in logging order."""
@@ -418,7 +330,7 @@ class TrialStore:
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable value under a key (replacing any previous value)."""
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (str(key), _dumps(value, key)))
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (str(key), dumps(value, key)))
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """The value stored under a key, or ``default``."""
@@ -434,8 +346,8 @@ class TrialStore:
         with self._transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO runs (config, seed, created, mnaslib_version, schema_version) VALUES (?, ?, ?, ?, ?)",
-                (_dumps(dict(config), "config"), seed, _now(),
-                 _mnaslib_version(), SCHEMA_VERSION))
+                (dumps(dict(config), "config"), seed, now(),
+                 mnaslib_version(), SCHEMA_VERSION))
         return int(cursor.lastrowid)
 
     def runs(self) -> list[dict[str, Any]]:

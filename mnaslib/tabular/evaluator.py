@@ -1,0 +1,113 @@
+"""A tabular benchmark as the search's evaluator: each child's accuracy is looked up, not trained.
+
+``BenchmarkEvaluator`` is an ``Evaluator`` like the proxy trainer (``Job -> ChildMetrics``), so the same search loop,
+store, cache and notebooks run on real trained accuracies at thousands of samples a minute: NAS-Bench-Macro's
+CIFAR-10 trainings (the table itself, optionally one of its three runs per query to model training noise) or
+Accel-NASBench's ImageNet trainings (through its surrogate, labelled with its held-out error).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Any
+
+import numpy as np
+
+from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.jobs import ChildMetrics, Job
+from mnaslib.tabular.base import TabularBenchmark
+
+# name -> (module, benchmark class, space class, the file the benchmark reads)
+BENCHMARKS = {
+    "nasbench-macro": ("mnaslib.tabular.nasbench_macro", "NASBenchMacro", "mnaslib.tabular.macro_space:MacroSpace",
+                       "NASBENCH_MACRO"),
+    "accel-nasbench": ("mnaslib.tabular.accel_nasbench", "AccelNASBench", "mnaslib.tabular.accel_space:AccelSpace",
+                       "ACCEL_NASBENCH"),
+}
+ACCURACY_MODES = ("mean", "one_run")
+
+
+def _check_name(name: str) -> tuple[str, str, str, str]:
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[name]
+
+
+def _attribute(spec: str) -> Any:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@lru_cache(maxsize=8)
+def load_benchmark(name: str, path: str | None = None) -> TabularBenchmark:
+    """The benchmark ``name``, loaded once per process (its file located and checked by sha256)."""
+    module, cls, _, _ = _check_name(name)
+    benchmark = getattr(importlib.import_module(module), cls)
+    return benchmark.load(path) if hasattr(benchmark, "load") else benchmark(path)
+
+
+def benchmark_space(name: str):
+    """The benchmark's search space (no data needed)."""
+    return _attribute(_check_name(name)[2])()
+
+
+def benchmark_deployment(name: str) -> BuildOptions:
+    """The network whose latency a search of this benchmark rewards: NAS-Bench-Macro's own 32x32 CIFAR-10
+    network, Accel-NASBench's 224x224 ImageNet one."""
+    if name == "nasbench-macro":
+        return _attribute("mnaslib.tabular.macro_space:MACRO_OPTIONS")
+    _check_name(name)
+    return DEPLOYMENT
+
+
+@dataclass(frozen=True)
+class BenchmarkEvaluator:
+    """Look each child up in the benchmark ``name`` (file at ``path``, or located as ``BenchmarkFile`` says).
+
+    ``accuracy`` is ``mean`` (the benchmark's headline) or ``one_run`` (one recorded training run, drawn with the
+    trial's seed, so a search sees the noise a real training would give).
+    """
+
+    name: str
+    path: str | None = None
+    accuracy: str = "mean"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if self.accuracy not in ACCURACY_MODES:
+            raise ValueError(f"benchmark accuracy must be one of {', '.join(ACCURACY_MODES)}, got {self.accuracy!r}")
+
+    @property
+    def benchmark(self) -> TabularBenchmark:
+        return load_benchmark(self.name, self.path)
+
+    @cached_property
+    def label(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
+        space = self.benchmark.space
+        label = self.benchmark.record(space.decode(space.sample(0))).provenance.label
+        return label if self.accuracy == "mean" else f"{label[:-1]}; one recorded run per query)"
+
+    def check(self) -> None:
+        self.benchmark  # locates, checks and parses the file: a missing or damaged one fails here, once
+
+    def data_source(self) -> dict[str, Any]:
+        file = getattr(importlib.import_module(BENCHMARKS[self.name][0]), BENCHMARKS[self.name][3])
+        return {"name": self.name, "fingerprint": f"sha256:{file.sha256}", "source": str(file.locate(self.path)),
+                "accuracy": self.accuracy}
+
+    def __call__(self, job: Job) -> ChildMetrics:
+        record = self.benchmark.record(job.arch)
+        accuracy = (record.draw_run(np.random.default_rng(job.seed)) if self.accuracy == "one_run"
+                    else record.accuracy)
+        extra = record.extra
+        return ChildMetrics(float(accuracy), self.label, trainable_params=_int(extra.get("params")),
+                            mult_adds=_int(extra.get("flops", extra.get("macs"))), train_seconds=0.0,
+                            eval_seconds=0.0, extra={"benchmark": self.name})
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
