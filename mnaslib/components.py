@@ -261,7 +261,7 @@ def reuse_identical_run(profile: "Profile", run_dir: str | os.PathLike,
     search setting equal (steps and executor included) and every trial finished, else nothing is copied and the
     search runs as usual. Returns the folder copied from, or None.
     """
-    from mnaslib.rundir import LOCK_FILENAME, config_differences
+    from mnaslib.rundir import PID_FILENAME, config_differences
     from mnaslib.store import STORE_FILENAME, TrialStore
 
     run_dir = Path(run_dir)
@@ -277,6 +277,6 @@ def reuse_identical_run(profile: "Profile", run_dir: str | os.PathLike,
         stored = {k: v for k, v in (runs[-1]["config"] if runs else {}).items() if k in wanted}
         if (runs and not config_differences(stored, wanted, ("profile",))
                 and len(finished) == len(trials) == profile.steps * profile.batch_size):
-            shutil.copytree(candidate, run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(LOCK_FILENAME))
+            shutil.copytree(candidate, run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(PID_FILENAME))
             return candidate
     return None

@@ -17,7 +17,7 @@ from typing import Any
 from mnaslib.store import STORE_FILENAME, StoreError, TrialStore
 from mnaslib.store_schema import dumps
 
-LOCK_FILENAME = ".search.lock"
+PID_FILENAME = ".search.pid"
 TENSORBOARD_DIR = "tensorboard"
 # Config keys that may change when a run is resumed: how long it runs and how many workers evaluate trials change
 # the schedule, not the search. Every other key (space, strategy, reward, seed, proxy training...) defines it.
@@ -29,45 +29,49 @@ class RunLocked(StoreError):
 
 
 class RunLock:
-    """An exclusive advisory lock on ``run_dir/.search.lock`` holding the owner's pid; the OS drops it when the
-    owning process ends however it ends, so a killed search never leaves a stale lock behind."""
+    """An exclusive advisory lock on the run directory itself, which the OS drops when the owning process ends
+    however it ends, so a killed search never leaves a stale lock. The owner's pid is noted in ``.search.pid`` for
+    the message a second search gets; the note is removed on release, so the directory is left as it was."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / LOCK_FILENAME
-        self._file = None
+        self.run_dir = run_dir
+        self.note = run_dir / PID_FILENAME
+        self._fd: int | None = None
 
     def acquire(self) -> "RunLock":
-        handle = open(self.path, "a+")
+        # POSIX locks the directory's own descriptor; Windows cannot open a directory, so it locks the note file
+        fd = os.open(self.run_dir, os.O_RDONLY) if os.name != "nt" else os.open(self.note, os.O_RDWR | os.O_CREAT)
         try:
-            _lock(handle)
+            _lock(fd)
         except OSError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            handle.close()
-            raise RunLocked(f"another search (pid {owner}) is using {self.path.parent}; wait for it to finish, stop "
-                            f"it, or use another --run-dir") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._file = handle
+            os.close(fd)
+            owner = self.note.read_text().strip() if self.note.is_file() else "unknown"
+            raise RunLocked(f"another search (pid {owner}) is using {self.run_dir}; wait for it to finish, stop it, "
+                            f"or use another --run-dir") from None
+        self._fd = fd
+        if os.name == "nt":
+            os.write(fd, str(os.getpid()).encode())
+        else:
+            self.note.write_text(str(os.getpid()))
         return self
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            if os.name != "nt":
+                self.note.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
 
 
-def _lock(handle) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows
+def _lock(fd: int) -> None:
+    if os.name == "nt":
         import msvcrt
 
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    import fcntl  # flock works on a directory's descriptor (Linux, macOS)
+
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def check_run_dir(run_dir: str | os.PathLike[str]) -> Path:

@@ -233,7 +233,8 @@ class TrialStore:
     def reset_failed(self) -> int:
         """Make every failed trial pending again (``mnas search --retry-failed``); returns how many."""
         with self._transaction() as conn:
-            cursor = conn.execute("UPDATE trials SET status = 'pending', finished = NULL WHERE status = 'failed'")
+            cursor = conn.execute("UPDATE trials SET status = 'pending', error = NULL, finished = NULL "
+                                  "WHERE status = 'failed'")
         return int(cursor.rowcount)
 
     def finish(self, trial_id: int, **metrics: Any) -> None:
@@ -247,7 +248,7 @@ class TrialStore:
         if unknown:
             raise ValueError(f"unknown trial metrics {unknown}; accepted: {', '.join(METRIC_COLUMNS)}")
         values = {name: metric(name, value) for name, value in metrics.items()}
-        self._transition(trial_id, "done", UNFINISHED, {**values, "finished": now()})
+        self._transition(trial_id, "done", UNFINISHED, {**values, "error": None, "finished": now()})
 
     def fail(self, trial_id: int, error: str) -> None:
         """Mark an unfinished trial failed with its error text (a failed trial is final: resume does not retry it)."""
