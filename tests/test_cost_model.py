@@ -13,7 +13,7 @@ from mnaslib.latency import get_provider
 from mnaslib.latency import cost_model  # noqa: F401  (registers flops, host-model, pixel1-model)
 from mnaslib.latency.layer_table import (Calibration, HostLayerTable, calibrate, fast_tflite, layer_model,
                                          random_archs)
-from mnaslib.latency.ops import arch_layers, arch_ops, keras_ops
+from mnaslib.latency.ops import arch_layers, arch_ops, arch_params, keras_ops
 from mnaslib.latency.pixel1 import arch_features, fit_pixel1_model, load_pixel1_model, model_features
 from mnaslib.latency.tflite import flatbuffer_op_sequence, flatbuffer_ops, to_tflite
 from mnaslib.buildable import BuildOptions
@@ -42,7 +42,7 @@ CASES = [(reference("a1"), 1.0, 224), (reference("b1"), 0.5, 160), (reference("s
 @pytest.mark.parametrize("arch, multiplier, size", CASES)
 def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
     """Layer enumeration (blocks, resolutions, channels, skips, SE) and the op list/features against the built
-    model; the ops' mult-adds sum to profile_model's total."""
+    model; the ops' mult-adds sum to profile_model's total, the layers' parameters to its trainable count."""
     model = arch.build(BuildOptions(depth_multiplier=multiplier, input_size=size))
     groups = {}
     for layer in model.layers:
@@ -65,6 +65,7 @@ def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
     ops = arch_ops(arch, multiplier, size)
     assert sorted(ops) == sorted(keras_ops(model))
     assert sum(op.mult_adds for op in ops) == summarize(model)["mult_adds"]
+    assert arch_params(arch, multiplier) == summarize(model)["trainable_params"]
     np.testing.assert_allclose(arch_features(arch, multiplier, size), model_features(model), rtol=1e-12)
 
 

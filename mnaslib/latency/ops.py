@@ -19,7 +19,9 @@ Two paths produce the same list:
   microseconds), which is what a search needs. The tests check that both paths agree op for op.
 
 The same walk also yields the network's *layers* (:func:`arch_layers`): one record per stem, block layer and
-head, keyed by everything that decides its cost. The host layer table measures and caches latencies per layer.
+head, keyed by everything that decides its cost. The host layer table measures and caches latencies per layer, and
+:func:`arch_params` counts a network's trainable parameters from them (equal to ``summarize``'s count of the built
+model, for checking a whole benchmark's published counts without building thousands of models).
 """
 from __future__ import annotations
 
@@ -349,3 +351,30 @@ def arch_ops(arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 
              num_classes: int = 1000) -> list[Op]:
     """The executed ops of ``build_model(arch, ...)`` computed analytically (equal to ``keras_ops`` of the model)."""
     return [op for key in arch_layers(arch, depth_multiplier, input_size, num_classes) for op in layer_ops(key)]
+
+
+def layer_params(key: LayerKey) -> int:
+    """Trainable parameters of one layer of ``build_model``: convolutions without bias, 2 per batch-norm channel
+    (gamma and beta), SE convolutions and the classifier with biases."""
+    c, o = key.in_channels, key.out_channels
+    if key.part == "stem":
+        return key.kernel * key.kernel * c * o + 2 * o
+    if key.part == "head":
+        return c * o + 2 * o + o * key.classes + key.classes
+    if key.op == "conv":
+        params, mid = key.kernel * key.kernel * c * o + 2 * o, o
+    else:
+        mid = key.in_filters * key.expand_ratio if key.expand_ratio != 1 else c
+        params = (c * mid + 2 * mid if key.expand_ratio != 1 else 0) + key.kernel * key.kernel * mid + 2 * mid
+        params += mid * o + 2 * o
+    if key.se_channels:
+        params += 2 * mid * key.se_channels + key.se_channels + mid
+    if "proj" in key.skip:
+        params += c * o + 2 * o
+    return params
+
+
+def arch_params(arch: Arch | str, depth_multiplier: float = 1.0, num_classes: int = 1000) -> int:
+    """Trainable parameters of ``build_model(arch, depth_multiplier=..., num_classes=...)``, without building it
+    (the input size changes no weight)."""
+    return sum(layer_params(key) for key in arch_layers(arch, depth_multiplier, 224, num_classes))
