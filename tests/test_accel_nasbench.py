@@ -245,7 +245,7 @@ def bench(archive, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MNAS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         bench = AccelNASBench(archive)
-        bench.surrogate  # fitted here, about 5-10 s
+        bench.surrogate  # fitted here: about 5 s of CPU
     return bench
 
 
