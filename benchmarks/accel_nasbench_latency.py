@@ -15,6 +15,7 @@ machine even thread-CPU time drifts, by tens of percent in a busy spell, with th
 caches and memory.
 
     python benchmarks/accel_nasbench_latency.py [--networks 30] [--seed 0] [--passes 2] [--csv out.csv]
+                                                [--archive anb_dataset_jsons.tar.gz]
 """
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ from mnaslib.latency import get_provider
 from mnaslib.latency.host import cpu_model
 from mnaslib.latency.layer_table import fast_tflite
 from mnaslib.latency.tflite import check_flatbuffer
-from mnaslib.models import build_model
+from mnaslib.tabular.accel_nasbench import load_results
 from mnaslib.tabular.accel_space import AccelSpace
+from mnaslib.tabular.accel_surrogate import table_tokens
 
 
 def best_scale(predicted: np.ndarray, measured: np.ndarray) -> float:
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--passes", type=int, default=2, help="measurements of every network (the quickest counts)")
     parser.add_argument("--csv", help="also write the per-network table here")
+    parser.add_argument("--archive", help="Accel-NASBench's archive (or folder): also predict its 5,138 networks")
     args = parser.parse_args()
     if args.networks < 3 or args.passes < 1:
         parser.error("--networks must be at least 3 for a rank correlation, --passes at least 1")
@@ -65,13 +68,20 @@ def main() -> None:
     for arch in many:
         pixel1.latency(arch)
     per_prediction_us = (time.perf_counter() - start) / len(many) * 1e6
+    if args.archive:
+        trained = load_results(args.archive)
+        start = time.perf_counter()
+        predicted = np.array([pixel1.latency(space.decode(list(tokens))).median_ms for tokens in table_tokens(trained)])
+        print(f"Pixel-1 model over Accel-NASBench's {len(trained):,} trained networks at 224x224: min "
+              f"{predicted.min():.1f}, median {np.median(predicted):.1f}, max {predicted.max():.1f} ms "
+              f"({time.perf_counter() - start:.1f} s for all)")
     host = get_provider("host", clock="thread_cpu")
     rows, measured = [], None
     with tempfile.TemporaryDirectory(prefix="accel-latency-") as folder:
         files = []
         for index, arch in enumerate(archs):
             keras.utils.set_random_seed(index)
-            model = build_model(arch)
+            model = arch.build()
             flatbuffer = fast_tflite(model)
             check_flatbuffer(flatbuffer, model.count_params())
             files.append(Path(folder) / f"{arch.arch_id}.tflite")
