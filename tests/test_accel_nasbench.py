@@ -241,9 +241,14 @@ def test_parsed_table_is_cached_by_checksum_and_a_damaged_cache_is_replaced(arch
 # The surrogate
 # ---------------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def bench(archive, tmp_path_factory):
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def bench(archive, cache):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MNAS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        patch.setenv("MNAS_CACHE_DIR", str(cache))
         bench = AccelNASBench(archive)
         bench.surrogate  # fitted here: about 5 s of CPU
     return bench
@@ -260,6 +265,8 @@ def test_surrogate_predictions_carry_their_measured_error(bench, archs):
         f"gradient boosting fitted on {surrogate.n_train:,} of Accel-NASBench's 5,138 ImageNet 16-epoch trainings; "
         f"held-out Kendall {held_out['kendall']:.2f}, RMSE {held_out['rmse']:.2f} points")
     assert 0.0 < record.accuracy < 1.0 and record.accuracy == record.extra["val_top1_percent"] / 100.0
+    assert record.extra["params"] == 5_288_548 and record.extra["macs"] == sum(
+        op.mult_adds for op in arch_ops(SPACE.efficientnet_b0()))
     batch = bench.records(archs[:50])
     assert [r.accuracy for r in batch] == [bench.record(a).accuracy for a in archs[:50]]
     assert bench.accuracy(SPACE.encode(archs[7])) == batch[7].accuracy
@@ -273,6 +280,7 @@ def test_trained_networks_are_labelled_benchmark(bench, table, archs):
     assert record.provenance.kind == "benchmark" and "single seed" in record.provenance.label
     assert record.accuracy == table["val_top1"].iloc[once] / 100.0 and record.runs == (record.accuracy,)
     assert record.extra["params_m"] == table["params_m"].iloc[once]
+    assert record.extra["params"] == round(record.extra["params_m"] * 1e6) == bench.record(archs[once]).extra["params"]
     twice = next(a for a in archs if len(bench.trained(a).runs) == 2)
     assert "mean of 2 trainings" in bench.trained(twice).provenance.label
     assert bench.trained(SPACE.efficientnet_b0()) is None  # B0 itself was not among the trained networks
@@ -314,3 +322,19 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
     with pytest.raises(RuntimeError, match="disk full"):
         write_atomically(target, fail)
     assert target.read_text() == "kept\n" and [p.name for p in target.parent.iterdir()] == ["table.csv"]
+
+
+def test_the_search_evaluator_looks_children_up_in_the_surrogate(bench, archive, cache, monkeypatch):
+    """The search loop's BenchmarkEvaluator reads this benchmark: accuracy, label and counts of each child."""
+    from mnaslib.jobs import Job
+    from mnaslib.tabular.evaluator import BenchmarkEvaluator, benchmark_space
+
+    monkeypatch.setenv("MNAS_CACHE_DIR", str(cache))  # the fixture's fitted surrogate, read back, not refitted
+    evaluator = BenchmarkEvaluator("accel-nasbench", path=str(archive))
+    arch = benchmark_space("accel-nasbench").decode(SPACE.sample(3))
+    metrics = evaluator(Job(0, arch, seed=0))
+    assert metrics.accuracy == bench.record(arch).accuracy
+    assert metrics.accuracy_provenance == bench.record(arch).provenance.label == evaluator.describe()
+    assert metrics.trainable_params == arch_params(arch)
+    assert metrics.mult_adds == sum(op.mult_adds for op in arch_ops(arch))
+    assert evaluator.data_source()["fingerprint"] == f"sha256:{ACCEL_NASBENCH.sha256}"

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mnaslib.labels import Provenance
+from mnaslib.latency.ops import arch_ops, arch_params
 from mnaslib.space import Arch
 from mnaslib.tabular.accel_space import AccelSpace
 from mnaslib.tabular.accel_surrogate import AccelSurrogate, SurrogateSettings, load_or_fit, table_tokens
@@ -199,7 +200,12 @@ class AccelNASBench(TabularBenchmark):
         return self._surrogate
 
     def record(self, arch: Arch) -> BenchmarkRecord:
-        """The surrogate's top-1 (a fraction) of any network of the space, labelled with its held-out error."""
+        """The surrogate's top-1 (a fraction) of any network of the space, labelled with its held-out error.
+
+        ``extra`` holds the prediction in percent and the network's exact counts, as a trained child reports them:
+        ``params`` (trainable parameters) and ``macs`` (our mult-adds at 224x224: convolutions and the classifier;
+        the benchmark's own ``model_info.macs`` adds thop's batch-norm and pooling counts, see ``published_macs``).
+        """
         return self.records([arch])[0]
 
     def records(self, archs: Iterable[Arch]) -> list[BenchmarkRecord]:
@@ -215,14 +221,19 @@ class AccelNASBench(TabularBenchmark):
             surrogate = self.surrogate
             for key, top1 in zip(missing, surrogate.predict(np.array(missing))):
                 self._predicted[key] = BenchmarkRecord(float(top1) / 100.0, surrogate.provenance,
-                                                       extra={"val_top1_percent": float(top1)})
+                                                       extra={"val_top1_percent": float(top1), **self._counts(key)})
         return [self._predicted[key] for key in keys]
+
+    def _counts(self, tokens: tuple[int, ...]) -> dict[str, int]:
+        arch = self._space.decode(list(tokens))
+        return {"params": arch_params(arch), "macs": sum(op.mult_adds for op in arch_ops(arch))}
 
     def trained(self, arch: Arch) -> BenchmarkRecord | None:
         """The recorded training(s) of ``arch`` if it is one of the benchmark's networks, else None.
 
         ``accuracy`` is the recorded ``val_top1`` as a fraction (the mean where the network was trained twice),
-        ``runs`` every training's, ``extra`` the result numbers, top-5, MACs and parameters as published."""
+        ``runs`` every training's, ``extra`` the result numbers, top-5, MACs and parameters as published (``macs_m``,
+        ``params_m``) and the exact counts of ``record`` (``params``, ``macs``)."""
         rows = self._rows.get(tuple(self._space.encode(arch)))
         if rows is None:
             return None
@@ -233,4 +244,5 @@ class AccelNASBench(TabularBenchmark):
                                runs, extra={"results": [int(r) for r in found["result"]],
                                             "val_top5": [float(v) for v in found["val_top5"]],
                                             "macs_m": float(found["macs_m"].iloc[0]),
-                                            "params_m": float(found["params_m"].iloc[0])})
+                                            "params_m": float(found["params_m"].iloc[0]),
+                                            **self._counts(tuple(self._space.encode(arch)))})
