@@ -34,28 +34,30 @@ def conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: st
     return layers.Activation(activation, name=f"{name}_{activation}")(x) if activation else x
 
 
-def squeeze_excite(x, reduced_filters: int, name: str):
-    """Squeeze-and-excitation: pool, 1x1 reduce (ReLU), 1x1 expand (sigmoid), rescale."""
+def squeeze_excite(x, reduced_filters: int, name: str, gate: str = "sigmoid"):
+    """Squeeze-and-excitation: pool, 1x1 reduce (ReLU), 1x1 expand with the gate (``sigmoid`` or
+    ``hard_sigmoid``), rescale."""
     filters = x.shape[-1]
     s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_squeeze")(x)
     s = layers.Conv2D(reduced_filters, 1, activation="relu", kernel_initializer=conv_initializer(),
                       name=f"{name}_se_reduce")(s)
-    s = layers.Conv2D(filters, 1, activation="sigmoid", kernel_initializer=conv_initializer(),
+    s = layers.Conv2D(filters, 1, activation=gate, kernel_initializer=conv_initializer(),
                       name=f"{name}_se_expand")(s)
     return layers.Multiply(name=f"{name}_se_excite")([x, s])
 
 
-def block_layer(x, spec: BlockSpec, in_filters: int, out_filters: int, stride: int, name: str):
+def block_layer(x, spec: BlockSpec, in_filters: int, out_filters: int, stride: int, name: str,
+                se_gate: str = "sigmoid"):
     """One layer of a block (the first layer of a block carries its stride).
 
     ``in_filters``/``out_filters`` are the already depth-multiplied counts; the SE width follows the official rule
-    ``max(1, int(in_filters * se_ratio))`` on the layer's input filters.
+    ``max(1, int(in_filters * se_ratio))`` on the layer's input filters; ``se_gate`` is the network's SE gate.
     """
     inputs = x
     if spec.op == "conv":
         x = conv_bn(x, out_filters, spec.kernel, stride, name)
         if spec.se_ratio > 0:
-            x = squeeze_excite(x, max(1, int(in_filters * spec.se_ratio)), name)
+            x = squeeze_excite(x, max(1, int(in_filters * spec.se_ratio)), name, se_gate)
     else:
         if spec.expand_ratio != 1:
             x = conv_bn(x, in_filters * spec.expand_ratio, 1, 1, f"{name}_expand")
@@ -64,7 +66,7 @@ def block_layer(x, spec: BlockSpec, in_filters: int, out_filters: int, stride: i
         x = batch_norm(x, f"{name}_dwconv_bn")
         x = layers.Activation("relu", name=f"{name}_dwconv_relu")(x)
         if spec.se_ratio > 0:
-            x = squeeze_excite(x, max(1, int(in_filters * spec.se_ratio)), name)
+            x = squeeze_excite(x, max(1, int(in_filters * spec.se_ratio)), name, se_gate)
         x = conv_bn(x, out_filters, 1, 1, f"{name}_project", activation=None)
     return _skip(inputs, x, spec.skip, in_filters, out_filters, stride, name)
 

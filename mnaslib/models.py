@@ -60,7 +60,7 @@ def build_model(arch: "Arch", options: BuildOptions = DEPLOYMENT, *, input_chann
         out_filters = round_filters(spec.out_filters, multiplier)
         for r in range(spec.repeats):
             x = block_layer(x, spec, in_filters if r == 0 else out_filters, out_filters,
-                            spec.stride if r == 0 else 1, name=f"block{b + 1}{_letter(r)}")
+                            spec.stride if r == 0 else 1, name=f"block{b + 1}{_letter(r)}", se_gate=arch.se_gate)
     x = conv_bn(x, arch.head_filters, 1, 1, "head")
     model_name = name or f"{arch.name or 'arch-' + arch.arch_id}{'' if multiplier == 1.0 else f'-x{multiplier:g}'}"
     return classifier_head(inputs, x, options.num_classes, dropout, model_name)

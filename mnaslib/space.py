@@ -47,6 +47,9 @@ SKIPS = ("identity", "pool", "none")
 # is refused at once instead of building for minutes.
 MAX_BLOCKS, MAX_REPEATS, MAX_KERNEL, MAX_EXPANSION, MAX_FILTERS = 32, 32, 15, 16, 8192
 OPS = ("mbconv", "conv")
+# The squeeze-excitation gate: MnasNet's sigmoid, or the hard sigmoid relu6(x + 3) / 6 of ReLU networks such as
+# Accel-NASBench's (Keras' ``hard_sigmoid``, PyTorch's ``Hardsigmoid``).
+SE_GATES = ("sigmoid", "hard_sigmoid")
 
 _KEY_RE = re.compile(r"^(se|[rksieo])(.*)$")
 
@@ -159,6 +162,10 @@ class Arch:
     As in the official code, a block's declared input filters (``i``) set its expansion width, its SE width and
     whether the identity skip applies; the tensor it actually receives comes from the previous layer. The two differ
     only in the official ``mnasnet-small`` (stem 8, first block ``i16``), which is kept verbatim.
+
+    ``se_gate`` is the gate of every SE module (``SE_GATES``). Block strings do not carry it, so the id adds it
+    where it is not the default sigmoid (every sigmoid network keeps the id it always had) and the JSON form keeps
+    it.
     """
 
     blocks: tuple[BlockSpec, ...]
@@ -166,6 +173,7 @@ class Arch:
     head_filters: int = 1280
     name: str = ""
     dropout: float = 0.2  # before the classifier, when training; not part of the id (it changes no inference)
+    se_gate: str = "sigmoid"
 
     def __post_init__(self) -> None:
         _check(len(self.blocks) >= 1, "an architecture needs at least one block")
@@ -179,6 +187,7 @@ class Arch:
                    f"block {index + 1} ({block.to_string()}) declares i{block.in_filters} but block {index} outputs "
                    f"o{previous.out_filters}; a block's input filters must equal the previous block's output")
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
+        _check(self.se_gate in SE_GATES, f"se_gate must be one of {SE_GATES}, got {self.se_gate!r}")
         object.__setattr__(self, "blocks", tuple(self.blocks))
 
     def block_strings(self) -> list[str]:
@@ -192,7 +201,7 @@ class Arch:
 
     @classmethod
     def from_block_strings(cls, strings: Iterable[str] | str, stem_filters: int | None = None,
-                           head_filters: int = 1280, name: str = "") -> "Arch":
+                           head_filters: int = 1280, name: str = "", se_gate: str = "sigmoid") -> "Arch":
         """Parse block strings (a list, or one string separated by spaces/commas); the stem defaults to the first
         block's input filters."""
         if isinstance(strings, str):
@@ -200,12 +209,15 @@ class Arch:
         blocks = tuple(BlockSpec.from_string(s) for s in strings)
         if not blocks:
             raise ValueError("no block strings given")
-        return cls(blocks, stem_filters if stem_filters is not None else blocks[0].in_filters, head_filters, name)
+        return cls(blocks, stem_filters if stem_filters is not None else blocks[0].in_filters, head_filters, name,
+                   se_gate=se_gate)
 
     @property
     def arch_id(self) -> str:
         """A stable 12-hex-digit id: the same network always gets the same id, whatever produced it."""
         key = f"stem{self.stem_filters}|" + "|".join(self.block_strings()) + f"|head{self.head_filters}"
+        if self.se_gate != "sigmoid":
+            key += f"|gate-{self.se_gate}"
         return hashlib.sha1(key.encode()).hexdigest()[:12]
 
     @property
@@ -218,7 +230,8 @@ class Arch:
     def to_dict(self) -> dict:
         """A JSON-ready form that keeps everything (stem and head too), for ``mnas export -o arch.json``."""
         return {"name": self.name, "stem_filters": self.stem_filters, "block_strings": self.block_strings(),
-                "head_filters": self.head_filters, "dropout": self.dropout, "arch_id": self.arch_id}
+                "head_filters": self.head_filters, "dropout": self.dropout, "se_gate": self.se_gate,
+                "arch_id": self.arch_id}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Arch":
@@ -226,9 +239,10 @@ class Arch:
         A stored ``arch_id`` must match the parsed network, so a hand-edited file cannot pass for another."""
         if not isinstance(values, dict) or "block_strings" not in values:
             raise ValueError("an architecture file needs a 'block_strings' list (and optionally 'stem_filters', "
-                             "'head_filters', 'name'); write one with `mnas export MODEL -o arch.json`")
+                             "'head_filters', 'name', 'se_gate'); write one with `mnas export MODEL -o arch.json`")
         arch = cls.from_block_strings(values["block_strings"], values.get("stem_filters"),
-                                      int(values.get("head_filters", 1280)), str(values.get("name", "")))
+                                      int(values.get("head_filters", 1280)), str(values.get("name", "")),
+                                      str(values.get("se_gate", "sigmoid")))
         if "dropout" in values:
             arch = replace(arch, dropout=float(values["dropout"]))
         if "arch_id" in values and values["arch_id"] != arch.arch_id:
@@ -347,6 +361,8 @@ class MnasNetSpace:
         """The network -> canonical tokens; raises ``ValueError`` naming the first block outside the space."""
         if len(arch.blocks) != self.num_blocks:
             raise ValueError(f"the space has {self.num_blocks} blocks, the architecture has {len(arch.blocks)}")
+        if arch.se_gate != "sigmoid":
+            raise ValueError(f"the MnasNet space gates SE with a sigmoid, the architecture with {arch.se_gate}")
         if arch.stem_filters != self.stem_filters or arch.head_filters != self.head_filters:
             raise ValueError(f"the space uses stem {self.stem_filters} / head {self.head_filters}, the architecture "
                              f"stem {arch.stem_filters} / head {arch.head_filters}")

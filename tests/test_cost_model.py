@@ -1,7 +1,10 @@
 """Latency cost models: the analytic op/layer walk against real Keras models, the host layer table against real
 LiteRT measurements (tiny networks, so it stays fast), and the Pixel-1 model against its stored fit."""
 import re
+from collections import Counter
+from dataclasses import replace
 
+import keras
 import numpy as np
 import pytest
 
@@ -10,9 +13,9 @@ from mnaslib.latency import get_provider
 from mnaslib.latency import cost_model  # noqa: F401  (registers flops, host-model, pixel1-model)
 from mnaslib.latency.layer_table import (Calibration, HostLayerTable, calibrate, fast_tflite, layer_model,
                                          random_archs)
-from mnaslib.latency.ops import arch_layers, arch_ops, keras_ops
+from mnaslib.latency.ops import arch_layers, arch_ops, arch_params, keras_ops
 from mnaslib.latency.pixel1 import arch_features, fit_pixel1_model, load_pixel1_model, model_features
-from mnaslib.latency.tflite import flatbuffer_ops, to_tflite
+from mnaslib.latency.tflite import flatbuffer_op_sequence, flatbuffer_ops, to_tflite
 from mnaslib.buildable import BuildOptions
 from mnaslib.zoo import network, reference
 from mnaslib.counting import summarize
@@ -32,13 +35,14 @@ def _random_cases(count, seed):
 
 
 CASES = [(reference("a1"), 1.0, 224), (reference("b1"), 0.5, 160), (reference("small"), 1.0, 224),
-         (reference("a1-mbconv6-k5"), 1.4, 96)] + _random_cases(3, seed=7)
+         (reference("a1-mbconv6-k5"), 1.4, 96), (replace(reference("a1"), se_gate="hard_sigmoid"), 0.75, 128)
+         ] + _random_cases(3, seed=7)
 
 
 @pytest.mark.parametrize("arch, multiplier, size", CASES)
 def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
     """Layer enumeration (blocks, resolutions, channels, skips, SE) and the op list/features against the built
-    model; the ops' mult-adds sum to profile_model's total."""
+    model; the ops' mult-adds sum to profile_model's total, the layers' parameters to its trainable count."""
     model = arch.build(BuildOptions(depth_multiplier=multiplier, input_size=size))
     groups = {}
     for layer in model.layers:
@@ -61,7 +65,50 @@ def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
     ops = arch_ops(arch, multiplier, size)
     assert sorted(ops) == sorted(keras_ops(model))
     assert sum(op.mult_adds for op in ops) == summarize(model)["mult_adds"]
+    assert arch_params(arch, multiplier) == summarize(model)["trainable_params"]
     np.testing.assert_allclose(arch_features(arch, multiplier, size), model_features(model), rtol=1e-12)
+
+
+# What each TFLite builtin is in the op lists of mnaslib.latency.ops (1x1 and kxk convolutions are both CONV_2D).
+_TFLITE_KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise", "FULLY_CONNECTED": "dense", "MEAN": "pool",
+                 "AVERAGE_POOL_2D": "pool", "LOGISTIC": "elementwise", "MUL": "elementwise", "ADD": "elementwise"}
+
+
+def _counted_kinds(ops):
+    return Counter("conv" if op.kind in ("conv1x1", "convkxk") else op.kind for op in ops)
+
+
+@pytest.mark.parametrize("gate, gate_ops", [("sigmoid", {"LOGISTIC": 2, "MUL": 2}), ("hard_sigmoid", {"MUL": 4})])
+def test_op_lists_match_what_the_converter_makes_of_each_se_gate(gate, gate_ops):
+    """A sigmoid gate is a LOGISTIC; a hard sigmoid after its conv is one MUL by 1/6 (the + 3 goes into the bias,
+    the ReLU6 is fused): either way one elementwise op per SE, as keras_ops and arch_ops count it."""
+    arch = replace(TINY, se_gate=gate)
+    model = arch.build(BuildOptions(**TINY_OPTIONS))
+    converted = flatbuffer_op_sequence(fast_tflite(model))  # the converter's graph, a few seconds faster
+    assert {name: converted.count(name) for name in ("LOGISTIC", "MUL")} == {"LOGISTIC": 0, "MUL": 0, **gate_ops}
+    assert Counter(_TFLITE_KINDS[name] for name in converted) == _counted_kinds(keras_ops(model))
+    assert _counted_kinds(keras_ops(model)) == _counted_kinds(arch_ops(arch, **TINY_OPTIONS))
+
+
+def test_a_standalone_hard_sigmoid_is_two_ops():
+    """Not after a convolution, the + 3 cannot fold into a bias: ADD (ReLU6 fused), then MUL."""
+    inputs = keras.Input((8, 8, 16))
+    gate = keras.layers.Activation("hard_sigmoid")(keras.layers.GlobalAveragePooling2D(keepdims=True)(inputs))
+    model = keras.Model(inputs, keras.layers.Multiply()([inputs, gate]))
+    assert flatbuffer_op_sequence(fast_tflite(model)) == ["MEAN", "ADD", "MUL", "MUL"]
+    assert [op.kind for op in keras_ops(model)] == ["pool", "elementwise", "elementwise", "elementwise"]
+
+
+def test_layer_keys_carry_the_gate_only_where_there_is_an_se():
+    hard = replace(reference("a1"), se_gate="hard_sigmoid")
+    soft_keys, hard_keys = arch_layers(reference("a1")), arch_layers(hard)
+    for soft, key in zip(soft_keys, hard_keys):
+        assert key.gate == ("hard_sigmoid" if key.se_channels else "sigmoid")
+        assert key.text == (soft.text + "|hard_sigmoid" if key.se_channels else soft.text)
+    assert soft_keys[4].text == "block|mbconv|k5|s2|e3|f24|i24|se6|o40|r56|none"  # cached tables stay valid
+    assert arch_features(hard) == pytest.approx(arch_features(reference("a1")))
+    se_layer = layer_model(hard_keys[4])  # what the host layer table measures for this key
+    assert se_layer.get_layer("block_se_expand").activation.__name__ == "hard_sigmoid"
 
 
 @pytest.fixture(scope="module")

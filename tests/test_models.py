@@ -117,3 +117,17 @@ def test_keras_baselines_take_the_width_multiplier():
     full, half = (summarize(network("keras-mobilenet").build(BuildOptions(depth_multiplier=m)))["trainable_params"]
                   for m in (1.0, 0.5))
     assert half < 0.4 * full
+
+
+def test_hard_sigmoid_se_gate_is_built_with_the_same_weights():
+    """The gate changes the SE's activation, never its weights; the hard sigmoid is relu6(x + 3) / 6."""
+    from dataclasses import replace
+    import keras
+
+    arch, options = reference("mnasnet-a1"), BuildOptions(input_size=64)
+    soft, hard = arch.build(options), replace(arch, se_gate="hard_sigmoid").build(options)
+    assert summarize(soft) == summarize(hard)
+    gates = {layer.activation.__name__ for layer in hard.layers if layer.name.endswith("_se_expand")}
+    assert gates == {"hard_sigmoid"}
+    x = np.linspace(-4.0, 4.0, 9, dtype="float32")
+    np.testing.assert_allclose(keras.activations.hard_sigmoid(x), np.clip(x + 3.0, 0.0, 6.0) / 6.0, atol=1e-7)

@@ -157,3 +157,22 @@ def test_unknown_space_choices_raise():
         MnasNetSpace(conv_ops=("mbconv9",))
     with pytest.raises(ValueError, match="unknown skip op"):
         MnasNetSpace(skip_ops=("dense",))
+
+
+def test_hard_sigmoid_gate_enters_the_id_only_when_chosen_and_survives_json():
+    """The default sigmoid keeps every id (A1's is pinned above); a hard-sigmoid network is another network, and its
+    gate survives the JSON round trip (an older file without the field reads as sigmoid)."""
+    from dataclasses import replace
+    a1 = reference("mnasnet-a1")
+    hard = replace(a1, se_gate="hard_sigmoid")
+    assert replace(hard, se_gate="sigmoid").arch_id == a1.arch_id == "f6daf5250d9a"
+    assert hard.arch_id != a1.arch_id and hard.block_strings() == a1.block_strings()
+    assert Arch.from_dict(hard.to_dict()) == hard and hard.to_dict()["se_gate"] == "hard_sigmoid"
+    legacy = {k: v for k, v in a1.to_dict().items() if k != "se_gate"}
+    assert Arch.from_dict(legacy).se_gate == "sigmoid"
+    with pytest.raises(ValueError, match="does not match"):
+        Arch.from_dict({**hard.to_dict(), "se_gate": "sigmoid"})  # the stored id names the hard-sigmoid network
+    with pytest.raises(ValueError, match="se_gate must be one of"):
+        replace(a1, se_gate="swish")
+    with pytest.raises(ValueError, match="gates SE with a sigmoid"):
+        SPACE.encode(replace(SPACE.decode(SPACE.sample(0)), se_gate="hard_sigmoid"))

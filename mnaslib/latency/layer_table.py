@@ -116,7 +116,7 @@ def layer_model(key: LayerKey):
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dense(key.classes, name="predictions")(x)
     elif key.part == "block":
-        x = block_layer(inputs, key.block_spec(), key.in_filters, key.out_channels, key.stride, "block")
+        x = block_layer(inputs, key.block_spec(), key.in_filters, key.out_channels, key.stride, "block", key.gate)
     else:
         raise ValueError(f"unknown layer part {key.part!r}; expected stem, block or head")
     return keras.Model(inputs, x, name=key.part)

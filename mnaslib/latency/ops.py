@@ -3,6 +3,9 @@
 A latency cost model needs to know what the runtime executes, which is not the Keras layer list: the TFLite
 converter folds batch norm into the preceding convolution and fuses a following ReLU/ReLU6, while a stand-alone
 ReLU (NASNet's pre-activations), a sigmoid, a padding layer or a concatenation each become a kernel of their own.
+A hard sigmoid, ``relu6(x + 3) / 6``, after a convolution (or its folded batch norm) leaves one kernel, the
+``MUL`` by 1/6: the converter folds the ``+ 3`` into the convolution's bias and fuses the ReLU6; anywhere else it
+is two (``ADD`` with a fused ReLU6, then ``MUL``). Checked on the flatbuffers of TensorFlow 2.21's converter.
 ``Op`` records one executed operator with what drives its cost on a CPU: its kind, the activation elements it reads
 and writes, and its mult-adds (counted by :func:`mnaslib.counting.layer_mult_adds`, so the totals equal
 ``profile_model``'s).
@@ -16,7 +19,9 @@ Two paths produce the same list:
   microseconds), which is what a search needs. The tests check that both paths agree op for op.
 
 The same walk also yields the network's *layers* (:func:`arch_layers`): one record per stem, block layer and
-head, keyed by everything that decides its cost. The host layer table measures and caches latencies per layer.
+head, keyed by everything that decides its cost. The host layer table measures and caches latencies per layer, and
+:func:`arch_params` counts a network's trainable parameters from them (equal to ``summarize``'s count of the built
+model, for checking a whole benchmark's published counts without building thousands of models).
 """
 from __future__ import annotations
 
@@ -114,6 +119,16 @@ def _fused_activation(layer: keras.layers.Layer) -> bool:
     return isinstance(producer, layers.Add)
 
 
+def _absorbs_add(producer: keras.layers.Layer) -> bool:
+    """Whether a hard sigmoid's ``+ 3`` and ReLU6 fold into its producer: a linear convolution or dense layer, or
+    the batch norm folded into one, read by nothing else."""
+    if not _single_consumer(producer):
+        return False
+    if isinstance(producer, layers.BatchNormalization):
+        return _folded_bn(producer)
+    return isinstance(producer, _CONV_TYPES) and _activation_name(producer) == "linear"
+
+
 def _layer_ops(layer: keras.layers.Layer) -> list[Op]:
     """The ops one Keras layer becomes (empty when folded, fused or free)."""
     if isinstance(layer, _FREE_TYPES):
@@ -136,13 +151,15 @@ def _layer_ops(layer: keras.layers.Layer) -> list[Op]:
             kind = "conv1x1" if tuple(layer.kernel_size) == (1, 1) else "convkxk"
             ops.append(Op(kind, ins, out, layer_mult_adds(layer)))
         if _activation_name(layer) not in _FUSABLE_ACTIVATIONS:  # sigmoid, softmax ...: a kernel of their own
-            ops.append(Op("elementwise", out, out, 0))
+            ops.append(Op("elementwise", out, out, 0))  # (of a hard sigmoid, the MUL by 1/6 remains)
         return ops
     if isinstance(layer, layers.BatchNormalization):
         return [] if _folded_bn(layer) else [Op("elementwise", ins, out, 0)]
     if isinstance(layer, (layers.Activation, layers.ReLU)):
         if _activation_name(layer) == "linear" or _fused_activation(layer):
             return []
+        if _activation_name(layer) == "hard_sigmoid" and not _absorbs_add(_producer(layer)):
+            return [Op("elementwise", ins, out, 0), Op("elementwise", ins, out, 0)]  # ADD + RELU6, then MUL
         return [Op("elementwise", ins, out, 0)]
     if isinstance(layer, _ELEMENTWISE_TYPES):
         return [Op("elementwise", ins, out, 0)]
@@ -178,7 +195,8 @@ class LayerKey(NamedTuple):
     ``in_channels`` of the tensor it actually receives, ``se_channels`` (the SE reduced width, 0 without SE),
     ``out_channels``, the input ``resolution`` and the effective ``skip``: ``add`` (identity residual), ``pool``,
     ``proj`` or ``pool-proj`` (the pooling SkipOp's shortcut; ``shortcut`` when it needs neither) or ``none``.
-    The head's ``out_channels`` is its 1x1 conv width and ``classes`` the dense layer's units.
+    The head's ``out_channels`` is its 1x1 conv width and ``classes`` the dense layer's units. ``gate`` is the SE
+    gate of a layer with SE (``sigmoid`` for every layer without one, so identical layers get one key).
     """
 
     part: str
@@ -193,16 +211,20 @@ class LayerKey(NamedTuple):
     se_channels: int = 0
     skip: str = "none"
     classes: int = 0
+    gate: str = "sigmoid"
 
     @property
     def text(self) -> str:
-        """A stable string for cache files, e.g. ``block|mbconv|k3|s2|e6|f16|i16|se0|o24|r112|none``."""
+        """A stable string for cache files, e.g. ``block|mbconv|k3|s2|e6|f16|i16|se0|o24|r112|none`` (a hard-sigmoid
+        SE layer ends in ``|hard_sigmoid``)."""
         if self.part == "stem":
             return f"stem|k{self.kernel}|s{self.stride}|i{self.in_channels}|o{self.out_channels}|r{self.resolution}"
         if self.part == "head":
             return f"head|i{self.in_channels}|o{self.out_channels}|r{self.resolution}|n{self.classes}"
+        gate = "" if self.gate == "sigmoid" else f"|{self.gate}"  # sigmoid keys keep their cached text
         return (f"block|{self.op}|k{self.kernel}|s{self.stride}|e{self.expand_ratio}|f{self.in_filters}|"
-                f"i{self.in_channels}|se{self.se_channels}|o{self.out_channels}|r{self.resolution}|{self.skip}")
+                f"i{self.in_channels}|se{self.se_channels}|o{self.out_channels}|r{self.resolution}|{self.skip}"
+                f"{gate}")
 
     @property
     def out_resolution(self) -> int:
@@ -238,23 +260,26 @@ def _effective_skip(spec: BlockSpec, in_filters: int, out_filters: int, stride: 
     return "-".join(parts) or "shortcut"
 
 
-def _block_key(spec: BlockSpec, channels: int, declared: int, out_filters: int, size: int, stride: int) -> LayerKey:
+def _block_key(spec: BlockSpec, channels: int, declared: int, out_filters: int, size: int, stride: int,
+               se_gate: str) -> LayerKey:
     se = max(1, int(declared * spec.se_ratio)) if spec.se_ratio > 0 else 0
     return LayerKey("block", channels, out_filters, size, spec.kernel, stride, spec.op, spec.expand_ratio, declared,
-                    se, _effective_skip(spec, declared, out_filters, stride, channels))
+                    se, _effective_skip(spec, declared, out_filters, stride, channels),
+                    gate=se_gate if se else "sigmoid")
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def block_layers(spec: BlockSpec, in_channels: int, resolution: int, depth_multiplier: float) -> tuple[LayerKey, ...]:
+def block_layers(spec: BlockSpec, in_channels: int, resolution: int, depth_multiplier: float,
+                 se_gate: str = "sigmoid") -> tuple[LayerKey, ...]:
     """The layers of one block receiving ``in_channels`` at ``resolution`` (cached: a search space has few distinct
     blocks in context, and this walk is what a cost-model prediction spends its time on)."""
     in_filters = round_filters(spec.in_filters, depth_multiplier)
     out_filters = round_filters(spec.out_filters, depth_multiplier)
-    first = _block_key(spec, in_channels, in_filters, out_filters, resolution, spec.stride)
+    first = _block_key(spec, in_channels, in_filters, out_filters, resolution, spec.stride, se_gate)
     if spec.repeats == 1:
         return (first,)
     # The later layers of a block are identical: one key, repeated.
-    return (first,) + (_block_key(spec, out_filters, out_filters, out_filters, first.out_resolution, 1),) * \
+    return (first,) + (_block_key(spec, out_filters, out_filters, out_filters, first.out_resolution, 1, se_gate),) * \
         (spec.repeats - 1)
 
 
@@ -275,7 +300,7 @@ def arch_layers(arch: Arch | str, depth_multiplier: float = 1.0, input_size: int
     check_build_options(depth_multiplier, input_size, num_classes)
     keys = [stem_layer(arch, depth_multiplier, input_size)]
     for spec in arch.blocks:
-        keys += block_layers(spec, keys[-1].out_channels, keys[-1].out_resolution, depth_multiplier)
+        keys += block_layers(spec, keys[-1].out_channels, keys[-1].out_resolution, depth_multiplier, arch.se_gate)
     keys.append(head_layer(arch, keys[-1], num_classes))
     return keys
 
@@ -309,7 +334,7 @@ def layer_ops(key: LayerKey) -> Iterator[Op]:
         yield Op("pool", hwo * mid, mid, 0)
         yield Op("conv1x1", mid, se, mid * se)
         yield Op("conv1x1", se, mid, se * mid)
-        yield Op("elementwise", mid, mid, 0)  # the sigmoid
+        yield Op("elementwise", mid, mid, 0)  # the sigmoid (LOGISTIC), or the hard sigmoid's MUL by 1/6
         yield Op("elementwise", hwo * mid + mid, hwo * mid, 0)  # the rescale
     if key.op != "conv":
         yield Op("conv1x1", hwo * mid, hwo * o, hwo * mid * o)
@@ -326,3 +351,30 @@ def arch_ops(arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 
              num_classes: int = 1000) -> list[Op]:
     """The executed ops of ``build_model(arch, ...)`` computed analytically (equal to ``keras_ops`` of the model)."""
     return [op for key in arch_layers(arch, depth_multiplier, input_size, num_classes) for op in layer_ops(key)]
+
+
+def layer_params(key: LayerKey) -> int:
+    """Trainable parameters of one layer of ``build_model``: convolutions without bias, 2 per batch-norm channel
+    (gamma and beta), SE convolutions and the classifier with biases."""
+    c, o = key.in_channels, key.out_channels
+    if key.part == "stem":
+        return key.kernel * key.kernel * c * o + 2 * o
+    if key.part == "head":
+        return c * o + 2 * o + o * key.classes + key.classes
+    if key.op == "conv":
+        params, mid = key.kernel * key.kernel * c * o + 2 * o, o
+    else:
+        mid = key.in_filters * key.expand_ratio if key.expand_ratio != 1 else c
+        params = (c * mid + 2 * mid if key.expand_ratio != 1 else 0) + key.kernel * key.kernel * mid + 2 * mid
+        params += mid * o + 2 * o
+    if key.se_channels:
+        params += 2 * mid * key.se_channels + key.se_channels + mid
+    if "proj" in key.skip:
+        params += c * o + 2 * o
+    return params
+
+
+def arch_params(arch: Arch | str, depth_multiplier: float = 1.0, num_classes: int = 1000) -> int:
+    """Trainable parameters of ``build_model(arch, depth_multiplier=..., num_classes=...)``, without building it
+    (the input size changes no weight)."""
+    return sum(layer_params(key) for key in arch_layers(arch, depth_multiplier, 224, num_classes))

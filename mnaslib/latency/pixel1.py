@@ -84,10 +84,10 @@ def _layer_features(key: LayerKey) -> tuple[float, ...]:
 
 
 @functools.lru_cache(maxsize=65536)
-def _block_features(spec: BlockSpec, in_channels: int, resolution: int,
-                    depth_multiplier: float) -> tuple[tuple[float, ...], LayerKey]:
+def _block_features(spec: BlockSpec, in_channels: int, resolution: int, depth_multiplier: float,
+                    se_gate: str) -> tuple[tuple[float, ...], LayerKey]:
     """A block's summed features and its last layer (for chaining), cached per block in context."""
-    layers = block_layers(spec, in_channels, resolution, depth_multiplier)
+    layers = block_layers(spec, in_channels, resolution, depth_multiplier, se_gate)
     return tuple(map(math.fsum, zip(*map(_layer_features, layers)))), layers[-1]
 
 
@@ -98,7 +98,8 @@ def _arch_features(arch: Arch, depth_multiplier: float, input_size: int, num_cla
     last = stem_layer(arch, depth_multiplier, input_size)
     parts = [_layer_features(last)]
     for spec in arch.blocks:
-        features, last = _block_features(spec, last.out_channels, last.out_resolution, depth_multiplier)
+        features, last = _block_features(spec, last.out_channels, last.out_resolution, depth_multiplier,
+                                         arch.se_gate)
         parts.append(features)
     parts.append(_layer_features(head_layer(arch, last, num_classes)))
     return tuple(map(math.fsum, zip(*parts)))

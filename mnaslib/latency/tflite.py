@@ -129,6 +129,20 @@ def check_flatbuffer(flatbuffer: bytes, num_params: int, quantization: Quantizat
 
 def flatbuffer_ops(flatbuffer: bytes) -> set[str]:
     """The operator names used by a TFLite flatbuffer (builtin names such as ``CONV_2D``; ``CUSTOM:<code>``)."""
+    return set(_read(flatbuffer)[1])
+
+
+def flatbuffer_op_sequence(flatbuffer: bytes) -> list[str]:
+    """The main subgraph's operators in execution order, by name (one entry per executed kernel), to check what
+    the converter made of a model against the op lists of :mod:`mnaslib.latency.ops`."""
+    model, names = _read(flatbuffer)
+    graph = model.Subgraphs(0)
+    return [names[graph.Operators(i).OpcodeIndex()] for i in range(graph.OperatorsLength())]
+
+
+def _read(flatbuffer: bytes) -> tuple[object, list[str]]:
+    """The flatbuffer's root ``Model`` table and the name of each entry of its operator-code table; anything that
+    is not a TFLite file is a ``ConversionError``."""
     if flatbuffer[4:8] != b"TFL3":  # the schema's file_identifier
         raise ConversionError(f"not a TFLite flatbuffer ({len(flatbuffer)} bytes without the TFL3 identifier)")
     schema = _schema()
@@ -137,16 +151,16 @@ def flatbuffer_ops(flatbuffer: bytes) -> set[str]:
         codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
     except Exception as error:  # the flatbuffers runtime raises assorted errors on garbage input
         raise ConversionError(f"not a TFLite flatbuffer ({len(flatbuffer)} bytes): {error}") from error
-    names = {value: key for key, value in vars(schema.BuiltinOperator).items() if not key.startswith("_")}
-    ops = set()
+    builtin_names = {value: key for key, value in vars(schema.BuiltinOperator).items() if not key.startswith("_")}
+    names = []
     for code in codes:
         # Builtin codes above 127 live only in BuiltinCode; older files fill only DeprecatedBuiltinCode.
         builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
         if builtin == schema.BuiltinOperator.CUSTOM:
-            ops.add(f"CUSTOM:{code.CustomCode().decode()}")
+            names.append(f"CUSTOM:{code.CustomCode().decode()}")
         else:
-            ops.add(names.get(builtin, f"BUILTIN_{builtin}"))
-    return ops
+            names.append(builtin_names.get(builtin, f"BUILTIN_{builtin}"))
+    return model, names
 
 
 def _schema():

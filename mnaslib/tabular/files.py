@@ -23,6 +23,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Callable
 
 ENV_BENCHMARK_DIR = "MNAS_BENCHMARK_DIR"
 ENV_CACHE_DIR = "MNAS_CACHE_DIR"
@@ -137,3 +138,17 @@ class BenchmarkFile:
             raise BenchmarkNotFoundError(f"{self.benchmark}: {self.filename} not found; tried {'; '.join(tried)}. "
                                          f"{self._advice()}") from None
         return target
+
+
+def write_atomically(target: Path, write: Callable[[IO], None], binary: bool = False) -> None:
+    """Write through ``write(handle)`` into a temporary file beside ``target``, then rename it into place: a
+    concurrent reader never sees half a file, and a failed write leaves no partial one (for cached, derived files)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb" if binary else "w") as out:
+            write(out)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
