@@ -32,8 +32,8 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from mnaslib.latency import get_provider
-from mnaslib.latency.host import cpu_model
-from mnaslib.latency.layer_table import fast_tflite
+from mnaslib.latency.runtime import cpu_model
+from mnaslib.latency.tflite import fast_tflite
 from mnaslib.latency.tflite import check_flatbuffer
 from mnaslib.tabular.accel_nasbench import load_results
 from mnaslib.tabular.accel_space import AccelSpace

@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from mnaslib.labels import Labelled, paper_provenance
-from mnaslib.latency.host import cpu_model
+from mnaslib.latency.runtime import cpu_model
 from mnaslib.tabular.accel_nasbench import AccelNASBench
 from mnaslib.tabular.accel_surrogate import FEATURE_SETS, cross_validate, fit_surrogate
 

@@ -25,8 +25,9 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from mnaslib.latency.layer_table import HostLayerTable, calibrate, held_out_sets, random_archs
-from mnaslib.latency.host import cpu_model
+from mnaslib.latency.calibration import calibrate, held_out_sets, random_archs
+from mnaslib.latency.layer_table import HostLayerTable
+from mnaslib.latency.runtime import cpu_model
 from mnaslib.latency.pixel1 import fit_pixel1_model, load_pixel1_model
 
 def _share(errors: np.ndarray, bound: float) -> str:

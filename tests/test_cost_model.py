@@ -10,12 +10,11 @@ import pytest
 
 from mnaslib import paper
 from mnaslib.latency import get_provider
-from mnaslib.latency import cost_model  # noqa: F401  (registers flops, host-model, pixel1-model)
-from mnaslib.latency.layer_table import (Calibration, HostLayerTable, calibrate, fast_tflite, layer_model,
-                                         random_archs)
+from mnaslib.latency.calibration import calibrate, random_archs
+from mnaslib.latency.layer_table import Calibration, HostLayerTable, layer_model
 from mnaslib.latency.ops import arch_layers, arch_ops, arch_params, keras_ops
 from mnaslib.latency.pixel1 import arch_features, fit_pixel1_model, load_pixel1_model, model_features
-from mnaslib.latency.tflite import flatbuffer_op_sequence, flatbuffer_ops, to_tflite
+from mnaslib.latency.tflite import fast_tflite, flatbuffer_op_sequence, flatbuffer_ops, to_tflite
 from mnaslib.buildable import BuildOptions
 from mnaslib.zoo import network, reference
 from mnaslib.counting import summarize
@@ -26,6 +25,7 @@ from mnaslib.space import Arch, MnasNetSpace
 TINY = Arch.from_block_strings(["r2_k3_s22_e3_i8_o16_se0.25_poolskip"], stem_filters=8, head_filters=32,
                                name="tiny")
 TINY_OPTIONS = dict(depth_multiplier=1.0, input_size=32, num_classes=10)
+TINY_BUILD = BuildOptions(**TINY_OPTIONS)
 
 
 def _random_cases(count, seed):
@@ -49,7 +49,7 @@ def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
         match = re.match(r"^(block\d+[a-z]+)_", layer.name)
         if match:
             groups.setdefault(match.group(1), []).append(layer)
-    keys = arch_layers(arch, multiplier, size)
+    keys = arch_layers(arch, BuildOptions(depth_multiplier=multiplier, input_size=size))
     blocks = [k for k in keys if k.part == "block"]
     assert len(blocks) == len(groups) == arch.num_layers
     for key, (name, members) in zip(blocks, groups.items()):
@@ -62,11 +62,12 @@ def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
     assert model.get_layer("stem_conv").output.shape[-1] == stem.out_channels
     assert tuple(model.get_layer("head_conv").input.shape[1:]) == (head.resolution, head.resolution,
                                                                    head.in_channels)
-    ops = arch_ops(arch, multiplier, size)
+    ops = arch_ops(arch, BuildOptions(depth_multiplier=multiplier, input_size=size))
     assert sorted(ops) == sorted(keras_ops(model))
     assert sum(op.mult_adds for op in ops) == summarize(model)["mult_adds"]
-    assert arch_params(arch, multiplier) == summarize(model)["trainable_params"]
-    np.testing.assert_allclose(arch_features(arch, multiplier, size), model_features(model), rtol=1e-12)
+    assert arch_params(arch, BuildOptions(depth_multiplier=multiplier)) == summarize(model)["trainable_params"]
+    np.testing.assert_allclose(arch_features(arch, BuildOptions(depth_multiplier=multiplier, input_size=size)),
+                               model_features(model), rtol=1e-12)
 
 
 # What each TFLite builtin is in the op lists of mnaslib.latency.ops (1x1 and kxk convolutions are both CONV_2D).
@@ -87,7 +88,7 @@ def test_op_lists_match_what_the_converter_makes_of_each_se_gate(gate, gate_ops)
     converted = flatbuffer_op_sequence(fast_tflite(model))  # the converter's graph, a few seconds faster
     assert {name: converted.count(name) for name in ("LOGISTIC", "MUL")} == {"LOGISTIC": 0, "MUL": 0, **gate_ops}
     assert Counter(_TFLITE_KINDS[name] for name in converted) == _counted_kinds(keras_ops(model))
-    assert _counted_kinds(keras_ops(model)) == _counted_kinds(arch_ops(arch, **TINY_OPTIONS))
+    assert _counted_kinds(keras_ops(model)) == _counted_kinds(arch_ops(arch, TINY_BUILD))
 
 
 def test_a_standalone_hard_sigmoid_is_two_ops():
@@ -127,7 +128,7 @@ def test_flops_provider_equals_profile_mult_adds(nasnet):
     flops = get_provider("flops", depth_multiplier=0.75, input_size=192)
     arch = reference("a1")
     result = flops.latency(arch)
-    assert result.mult_adds_m * 1e6 == pytest.approx(
+    assert result.unit == "M mult-adds" and result.median_ms * 1e6 == pytest.approx(
         summarize(arch.build(BuildOptions(depth_multiplier=0.75, input_size=192)))["mult_adds"], abs=0.5)
     assert result.provenance.label == "computed (mult-adds, not a latency)"
     assert "not ms" in result.details["unit"]
@@ -142,7 +143,7 @@ def test_unknown_provider_name_errors():
 
 
 def test_fast_conversion_builds_the_same_graph_as_to_tflite():
-    model = layer_model(arch_layers(TINY, **TINY_OPTIONS)[1])
+    model = layer_model(arch_layers(TINY, TINY_BUILD)[1])
     fast, reference = fast_tflite(model), to_tflite(model)
     assert flatbuffer_ops(fast) == flatbuffer_ops(reference)
     assert len(fast) == pytest.approx(len(reference), rel=0.01)
@@ -152,12 +153,12 @@ def test_fast_conversion_builds_the_same_graph_as_to_tflite():
 def measured_table(tmp_path_factory):
     """A host layer table in a fresh directory with TINY's layers measured (real LiteRT timings)."""
     table = HostLayerTable(tmp_path_factory.mktemp("latency-cache"), budget_s=0.05)
-    table.arch_sum_ms(TINY, **TINY_OPTIONS)
+    table.arch_sum_ms(TINY, TINY_BUILD)
     return table
 
 
 def test_host_model_is_the_sum_of_its_layers(measured_table):
-    keys = arch_layers(TINY, **TINY_OPTIONS)
+    keys = arch_layers(TINY, TINY_BUILD)
     assert [k.part for k in keys] == ["stem", "block", "block", "head"]
     parts = [measured_table.layer_ms(k) for k in keys]
     assert all(p > 0 for p in parts)
@@ -172,13 +173,13 @@ def test_host_model_is_the_sum_of_its_layers(measured_table):
 
 def test_cached_table_is_reused_and_keyed_by_fingerprint(measured_table):
     again = HostLayerTable(measured_table.cache_dir, measure_missing=False)
-    assert again.arch_sum_ms(TINY, **TINY_OPTIONS) == pytest.approx(measured_table.arch_sum_ms(TINY, **TINY_OPTIONS))
+    assert again.arch_sum_ms(TINY, TINY_BUILD) == pytest.approx(measured_table.arch_sum_ms(TINY, TINY_BUILD))
     assert again.measurements == 0
     elsewhere = HostLayerTable(measured_table.cache_dir, measure_missing=False,
                                fingerprint={**measured_table.fingerprint, "cpu_model": "Qualcomm Kryo"})
     assert elsewhere.path != measured_table.path and len(elsewhere) == 0
     with pytest.raises(KeyError, match="not in the host layer table"):
-        elsewhere.arch_sum_ms(TINY, **TINY_OPTIONS)
+        elsewhere.arch_sum_ms(TINY, TINY_BUILD)
 
 
 def test_calibration_and_test_sets_must_not_overlap(measured_table):

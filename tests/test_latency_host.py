@@ -9,7 +9,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from mnaslib.latency import (ConversionError, HostTFLiteProvider, LatencyProvider, LatencyResult, check_flatbuffer,
                              get_provider, measure_tflite, provider_names, register_provider, to_tflite)
-from mnaslib.latency.host import pinned
+from mnaslib.latency.runtime import pinned
 from mnaslib.latency.tflite import MIN_BYTES_PER_PARAM, flatbuffer_ops, model_fingerprint
 from mnaslib.labels import Provenance
 

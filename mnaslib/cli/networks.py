@@ -124,7 +124,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from mnaslib.latency.layer_table import HostLayerTable, held_out_check
+    from mnaslib.latency.calibration import held_out_check
+    from mnaslib.latency.layer_table import HostLayerTable
     from mnaslib.zoo import CALIBRATION_REFERENCES
 
     if args.test < 1:

@@ -99,7 +99,16 @@ class LatencyProvider(ABC):
 
 
 ProviderFactory = Callable[..., LatencyProvider]
-_REGISTRY: dict[str, ProviderFactory] = {}
+# The one table of providers: the built-in ones by "module:class", imported on first use (so importing
+# mnaslib.latency stays light), and any a user registers.
+PROVIDERS: dict[str, str | ProviderFactory] = {
+    "host-tflite": "mnaslib.latency.host:HostTFLiteProvider",
+    "pixel-adb": "mnaslib.latency.adb:AdbPixelProvider",
+    "pixel1-model": "mnaslib.latency.cost_model:Pixel1ModelProvider",
+    "host-model": "mnaslib.latency.cost_model:HostModelProvider",
+    "flops": "mnaslib.latency.cost_model:FlopsProvider",
+}
+ALIASES = {"host": "host-tflite", "adb": "pixel-adb"}  # the short names the CLI and configs use
 
 
 def register_provider(name: str, factory: ProviderFactory) -> None:
@@ -111,29 +120,27 @@ def register_provider(name: str, factory: ProviderFactory) -> None:
     """
     if not name or name != name.strip():
         raise ValueError(f"a latency provider name must be non-empty without surrounding spaces, got {name!r}")
-    existing = _REGISTRY.get(name)
-    if existing is not None and existing is not factory:
+    existing = PROVIDERS.get(name)
+    if existing is not None and _factory(existing) is not factory:
         raise ValueError(f"a latency provider named {name!r} is already registered ({existing!r}); pick another name")
-    _REGISTRY[name] = factory
+    PROVIDERS[name] = factory
 
 
-ALIASES = {"host": "host-tflite", "adb": "pixel-adb"}  # the short names the CLI and configs use
-# Providers whose modules import Keras register on first use, so importing mnaslib.latency stays light.
-LAZY_PROVIDERS = {"flops": "mnaslib.latency.cost_model", "host-model": "mnaslib.latency.cost_model",
-                  "pixel1-model": "mnaslib.latency.cost_model"}
+def _factory(entry: str | ProviderFactory) -> ProviderFactory:
+    if isinstance(entry, str):
+        module, _, attribute = entry.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+    return entry
 
 
 def get_provider(name: str, **options: Any) -> LatencyProvider:
     """Build the provider registered as ``name`` with ``options`` (e.g. ``get_provider('host-tflite', runs=200)``);
     ``host`` and ``adb`` are accepted for ``host-tflite`` and ``pixel-adb``."""
     name = ALIASES.get(name, name)
-    if name not in _REGISTRY and name in LAZY_PROVIDERS:
-        importlib.import_module(LAZY_PROVIDERS[name])
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
+    if name not in PROVIDERS:
         raise ValueError(f"unknown latency provider {name!r}; registered providers: "
-                         f"{', '.join(provider_names()) or '(none)'}") from None
+                         f"{', '.join(provider_names())}")
+    factory = _factory(PROVIDERS[name])
     try:
         inspect.signature(factory).bind(**options)
     except TypeError as error:
@@ -144,4 +151,4 @@ def get_provider(name: str, **options: Any) -> LatencyProvider:
 
 def provider_names() -> list[str]:
     """The provider names that ``get_provider`` accepts, sorted."""
-    return sorted(set(_REGISTRY) | set(LAZY_PROVIDERS))
+    return sorted(PROVIDERS)

@@ -1,12 +1,11 @@
 """Latency cost models as providers: ``flops``, ``host-model`` and ``pixel1-model``.
 
-Importing this module registers them, so ``get_provider('pixel1-model').latency(arch)`` works like the measuring
-providers. Each takes an ``Arch`` (or a reference name / block strings) and describes the deployment network the
+``get_provider('pixel1-model').latency(arch)`` works like the measuring providers. Each takes an ``Arch`` (or a reference name / block strings) and describes the deployment network the
 search cares about: ``build_model(arch, depth_multiplier=..., input_size=224, num_classes=1000)``; ``flops`` and
 ``pixel1-model`` also take any ``keras.Model``.
 
 * ``flops``: mult-adds, the proxy the paper argues against (MobileNetV1 575M / 113 ms vs NASNet-A 564M / 183 ms).
-  It is not a latency and says so: the result is a :class:`MultAddsResult` whose ``mult_adds_m`` holds the count.
+  It is not a latency and says so: its result's ``unit`` is ``M mult-adds`` and its provenance says the same.
 * ``host-model``: sum of per-layer latencies measured on this machine, calibrated on whole networks
   (:mod:`mnaslib.latency.layer_table`).
 * ``pixel1-model``: a linear model fitted on the published Pixel-1 latencies (:mod:`mnaslib.latency.pixel1`).
@@ -21,25 +20,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mnaslib.buildable import BuildOptions, Buildable
-from mnaslib.latency.base import LatencyProvider, LatencyResult, register_provider
+from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.layer_table import HostLayerTable
 from mnaslib.latency.ops import arch_ops
 from mnaslib.latency.pixel1 import arch_features, load_pixel1_model, model_features
 from mnaslib.zoo import as_arch
 from mnaslib.labels import Provenance
 from mnaslib.space import Arch
-
-
-@dataclass(frozen=True)
-class MultAddsResult(LatencyResult):
-    """The ``flops`` provider's answer: ``mult_adds_m`` million multiply-accumulates.
-
-    The ``LatencyResult`` interface has a single cost slot, so ``median_ms``/``mean_ms`` carry the same number for
-    code that ranks or thresholds costs generically (a search with a mult-adds target, as in the paper's
-    FLOPs-proxy baselines); ``details['unit']`` and the provenance say it is M mult-adds, not milliseconds.
-    """
-
-    mult_adds_m: float = 0.0
 
 
 def _is_keras_model(obj: Any) -> bool:
@@ -64,6 +51,12 @@ def _analytic(provider: LatencyProvider, network: Buildable, options: BuildOptio
     return provider.latency(network.build(options))
 
 
+def _options(provider: LatencyProvider) -> BuildOptions:
+    """The deployment network a cost model describes, from its fields."""
+    return BuildOptions(depth_multiplier=provider.depth_multiplier, input_size=provider.input_size,
+                        num_classes=provider.num_classes)
+
+
 def _arch_or_error(obj: Any, provider: str, accepts: str) -> Arch:
     if isinstance(obj, (Arch, str, list, tuple)):
         return as_arch(obj)
@@ -83,7 +76,7 @@ class FlopsProvider(LatencyProvider):
     def latency_of(self, network: Buildable, options: BuildOptions) -> LatencyResult:
         return _analytic(self, network, options)
 
-    def latency(self, model_or_arch: Any) -> MultAddsResult:
+    def latency(self, model_or_arch: Any) -> LatencyResult:
         if _is_keras_model(model_or_arch):
             from mnaslib.counting import summarize
 
@@ -91,16 +84,15 @@ class FlopsProvider(LatencyProvider):
         else:
             arch = _arch_or_error(model_or_arch, "the flops provider", "an Arch, a reference name, block strings or a "
                                                                        "keras.Model")
-            mult_adds = sum(op.mult_adds for op in arch_ops(arch, self.depth_multiplier, self.input_size,
-                                                             self.num_classes))
+            mult_adds = sum(op.mult_adds for op in arch_ops(arch, _options(self)))
             source = arch.name or arch.arch_id
         value = mult_adds / 1e6
-        return MultAddsResult(median_ms=value, p90_ms=None, mean_ms=value, std_ms=0.0, cv=0.0, runs=1,
-                              provenance=Provenance("computed", "mult-adds, not a latency"),
-                              details={"unit": "million mult-adds (not ms)", "mult_adds": int(mult_adds),
-                                       "model": source, "depth_multiplier": self.depth_multiplier,
-                                       "input_size": self.input_size, "num_classes": self.num_classes},
-                              unit="M mult-adds", mult_adds_m=value)
+        return LatencyResult(median_ms=value, p90_ms=None, mean_ms=value, std_ms=0.0, cv=0.0, runs=1,
+                             provenance=Provenance("computed", "mult-adds, not a latency"),
+                             details={"unit": "million mult-adds (not ms)", "mult_adds": int(mult_adds),
+                                      "model": source, "depth_multiplier": self.depth_multiplier,
+                                      "input_size": self.input_size, "num_classes": self.num_classes},
+                             unit="M mult-adds")
 
 
 @dataclass
@@ -124,7 +116,7 @@ class Pixel1ModelProvider(LatencyProvider):
         else:
             arch = _arch_or_error(model_or_arch, "the pixel1-model provider", "an Arch, a reference name, block "
                                                                              "strings or a keras.Model")
-            features = arch_features(arch, self.depth_multiplier, self.input_size, self.num_classes)
+            features = arch_features(arch, _options(self))
             source = arch.name or arch.arch_id
         return _prediction(model.predict_features(features), Provenance("predicted", model.label),
                            {"model": source, "loo_mape": model.loo_mape, "loo_max_error": model.loo_max_error,
@@ -160,10 +152,9 @@ class HostModelProvider(LatencyProvider):
         arch = _arch_or_error(model_or_arch, "the host-model provider", "an Arch, a reference name or block strings "
                                                                        "(measure Keras models with host-tflite)")
         table = self.table
-        layer_sum = table.arch_sum_ms(arch, self.depth_multiplier, self.input_size, self.num_classes)
+        layer_sum, value = table.arch_sum_ms(arch, _options(self)), table.predict_ms(arch, _options(self))
         calibration = table.calibration
-        value = calibration.apply(layer_sum) if calibration else layer_sum
-        error = calibration.label if calibration else "uncalibrated layer sum, error unknown: run calibrate()"
+        error = calibration.label if calibration else "uncalibrated layer sum, error unknown: run `mnas calibrate`"
         provenance = Provenance("predicted", f"host layer table, {table.fingerprint_id} "
                                              f"({table.fingerprint['cpu_model']}), {error}")
         return _prediction(value, provenance, {"model": arch.name or arch.arch_id, "layer_sum_ms": layer_sum,
@@ -171,7 +162,3 @@ class HostModelProvider(LatencyProvider):
                                                "calibration": asdict(calibration) if calibration else None,
                                                "depth_multiplier": self.depth_multiplier,
                                                "input_size": self.input_size, "num_classes": self.num_classes})
-
-
-for _provider in (FlopsProvider, HostModelProvider, Pixel1ModelProvider):
-    register_provider(_provider.name, _provider)

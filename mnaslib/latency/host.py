@@ -15,21 +15,19 @@ thread-CPU median stays put, so prefer ``thread_cpu`` there; both medians are al
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import platform
-import time
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal
 
 import numpy as np
 
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.tflite import Quantization, RepresentativeDataset, check_flatbuffer, read_tflite, to_tflite
 from mnaslib.labels import Provenance
+from mnaslib.latency.runtime import (cpu_model, interpreter, package_version, pinned, runtime_label,
+                                     timed_runs)
 
 if TYPE_CHECKING:
     import keras
@@ -52,16 +50,14 @@ def measure_tflite(model: TFLiteSource, *, num_threads: int = 1, warmup: int = 2
                    clock=clock)
     content = read_tflite(model)
     check_flatbuffer(content, num_params=0)  # catches files that keep their weights as variables
-    interpreter_class, runtime = _interpreter()
+    runtime = runtime_label()
     with pinned(pin_core) as cores:
-        interpreter = interpreter_class(model_content=content, num_threads=num_threads)
-        interpreter.allocate_tensors()
-        inputs = _feed_random_inputs(interpreter, np.random.default_rng(seed))
+        loaded, inputs = interpreter(content, num_threads, seed)
         for _ in range(warmup):
-            interpreter.invoke()
+            loaded.invoke()
         rounds = []
         for _ in range(max_rounds):
-            samples = _timed_runs(interpreter, runs)
+            samples = timed_runs(loaded, runs)
             rounds.append((LatencyResult.from_samples(samples[clock], Provenance("measured")),
                            {name: float(np.median(values)) for name, values in samples.items()}))
             if rounds[-1][0].cv <= target_cv:
@@ -75,8 +71,8 @@ def measure_tflite(model: TFLiteSource, *, num_threads: int = 1, warmup: int = 2
         "wall_median_ms": best_medians["wall"],
         "thread_cpu_median_ms": best_medians["thread_cpu"],
         "runtime": runtime,
-        "litert_version": _package_version("ai-edge-litert"),
-        "tensorflow_version": _package_version("tensorflow-cpu") or _package_version("tensorflow"),
+        "litert_version": package_version("ai-edge-litert"),
+        "tensorflow_version": package_version("tensorflow-cpu") or package_version("tensorflow"),
         "cpu_model": cpu,
         "machine": platform.machine(),
         "num_threads": num_threads,
@@ -139,87 +135,6 @@ class HostTFLiteProvider(LatencyProvider):
         return replace(result, details=details)
 
 
-@contextlib.contextmanager
-def pinned(cores: int | Iterable[int] | None) -> Iterator[frozenset[int] | None]:
-    """Run the calling thread (and threads it starts) on ``cores`` inside the block; restore its affinity after.
-
-    Yields the cores pinned to, or ``None`` when ``cores`` is ``None`` or the platform cannot pin (no
-    ``os.sched_setaffinity``, e.g. macOS), in which case the block runs unpinned.
-    """
-    if cores is None or not hasattr(os, "sched_setaffinity"):
-        yield None
-        return
-    wanted = frozenset([cores] if isinstance(cores, int) else cores)
-    allowed = os.sched_getaffinity(0)
-    if not wanted or not wanted <= allowed:
-        raise ValueError(f"cannot pin to cores {sorted(wanted)}: this process may run only on cores {sorted(allowed)}; "
-                         "pass pin_core=<one of those> or pin_core=None to leave scheduling to the OS")
-    os.sched_setaffinity(0, wanted)
-    try:
-        yield wanted
-    finally:
-        os.sched_setaffinity(0, allowed)
-
-
-def cpu_model() -> str:
-    """A human-readable CPU name: ``model name`` from /proc/cpuinfo (x86), ``Hardware``/``CPU part`` on ARM."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        text = ""
-    for key in ("model name", "Hardware", "Processor", "CPU part"):
-        for line in text.splitlines():
-            name, _, value = line.partition(":")
-            if name.strip() == key and value.strip():
-                return value.strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def _interpreter() -> tuple[type, str]:
-    """The LiteRT interpreter class and a runtime label, falling back to ``tf.lite`` where LiteRT is missing."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        return tf.lite.Interpreter, f"tf.lite {tf.__version__}"
-    return Interpreter, f"LiteRT {_package_version('ai-edge-litert') or 'unknown version'}"
-
-
-def _feed_random_inputs(interpreter: Any, rng: np.random.Generator) -> list[dict[str, Any]]:
-    """Fill every input with random values of its dtype (latency does not depend on the values)."""
-    inputs = interpreter.get_input_details()
-    for detail in inputs:
-        shape, dtype = tuple(detail["shape"]), np.dtype(detail["dtype"])
-        if np.issubdtype(dtype, np.floating):
-            value = rng.standard_normal(shape).astype(dtype)
-        elif np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            value = rng.integers(max(info.min, -128), min(info.max, 255), size=shape, endpoint=True, dtype=dtype)
-        else:
-            raise TypeError(f"cannot make random input of dtype {dtype} for input {detail['name']!r}")
-        interpreter.set_tensor(detail["index"], value)
-    return inputs
-
-
-def _timed_runs(interpreter: Any, runs: int) -> dict[str, list[float]]:
-    """Wall and thread-CPU milliseconds of ``runs`` invocations, with the garbage collector paused meanwhile."""
-    wall, thread_cpu = [], []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(runs):
-            start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
-            interpreter.invoke()
-            end_cpu, end = time.thread_time_ns(), time.perf_counter_ns()
-            wall.append((end - start) / 1e6)
-            thread_cpu.append((end_cpu - start_cpu) / 1e6)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return {"wall": wall, "thread_cpu": thread_cpu}
-
-
 def _require_keras_model(obj: Any, provider: str) -> "keras.Model":
     import keras
 
@@ -246,10 +161,3 @@ def _check_options(*, num_threads: int, warmup: int, runs: int, max_rounds: int,
     if clock == "thread_cpu" and num_threads != 1:
         raise ValueError("clock='thread_cpu' times only the calling thread, so it needs num_threads=1; use "
                          "clock='wall' for several threads")
-
-
-def _package_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None

@@ -30,39 +30,32 @@ separate test set; the fit and its test error are stored with the table.
 named by a fingerprint (CPU model, architecture, LiteRT and TensorFlow versions, threads, protocol version) and a
 table with another fingerprint is never read.
 
-**Conversion.** A layer's ``tf.function`` is traced to a concrete function and converted with
-``TFLiteConverter.from_concrete_functions`` *without* a trackable object, which freezes the weights into constants:
-about 0.5 s per layer and 3.6 s for MnasNet-A1, against 2 s and 15 s for :func:`mnaslib.latency.tflite.to_tflite`
-(SavedModel export), with the same operators and flatbuffer size up to signature metadata (checked in the tests);
-every flatbuffer still passes :func:`mnaslib.latency.tflite.check_flatbuffer`. TensorFlow 2.21 calls this frozen
-path deprecated (its warning is silenced here); if a later version drops it, ``fast_tflite`` fails loudly and
-``to_tflite`` is the slower replacement.
+**Conversion** is :func:`mnaslib.latency.tflite.fast_tflite`; **calibration** against whole networks is
+:mod:`mnaslib.latency.calibration`.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
 import fcntl
-import gc
 import hashlib
 import json
-import logging
 import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from mnaslib.latency.host import cpu_model, measure_tflite, pinned
+from mnaslib.latency.host import measure_tflite
+from mnaslib.latency.runtime import cpu_model, cpu_ms, gc_paused, interpreter, package_version, pinned
 from mnaslib.latency.ops import LayerKey, arch_layers
-from mnaslib.latency.tflite import check_flatbuffer
-from mnaslib.buildable import BuildOptions
-from mnaslib.zoo import CALIBRATION_REFERENCES, as_arch, references
-from mnaslib.space import Arch, MnasNetSpace
+from mnaslib.latency.tflite import fast_tflite
+from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.zoo import as_arch
+from mnaslib.space import Arch
 
 CACHE_ENV = "MNAS_LATENCY_CACHE"
 # Bump when the way layers are built, converted or timed changes: old tables then stop matching.
@@ -79,17 +72,10 @@ def default_cache_dir() -> Path:
     return Path(override) if override else Path.home() / ".cache" / "mnaslib" / "latency"
 
 
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def machine_fingerprint() -> dict[str, Any]:
     """What must match for a measured latency to be reused: CPU, runtime versions, threads, protocol."""
-    return {"cpu_model": cpu_model(), "machine": platform.machine(), "litert": _version("ai-edge-litert"),
-            "tensorflow": _version("tensorflow-cpu") or _version("tensorflow"), "num_threads": 1,
+    return {"cpu_model": cpu_model(), "machine": platform.machine(), "litert": package_version("ai-edge-litert"),
+            "tensorflow": package_version("tensorflow-cpu") or package_version("tensorflow"), "num_threads": 1,
             "protocol": PROTOCOL}
 
 
@@ -122,48 +108,9 @@ def layer_model(key: LayerKey):
     return keras.Model(inputs, x, name=key.part)
 
 
-def fast_tflite(model) -> bytes:
-    """Batch-1 float32 TFLite flatbuffer of a single-input Keras model through a frozen concrete function."""
-    import tensorflow as tf
-
-    if len(model.inputs) != 1:
-        raise ValueError(f"fast_tflite converts single-input models, {model.name!r} has {len(model.inputs)} inputs; "
-                         "use mnaslib.latency.tflite.to_tflite")
-    tensor = model.inputs[0]
-    spec = tf.TensorSpec((1, *tuple(tensor.shape)[1:]), tensor.dtype)
-    function = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
-    absl = logging.getLogger("absl")
-    level = absl.level
-    absl.setLevel(logging.ERROR)  # the frozen path logs a deprecation warning per conversion (see module doc)
-    try:
-        flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions([function]).convert()
-    finally:
-        absl.setLevel(level)
-    check_flatbuffer(flatbuffer, model.count_params())
-    return flatbuffer
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Reference-normalised timing
 # ---------------------------------------------------------------------------------------------------------------
-def _interpreter(flatbuffer: bytes):
-    """A one-thread LiteRT interpreter with random inputs set (latency does not depend on the values)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=flatbuffer, num_threads=1)
-    interpreter.allocate_tensors()
-    rng = np.random.default_rng(0)
-    for detail in interpreter.get_input_details():
-        interpreter.set_tensor(detail["index"], rng.standard_normal(detail["shape"]).astype(detail["dtype"]))
-    return interpreter
-
-
-def _cpu_ms(interpreter) -> float:
-    start = time.thread_time_ns()
-    interpreter.invoke()
-    return (time.thread_time_ns() - start) / 1e6
-
-
 @dataclass
 class PairedTimer:
     """Times a model by thread CPU time, alternating invocations with a reference model (see the module doc).
@@ -186,25 +133,20 @@ class PairedTimer:
         medians (``cpu_ms``, ``reference_cpu_ms``, ``wall_ms``) and the number of ``pairs``."""
         with pinned(self.pin_core):
             if self._reference is None:
-                self._reference = _interpreter(self.reference)
-            target, reference = _interpreter(flatbuffer), self._reference
+                self._reference = interpreter(self.reference)[0]
+            target, reference = interpreter(flatbuffer)[0], self._reference
             for _ in range(self.warmup):
                 target.invoke()
                 reference.invoke()
-            estimate = np.median([_cpu_ms(target) + _cpu_ms(reference) for _ in range(3)])
+            estimate = np.median([cpu_ms(target) + cpu_ms(reference) for _ in range(3)])
             pairs = int(np.clip(self.budget_s * 1e3 / max(estimate, 1e-3), self.min_pairs, self.max_pairs))
             cpu, ref, wall = np.empty(pairs), np.empty(pairs), np.empty(pairs)
-            gc_enabled = gc.isenabled()
-            gc.disable()
-            try:
+            with gc_paused():
                 for i in range(pairs):
                     start = time.perf_counter_ns()
-                    cpu[i] = _cpu_ms(target)
+                    cpu[i] = cpu_ms(target)
                     wall[i] = (time.perf_counter_ns() - start) / 1e6
-                    ref[i] = _cpu_ms(reference)
-            finally:
-                if gc_enabled:
-                    gc.enable()
+                    ref[i] = cpu_ms(reference)
         ratios = cpu / ref
         ratio = float(np.median(ratios))
         spread = float(_RATIO_MAD_TO_CV * np.median(np.abs(ratios - ratio)) / ratio)
@@ -215,10 +157,10 @@ class PairedTimer:
         """The reference layer's own median CPU time: the scale of a new table."""
         with pinned(self.pin_core):
             if self._reference is None:
-                self._reference = _interpreter(self.reference)
+                self._reference = interpreter(self.reference)[0]
             for _ in range(self.warmup):
                 self._reference.invoke()
-            return float(np.median([_cpu_ms(self._reference) for _ in range(runs)]))
+            return float(np.median([cpu_ms(self._reference) for _ in range(runs)]))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -319,15 +261,13 @@ class HostLayerTable:
                     self.layer_ms(key)
         return float(sum(self._layers[k.text]["ms"] for k in layers))
 
-    def arch_sum_ms(self, arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
-                    num_classes: int = 1000) -> float:
+    def arch_sum_ms(self, arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> float:
         """Uncorrected prediction: the sum of the network's stem, layers and head."""
-        return self.layer_sum_ms(arch_layers(arch, depth_multiplier, input_size, num_classes))
+        return self.layer_sum_ms(arch_layers(arch, options))
 
-    def predict_ms(self, arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
-                   num_classes: int = 1000) -> float:
+    def predict_ms(self, arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> float:
         """The calibrated prediction (the raw layer sum if the table has no calibration yet)."""
-        total = self.arch_sum_ms(arch, depth_multiplier, input_size, num_classes)
+        total = self.arch_sum_ms(arch, options)
         calibration = self.calibration
         return calibration.apply(total) if calibration else total
 
@@ -354,16 +294,15 @@ class HostLayerTable:
                 "measured_at": _dt.datetime.now().isoformat(timespec="seconds")}
 
     # ---- whole networks --------------------------------------------------------------------------------------
-    def network(self, arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
-                num_classes: int = 1000, *, remeasure: bool = False) -> dict[str, Any]:
+    def network(self, arch: Arch | str, options: BuildOptions = DEPLOYMENT, *,
+                remeasure: bool = False) -> dict[str, Any]:
         """The whole network measured (cached in the same file): ``ms`` with this table's protocol (the ground
         truth of the calibration), ``wall_median_ms`` from the project's plain host runner on the same flatbuffer,
         and ``seconds`` the measurement took end to end (build, conversion, timing)."""
         arch = as_arch(arch)
-        name = f"{arch.arch_id}|x{depth_multiplier:g}|r{input_size}|n{num_classes}"
+        name = f"{arch.arch_id}|x{options.depth_multiplier:g}|r{options.input_size}|n{options.num_classes}"
         if remeasure or name not in self._networks:
             start = time.perf_counter()
-            options = BuildOptions(depth_multiplier=depth_multiplier, input_size=input_size, num_classes=num_classes)
             flatbuffer = fast_tflite(arch.build(options))
             entry = self._measure(flatbuffer)
             wall = measure_tflite(flatbuffer, warmup=3, runs=20, max_rounds=1, pin_core=self.pin_core)
@@ -375,10 +314,9 @@ class HostLayerTable:
             self.save()
         return self._networks[name]
 
-    def network_ms(self, arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
-                   num_classes: int = 1000, *, remeasure: bool = False) -> float:
+    def network_ms(self, arch: Arch | str, options: BuildOptions = DEPLOYMENT, *, remeasure: bool = False) -> float:
         """The whole network's latency with this table's protocol (see :meth:`network`)."""
-        return self.network(arch, depth_multiplier, input_size, num_classes, remeasure=remeasure)["ms"]
+        return self.network(arch, options, remeasure=remeasure)["ms"]
 
     def set_calibration(self, calibration: Calibration) -> None:
         self._calibration = asdict(calibration)
@@ -442,84 +380,3 @@ class HostLayerTable:
         self._dirty = False
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Calibration against whole networks
-# ---------------------------------------------------------------------------------------------------------------
-def calibrate(table: HostLayerTable, calibration_set: Sequence[Arch | str], test_set: Sequence[Arch | str] = (), *,
-              depth_multiplier: float = 1.0, input_size: int = 224, num_classes: int = 1000,
-              progress=None) -> tuple[Calibration, list[dict[str, Any]]]:
-    """Fit ``measured = a * layer_sum + b`` on ``calibration_set`` and report its errors on ``test_set``.
-
-    The two sets must not share an architecture: the test error is only honest on networks the fit never saw.
-    Every network is measured whole (cached in the table) and as a layer sum. ``progress`` (e.g. a tqdm bar) gets
-    ``update(1)`` per network. Returns the stored calibration and one row per network (set, measured, layer sum,
-    prediction, error, plain wall-clock median).
-    """
-    calibration_archs = [as_arch(a) for a in calibration_set]
-    test_archs = [as_arch(a) for a in test_set]
-    shared = {a.arch_id for a in calibration_archs} & {a.arch_id for a in test_archs}
-    if shared:
-        raise ValueError(f"calibration and test sets share architectures {sorted(shared)}; the test error would not "
-                         "be held out")
-    if len(calibration_archs) < 3:
-        raise ValueError(f"need at least 3 calibration networks to fit a*sum+b, got {len(calibration_archs)}")
-    rows = []
-    for which, archs in (("calibration", calibration_archs), ("test", test_archs)):
-        for arch in archs:
-            layer_sum = table.arch_sum_ms(arch, depth_multiplier, input_size, num_classes)
-            network = table.network(arch, depth_multiplier, input_size, num_classes)
-            rows.append({"set": which, "arch_id": arch.arch_id, "name": arch.name, "layer_sum_ms": layer_sum,
-                         "measured_ms": network["ms"], "wall_median_ms": network["wall_median_ms"],
-                         "measure_seconds": network["seconds"]})
-            if progress is not None:
-                progress.update(1)
-    fit_rows = [r for r in rows if r["set"] == "calibration"]
-    sums = np.array([r["layer_sum_ms"] for r in fit_rows])
-    measured = np.array([r["measured_ms"] for r in fit_rows])
-    # Least squares on relative errors, the quantity reported.
-    design = np.stack([sums, np.ones_like(sums)], axis=1) / measured[:, None]
-    (a, b), *_ = np.linalg.lstsq(design, np.ones_like(sums), rcond=None)
-    for row in rows:
-        row["predicted_ms"] = float(a * row["layer_sum_ms"] + b)
-        row["error"] = (row["predicted_ms"] - row["measured_ms"]) / row["measured_ms"]
-    fit_errors = np.abs([r["error"] for r in fit_rows])
-    test_errors = np.abs([r["error"] for r in rows if r["set"] == "test"])
-    stats = {}
-    if len(test_errors):
-        stats = {"test_networks": len(test_errors), "test_mape": float(test_errors.mean()),
-                 "test_max_error": float(test_errors.max()), "test_within_10": float((test_errors <= 0.10).mean()),
-                 "test_within_5": float((test_errors <= 0.05).mean())}
-    calibration = Calibration(float(a), float(b), len(fit_rows), float(fit_errors.mean()), **stats,
-                              date=_dt.date.today().isoformat())
-    table.set_calibration(calibration)
-    return calibration, rows
-
-
-def random_archs(count: int, seed: int, exclude: set[str] | None = None) -> list[Arch]:
-    """``count`` distinct random architectures of the MnasNet space whose ids are not in ``exclude`` (which grows)."""
-    space, rng, archs = MnasNetSpace(), np.random.default_rng(seed), []
-    exclude = set() if exclude is None else exclude
-    while len(archs) < count:
-        arch = space.decode(space.sample(rng))
-        if arch.arch_id not in exclude:
-            exclude.add(arch.arch_id)
-            archs.append(arch)
-    return archs
-
-
-def held_out_sets(n_test: int, seed: int = 0, calibration_random: int = 0) -> tuple[list[Arch], list[Arch]]:
-    """The calibration set (the reference networks plus ``calibration_random`` random ones) and ``n_test`` other
-    random architectures to test on; no architecture is in both."""
-    starts = references(CALIBRATION_REFERENCES)
-    seen = {a.arch_id for a in starts}
-    return starts + random_archs(calibration_random, seed, seen), random_archs(n_test, seed + 1, seen)
-
-
-def held_out_check(table: HostLayerTable, n_test: int, seed: int = 0, calibration_random: int = 0,
-                   progress=None) -> tuple[Calibration, list[dict[str, Any]]]:
-    """Calibrate ``table`` on ``held_out_sets``' calibration set and test it on the held-out architectures, each
-    measured whole with the table's own protocol; returns the calibration and the test rows. This is the honest
-    error of the host model, as benchmarks/latency_model.py reports it at a larger N."""
-    calibration_set, test_set = held_out_sets(n_test, seed, calibration_random)
-    calibration, rows = calibrate(table, calibration_set, test_set, progress=progress)
-    return calibration, [r for r in rows if r["set"] == "test"]

@@ -32,13 +32,12 @@ from typing import Iterator, NamedTuple
 import keras
 from keras import layers
 
-from mnaslib.buildable import check_build_options
+from mnaslib.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.models import round_filters
 from mnaslib.zoo import as_arch
 from mnaslib.counting import layer_mult_adds
 from mnaslib.space import Arch, BlockSpec
 
-STEM_STRIDE = 2  # the deployment network's stem (build_model's default); cost models describe deployment models
 
 
 class Op(NamedTuple):
@@ -283,9 +282,9 @@ def block_layers(spec: BlockSpec, in_channels: int, resolution: int, depth_multi
         (spec.repeats - 1)
 
 
-def stem_layer(arch: Arch, depth_multiplier: float, input_size: int) -> LayerKey:
-    return LayerKey("stem", 3, round_filters(arch.stem_filters, depth_multiplier), input_size, kernel=3,
-                    stride=STEM_STRIDE)
+def stem_layer(arch: Arch, options: BuildOptions) -> LayerKey:
+    return LayerKey("stem", 3, round_filters(arch.stem_filters, options.depth_multiplier), options.input_size,
+                    kernel=3, stride=options.stem_stride)
 
 
 def head_layer(arch: Arch, last: LayerKey, num_classes: int) -> LayerKey:
@@ -293,15 +292,14 @@ def head_layer(arch: Arch, last: LayerKey, num_classes: int) -> LayerKey:
     return LayerKey("head", last.out_channels, arch.head_filters, last.out_resolution, classes=num_classes)
 
 
-def arch_layers(arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
-                num_classes: int = 1000) -> list[LayerKey]:
-    """Stem, every block layer and head of ``build_model(arch, depth_multiplier=..., input_size=...)``, in order."""
+def arch_layers(arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> list[LayerKey]:
+    """Stem, every block layer and head of ``arch.build(options)``, in order."""
     arch = as_arch(arch)
-    check_build_options(depth_multiplier, input_size, num_classes)
-    keys = [stem_layer(arch, depth_multiplier, input_size)]
+    keys = [stem_layer(arch, options)]
     for spec in arch.blocks:
-        keys += block_layers(spec, keys[-1].out_channels, keys[-1].out_resolution, depth_multiplier, arch.se_gate)
-    keys.append(head_layer(arch, keys[-1], num_classes))
+        keys += block_layers(spec, keys[-1].out_channels, keys[-1].out_resolution, options.depth_multiplier,
+                             arch.se_gate)
+    keys.append(head_layer(arch, keys[-1], options.num_classes))
     return keys
 
 
@@ -347,10 +345,9 @@ def layer_ops(key: LayerKey) -> Iterator[Op]:
     yield Op("elementwise", 2 * hwo * o, hwo * o, 0)
 
 
-def arch_ops(arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
-             num_classes: int = 1000) -> list[Op]:
-    """The executed ops of ``build_model(arch, ...)`` computed analytically (equal to ``keras_ops`` of the model)."""
-    return [op for key in arch_layers(arch, depth_multiplier, input_size, num_classes) for op in layer_ops(key)]
+def arch_ops(arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> list[Op]:
+    """The executed ops of ``arch.build(options)`` computed analytically (equal to ``keras_ops`` of the model)."""
+    return [op for key in arch_layers(arch, options) for op in layer_ops(key)]
 
 
 def layer_params(key: LayerKey) -> int:
@@ -374,7 +371,6 @@ def layer_params(key: LayerKey) -> int:
     return params
 
 
-def arch_params(arch: Arch | str, depth_multiplier: float = 1.0, num_classes: int = 1000) -> int:
-    """Trainable parameters of ``build_model(arch, depth_multiplier=..., num_classes=...)``, without building it
-    (the input size changes no weight)."""
-    return sum(layer_params(key) for key in arch_layers(arch, depth_multiplier, 224, num_classes))
+def arch_params(arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> int:
+    """Trainable parameters of ``arch.build(options)``, without building it (the input size changes no weight)."""
+    return sum(layer_params(key) for key in arch_layers(arch, options))

@@ -43,7 +43,7 @@ from scipy.optimize import nnls
 from mnaslib import paper
 from mnaslib.latency.ops import (LayerKey, Op, block_layers, head_layer, keras_ops, layer_ops,
                                  stem_layer)
-from mnaslib.buildable import BuildOptions, check_build_options
+from mnaslib.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.zoo import as_arch, calibration_network
 from mnaslib.space import Arch, BlockSpec
 
@@ -92,24 +92,22 @@ def _block_features(spec: BlockSpec, in_channels: int, resolution: int, depth_mu
 
 
 @functools.lru_cache(maxsize=65536)
-def _arch_features(arch: Arch, depth_multiplier: float, input_size: int, num_classes: int) -> tuple[float, ...]:
+def _arch_features(arch: Arch, options: BuildOptions) -> tuple[float, ...]:
     """The same walk as :func:`mnaslib.latency.ops.arch_layers`, summing cached per-block features."""
-    check_build_options(depth_multiplier, input_size, num_classes)
-    last = stem_layer(arch, depth_multiplier, input_size)
+    last = stem_layer(arch, options)
     parts = [_layer_features(last)]
     for spec in arch.blocks:
-        features, last = _block_features(spec, last.out_channels, last.out_resolution, depth_multiplier,
+        features, last = _block_features(spec, last.out_channels, last.out_resolution, options.depth_multiplier,
                                          arch.se_gate)
         parts.append(features)
-    parts.append(_layer_features(head_layer(arch, last, num_classes)))
+    parts.append(_layer_features(head_layer(arch, last, options.num_classes)))
     return tuple(map(math.fsum, zip(*parts)))
 
 
-def arch_features(arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
-                  num_classes: int = 1000) -> np.ndarray:
-    """Features of ``build_model(arch, ...)`` computed analytically (no model is built); cached per layer and per
+def arch_features(arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> np.ndarray:
+    """Features of ``arch.build(options)`` computed analytically (no model is built); cached per layer and per
     architecture, so a search pays tens of microseconds per new network and less for a repeated one."""
-    return np.array(_arch_features(as_arch(arch), float(depth_multiplier), int(input_size), int(num_classes)))
+    return np.array(_arch_features(as_arch(arch), options))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -135,7 +133,7 @@ class CalibrationPoint:
     def features(self) -> np.ndarray:
         """Analytic features for MnasNet-space networks, Keras-profile features for Keras' own applications."""
         if self.builder == "arch":
-            return arch_features(self.model, self.multiplier, self.input_size)
+            return arch_features(self.model, BuildOptions(depth_multiplier=self.multiplier, input_size=self.input_size))
         return model_features(self.build())
 
     def build(self):
@@ -228,15 +226,9 @@ class Pixel1Model:
     def predict_features(self, features: np.ndarray) -> float:
         return float(features @ self.coefficients)
 
-    def predict_arch(self, arch: Arch | str, depth_multiplier: float = 1.0, input_size: int = 224,
-                     num_classes: int = 1000) -> float:
-        """Predicted Pixel-1 milliseconds of ``build_model(arch, ...)``, without building it."""
-        return float(np.dot(_arch_features(as_arch(arch), float(depth_multiplier), int(input_size),
-                                           int(num_classes)), self.coefficients))
-
-    def predict_model(self, model) -> float:
-        """Predicted Pixel-1 milliseconds of any Keras model."""
-        return self.predict_features(model_features(model))
+    def predict_arch(self, arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> float:
+        """Predicted Pixel-1 milliseconds of ``arch.build(options)``, without building it."""
+        return float(np.dot(_arch_features(as_arch(arch), options), self.coefficients))
 
     def contributions(self, features: np.ndarray) -> dict[str, float]:
         """Milliseconds each feature contributes to a prediction (for explaining one)."""

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Literal, Sequence
@@ -70,6 +71,35 @@ def to_tflite(model: "keras.Model", *, quantization: Quantization = "float32",
         partial = cached.with_suffix(".tflite.partial")
         partial.write_bytes(flatbuffer)
         partial.replace(cached)  # atomic: a concurrent reader never sees half a file
+    return flatbuffer
+
+
+def fast_tflite(model: "keras.Model") -> bytes:
+    """Batch-1 float32 TFLite flatbuffer of a single-input Keras model through a frozen concrete function.
+
+    The function is traced and converted with ``TFLiteConverter.from_concrete_functions`` *without* a trackable
+    object, which freezes the weights into constants: about 0.5 s per layer and 3.6 s for MnasNet-A1, against 2 s
+    and 15 s for :func:`to_tflite` (SavedModel export), with the same operators and flatbuffer size up to signature
+    metadata (checked in the tests); every flatbuffer still passes :func:`check_flatbuffer`. TensorFlow 2.21 calls
+    this frozen path deprecated (its warning is silenced here); if a later version drops it, this fails loudly and
+    ``to_tflite`` is the slower replacement.
+    """
+    import tensorflow as tf
+
+    if len(model.inputs) != 1:
+        raise ValueError(f"fast_tflite converts single-input models, {model.name!r} has {len(model.inputs)} inputs; "
+                         "use mnaslib.latency.tflite.to_tflite")
+    tensor = model.inputs[0]
+    spec = tf.TensorSpec((1, *tuple(tensor.shape)[1:]), tensor.dtype)
+    function = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # the frozen path logs a deprecation warning per conversion (see module doc)
+    try:
+        flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions([function]).convert()
+    finally:
+        absl.setLevel(level)
+    check_flatbuffer(flatbuffer, model.count_params())
     return flatbuffer
 
 

@@ -166,8 +166,8 @@ def evaluate_point(point: NetworkPoint, ctx: Context, *, host: bool, proxy: bool
     if point.family == "arch":
         arch = point.architecture
         params = _arch_params(arch, float(point.multiplier), 1000)
-        mult_adds = sum(op.mult_adds for op in arch_ops(arch, point.multiplier, point.input_size, 1000))
-        features = arch_features(arch, point.multiplier, point.input_size)
+        mult_adds = sum(op.mult_adds for op in arch_ops(arch, point.options))
+        features = arch_features(arch, point.options)
     else:
         model = point.build(seed=ctx.seed)
         counts = summarize(model)

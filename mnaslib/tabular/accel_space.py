@@ -36,6 +36,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from mnaslib.buildable import BuildOptions
 from mnaslib.latency.ops import arch_layers, layer_ops
 from mnaslib.space import Arch, BlockSpec, Decision, validate_tokens
 
@@ -167,7 +168,7 @@ def published_macs(arch: Arch, input_size: int = 224) -> int:
     """MACs as the benchmark's ``model_info.macs`` counts them (module docstring): our mult-adds plus 4 per batch-norm
     output element plus ``(h * w + 1)`` per average-pooled channel. Defined for MBConv networks like this space's."""
     total = 0
-    for key in arch_layers(arch, 1.0, input_size):
+    for key in arch_layers(arch, BuildOptions(input_size=input_size)):
         ops = list(layer_ops(key))
         total += sum(op.mult_adds for op in ops)
         total += sum(op.in_elems + op.out_elems for op in ops if op.kind == "pool")  # h*w*c read, c written
