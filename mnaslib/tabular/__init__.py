@@ -3,4 +3,6 @@
 * ``files``: locating a benchmark's data file (a path, an environment variable, or a checked download).
 * ``base``: the ``TabularBenchmark`` concept shared by every data set: a search space whose networks have a
   recorded accuracy, looked up instead of trained.
+* ``macro_space``, ``macro_network``, ``nasbench_macro``: NAS-Bench-Macro (real CIFAR-10 accuracies of 3,969
+  MBConv networks): its space, its exact Keras network, and the table with the helpers a search benchmark needs.
 """
