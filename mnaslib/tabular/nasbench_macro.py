@@ -29,8 +29,16 @@ from mnaslib.labels import Provenance
 from mnaslib.latency.base import ALIASES
 from mnaslib.tabular.base import BenchmarkRecord, TabularBenchmark
 from mnaslib.tabular.files import BenchmarkFile
-from mnaslib.tabular.macro_space import (MACRO_OPTIONS, NUM_KEYS, MacroArch, MacroSpace, all_keys, canonical_key,
-                                         check_key, distinct_keys)
+from mnaslib.tabular.macro_space import (
+    MACRO_OPTIONS,
+    NUM_KEYS,
+    MacroArch,
+    MacroSpace,
+    all_keys,
+    canonical_key,
+    check_key,
+    distinct_keys,
+)
 
 __all__ = ["BENCHMARK_PROVENANCE", "MACRO_OPTIONS", "NASBENCH_MACRO", "MacroArch", "MacroSpace", "NASBenchMacro",
            "NASBenchMacroFormatError", "latency_caveat"]
@@ -87,7 +95,11 @@ class NASBenchMacro(TabularBenchmark):
         return self._space
 
     def record(self, arch: MacroArch | str) -> BenchmarkRecord:
-        """What the table holds for a network (a ``MacroArch`` or its key); equivalent keys hold the same."""
+        """What the table holds for a network (a ``MacroArch`` or its key); equivalent keys hold the same.
+
+        ``accuracy`` and ``runs`` are fractions (the table's percentages / 100); ``extra`` has the table's
+        ``params`` and ``flops``, ``std`` (a fraction too) and the ``canonical_key``.
+        """
         key = arch.key if isinstance(arch, MacroArch) else check_key(arch)
         return self._records[key]
 
