@@ -299,6 +299,38 @@ def test_optimize_takes_numpy_integers_and_refuses_floats_and_bools():
             optimize(match_fraction, DECISIONS, "random", **arguments)
 
 
+def test_ppo_update_ignores_the_scale_and_offset_of_rewards():
+    """With the batch-mean baseline and normalised advantages (the defaults), rewards r and 10 r + 3 teach the same;
+    the moving-average baseline on raw advantages does not, so the test tells the two mechanics apart."""
+    def weights_after(ppo, rewards):
+        start = ppo.state()
+        batch = ppo.ask(6)
+        ppo.tell(batch, list(rewards))
+        weights = ppo.weights()
+        ppo.load_state(start)
+        return weights
+
+    rewards = np.array([0.91, 0.93, 0.45, 0.92, 0.90, 0.93])
+    ppo = RLController(DECISIONS, seed=4, **SMALL_PPO)
+    for plain, shifted in zip(weights_after(ppo, rewards), weights_after(ppo, 10 * rewards + 3)):
+        np.testing.assert_allclose(plain, shifted, rtol=1e-5, atol=1e-6)
+    legacy = RLController(DECISIONS, seed=4, baseline="ema", normalize_advantages=False, **SMALL_PPO)
+    assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights_after(legacy, rewards),
+                                                                 weights_after(legacy, 10 * rewards + 3)))
+
+
+def test_a_batch_of_one_uses_the_moving_average():
+    """A single sample has no batch mean to be compared with: both baselines then make the same update."""
+    batch_mean, moving = (RLController(DECISIONS, seed=6, baseline=kind, **SMALL_PPO) for kind in ("batch", "ema"))
+    for reward in (0.2, 0.8, 0.5):
+        tokens = batch_mean.ask(1)
+        assert moving.ask(1) == tokens
+        same_stats(batch_mean.tell(tokens, [reward]), moving.tell(tokens, [reward]))
+    for a, b in zip(batch_mean.weights(), moving.weights()):
+        np.testing.assert_array_equal(a, b)
+    assert batch_mean.baseline == pytest.approx(0.95 * (0.95 * 0.2 + 0.05 * 0.8) + 0.05 * 0.5)
+
+
 def test_make_strategy_and_config():
     assert isinstance(make_strategy("random", DECISIONS), RandomSearch)
     evolution = make_strategy("evolution", DECISIONS, population_size=10, sample_size=2)
@@ -319,6 +351,10 @@ def test_make_strategy_and_config():
         PPOConfig(clip_ratio=0.0)
     with pytest.raises(ValueError, match="baseline_decay"):
         PPOConfig.from_dict({"baseline_decay": 1.0})
+    with pytest.raises(ValueError, match="baseline must be one of batch, ema"):
+        PPOConfig(baseline="mean")
+    with pytest.raises(ValueError, match="normalize_advantages must be true or false"):
+        PPOConfig(normalize_advantages="yes")
     with pytest.raises(ValueError, match="sample_size"):
         RegularizedEvolution(DECISIONS, population_size=4, sample_size=5)
 
