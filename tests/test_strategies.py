@@ -112,7 +112,7 @@ def test_state_from_another_kind_or_space_is_rejected():
 def test_ppo_learns_and_beats_random_search():
     for seed in (0, 1):
         ppo = RLController(DECISIONS, seed=seed)
-        learned = optimize(noisy_reward(seed), DECISIONS, ppo, steps=30, batch_size=16)
+        learned = optimize(noisy_reward(seed), DECISIONS, ppo, steps=30, batch_size=16, reevaluate=True)
         random = optimize(noisy_reward(seed), DECISIONS, "random", steps=30, batch_size=16, seed=seed)
         # Random search's mean over 5 x 16 samples is 0.25 with a standard deviation of about 0.02.
         assert last_mean(random) < 0.35
@@ -127,7 +127,7 @@ def test_ppo_learns_and_beats_random_search():
 def test_evolution_beats_random_search():
     for seed in (0, 1):
         evolved = optimize(noisy_reward(seed), DECISIONS, "evolution", steps=30, batch_size=16, seed=seed,
-                           population_size=32, sample_size=8)
+                           reevaluate=True, population_size=32, sample_size=8)
         random = optimize(noisy_reward(seed), DECISIONS, "random", steps=30, batch_size=16, seed=seed)
         assert last_mean(evolved) > 0.55
         assert last_mean(evolved) > last_mean(random) + 0.25
@@ -229,6 +229,108 @@ def test_optimize_records_every_trial_and_rejects_mismatches():
         optimize(lambda tokens: None, DECISIONS, "random", steps=1, batch_size=2).best()
 
 
+def counting(fn):
+    """``fn`` that records the tokens of every call it really gets."""
+    calls = []
+
+    def counted(tokens):
+        calls.append(list(tokens))
+        return fn(tokens)
+    return counted, calls
+
+
+def test_optimize_reuses_earlier_evaluations_and_records_it():
+    """Evolution on a small problem (81 sequences) re-samples; each sequence is evaluated once, every sample is
+    still a trial."""
+    small = [(f"d{i}", 3) for i in range(4)]
+    options = dict(steps=25, batch_size=8, seed=3, population_size=8, sample_size=4)
+    fn, calls = counting(sum)
+    history = optimize(fn, small, "evolution", **options)
+    distinct = {tuple(t.tokens) for t in history.trials}
+    assert len(history.trials) == 200 and history.evaluations == len(calls) == len(distinct) < 81
+    first = {}
+    for trial in history.trials:
+        assert trial.reused == (tuple(trial.tokens) in first)
+        assert trial.reward == first.setdefault(tuple(trial.tokens), trial.reward)
+    # The strategy is told the same rewards either way, so with a deterministic fn the search is the same.
+    fresh_fn, fresh_calls = counting(sum)
+    fresh = optimize(fresh_fn, small, "evolution", reevaluate=True, **options)
+    assert [(t.tokens, t.reward) for t in fresh.trials] == [(t.tokens, t.reward) for t in history.trials]
+    assert len(fresh_calls) == fresh.evaluations == 200 and not any(t.reused for t in fresh.trials)
+
+
+def test_optimize_caches_by_key_and_retries_failures():
+    fn, calls = counting(match_fraction)
+    history = optimize(fn, DECISIONS, "random", steps=6, batch_size=8, seed=0, key=lambda t: t[0])
+    assert len(calls) == history.evaluations == 4 and len({c[0] for c in calls}) == 4
+    assert all(t.reward == match_fraction(next(c for c in calls if c[0] == t.tokens[0])) for t in history.trials)
+    flaky, flaky_calls = counting(lambda t: None if t[0] == 0 else 1.0)
+    history = optimize(flaky, DECISIONS, "random", steps=6, batch_size=8, seed=0, key=lambda t: t[0])
+    failed = [t for t in history.trials if t.tokens[0] == 0]
+    assert failed and all(t.reward is None and not t.reused for t in failed)
+    assert len(flaky_calls) == len(failed) + 3
+    with pytest.raises(ValueError, match="key must be a function"):
+        optimize(fn, DECISIONS, "random", steps=1, batch_size=2, key="arch_id")
+
+
+def test_optimize_stops_at_max_evaluations():
+    fn, calls = counting(match_fraction)
+    history = optimize(fn, DECISIONS, "random", steps=100, batch_size=4, seed=1, max_evaluations=10)
+    assert history.evaluations == len(calls) == 10 and len(history.trials) == 10
+    assert [s["num_valid"] for s in history.stats] == [4.0, 4.0, 2.0]  # the last batch is told up to the budget
+    few = optimize(fn, DECISIONS, "random", steps=2, batch_size=4, seed=1, max_evaluations=100)
+    assert len(few.trials) == few.evaluations == 8  # steps bound the search as well
+    # A strategy that keeps re-sampling what it has seen costs nothing more, and the steps still end the search.
+    fn, calls = counting(match_fraction)
+    narrow = [("a", 2), ("b", 1)]
+    history = optimize(fn, narrow, "random", steps=20, batch_size=4, seed=0, max_evaluations=5)
+    assert len(calls) == history.evaluations == 2 and len(history.trials) == 80
+
+
+def test_optimize_takes_numpy_integers_and_refuses_floats_and_bools():
+    plain = optimize(match_fraction, DECISIONS, "random", steps=3, batch_size=4, seed=5)
+    numpy = optimize(match_fraction, DECISIONS, "random", steps=np.int64(3), batch_size=np.int32(4),
+                     seed=np.int64(5), max_evaluations=np.int16(50))
+    assert [t.tokens for t in numpy.trials] == [t.tokens for t in plain.trials]
+    for name, bad in (("steps", 3.0), ("steps", True), ("batch_size", 4.0), ("batch_size", np.bool_(True)),
+                      ("seed", 1.0), ("seed", -1), ("max_evaluations", 2.5), ("max_evaluations", 0)):
+        arguments = {"steps": 3, "batch_size": 4, "seed": 0, name: bad}
+        with pytest.raises(ValueError, match=f"{name} must be"):
+            optimize(match_fraction, DECISIONS, "random", **arguments)
+
+
+def test_ppo_update_ignores_the_scale_and_offset_of_rewards():
+    """With the batch-mean baseline and normalised advantages (the defaults), rewards r and 10 r + 3 teach the same;
+    the moving-average baseline on raw advantages does not, so the test tells the two mechanics apart."""
+    def weights_after(ppo, rewards):
+        start = ppo.state()
+        batch = ppo.ask(6)
+        ppo.tell(batch, list(rewards))
+        weights = ppo.weights()
+        ppo.load_state(start)
+        return weights
+
+    rewards = np.array([0.91, 0.93, 0.45, 0.92, 0.90, 0.93])
+    ppo = RLController(DECISIONS, seed=4, **SMALL_PPO)
+    for plain, shifted in zip(weights_after(ppo, rewards), weights_after(ppo, 10 * rewards + 3)):
+        np.testing.assert_allclose(plain, shifted, rtol=1e-5, atol=1e-6)
+    legacy = RLController(DECISIONS, seed=4, baseline="ema", normalize_advantages=False, **SMALL_PPO)
+    assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights_after(legacy, rewards),
+                                                                 weights_after(legacy, 10 * rewards + 3)))
+
+
+def test_a_batch_of_one_uses_the_moving_average():
+    """A single sample has no batch mean to be compared with: both baselines then make the same update."""
+    batch_mean, moving = (RLController(DECISIONS, seed=6, baseline=kind, **SMALL_PPO) for kind in ("batch", "ema"))
+    for reward in (0.2, 0.8, 0.5):
+        tokens = batch_mean.ask(1)
+        assert moving.ask(1) == tokens
+        same_stats(batch_mean.tell(tokens, [reward]), moving.tell(tokens, [reward]))
+    for a, b in zip(batch_mean.weights(), moving.weights()):
+        np.testing.assert_array_equal(a, b)
+    assert batch_mean.baseline == pytest.approx(0.95 * (0.95 * 0.2 + 0.05 * 0.8) + 0.05 * 0.5)
+
+
 def test_make_strategy_and_config():
     assert isinstance(make_strategy("random", DECISIONS), RandomSearch)
     evolution = make_strategy("evolution", DECISIONS, population_size=10, sample_size=2)
@@ -249,6 +351,10 @@ def test_make_strategy_and_config():
         PPOConfig(clip_ratio=0.0)
     with pytest.raises(ValueError, match="baseline_decay"):
         PPOConfig.from_dict({"baseline_decay": 1.0})
+    with pytest.raises(ValueError, match="baseline must be one of batch, ema"):
+        PPOConfig(baseline="mean")
+    with pytest.raises(ValueError, match="normalize_advantages must be true or false"):
+        PPOConfig(normalize_advantages="yes")
     with pytest.raises(ValueError, match="sample_size"):
         RegularizedEvolution(DECISIONS, population_size=4, sample_size=5)
 

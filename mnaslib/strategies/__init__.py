@@ -47,9 +47,11 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from mnaslib.strategies.base import STRATEGIES, Decisions, SearchStrategy, check_decisions
 from mnaslib.strategies.baselines import RandomSearch, RegularizedEvolution
@@ -80,19 +82,26 @@ def make_strategy(name: str, decisions: Decisions, seed: int = 0, **config: Any)
 
 @dataclass(frozen=True)
 class Trial:
-    """One evaluated sample: the ask/tell step it belonged to, its tokens and reward (None if it failed)."""
+    """One sample: the ask/tell step it belonged to, its tokens and reward (None if it failed), and whether the
+    reward was reused from an earlier evaluation of the same network instead of evaluated again."""
 
     step: int
     tokens: list[int]
     reward: float | None
+    reused: bool = False
 
 
 @dataclass
 class History:
-    """What ``optimize`` saw: every trial and the statistics ``tell`` returned at each step."""
+    """What ``optimize`` saw: every trial (reused ones included) and the statistics ``tell`` returned each step."""
 
     trials: list[Trial] = field(default_factory=list)
     stats: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def evaluations(self) -> int:
+        """How many trials were really evaluated (``len(trials)`` counts every sample)."""
+        return sum(not trial.reused for trial in self.trials)
 
     def best(self) -> Trial:
         """The trial with the highest finite reward (the earliest one on ties)."""
@@ -107,15 +116,30 @@ class History:
 
 
 def optimize(fn: Callable[[list[int]], float | None], decisions: Decisions, strategy: str | SearchStrategy,
-             steps: int, batch_size: int, seed: int = 0, **config: Any) -> History:
-    """Run ``steps`` ask/tell rounds of ``batch_size`` samples on a plain function of tokens -> reward.
+             steps: int, batch_size: int, seed: int = 0, *, key: Callable[[list[int]], Hashable] | None = None,
+             reevaluate: bool = False, max_evaluations: int | None = None, **config: Any) -> History:
+    """Run up to ``steps`` ask/tell rounds of ``batch_size`` samples on a plain function of tokens -> reward.
 
     ``strategy`` is a name for ``make_strategy`` (then ``seed`` and ``config`` apply) or a ready strategy over the
     same decisions. ``fn`` may return None for a failed evaluation; exceptions propagate, because hiding them would
     hide bugs in ``fn``.
+
+    Evaluations are cached: a sample whose tokens (or ``key(tokens)``, e.g. an architecture id under which
+    equivalent token sequences meet) were already evaluated gets the earlier reward, and its trial is marked
+    ``reused``; the strategy is told every sample all the same, so sample counts stay honest and
+    ``History.evaluations`` says how many evaluations were real. A failed evaluation is not cached, so sampling it
+    again tries again. ``reevaluate=True`` turns the cache off, for a noisy ``fn`` whose repeats are the point.
+
+    ``max_evaluations`` caps the real evaluations: the search stops at the first sample that would need one more,
+    and the batch up to that sample is told. ``steps`` bounds the rounds either way, because a strategy that only
+    re-samples cached networks would otherwise never reach the evaluation budget.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    steps = _count(steps, "steps")
+    batch_size = _count(batch_size, "batch_size")
+    seed = _count(seed, "seed", minimum=0)
+    budget = math.inf if max_evaluations is None else _count(max_evaluations, "max_evaluations")
+    if key is not None and not callable(key):
+        raise ValueError(f"key must be a function of the tokens (e.g. lambda t: space.decode(t).arch_id), got {key!r}")
     if isinstance(strategy, str):
         search = make_strategy(strategy, decisions, seed=seed, **config)
     else:
@@ -124,10 +148,32 @@ def optimize(fn: Callable[[list[int]], float | None], decisions: Decisions, stra
         search = strategy
         if search.decisions != check_decisions(decisions):
             raise ValueError("the strategy was built for different decisions than the ones passed to optimize")
-    history = History()
+    history, cache, evaluated = History(), {}, 0
     for step in range(steps):
-        batch = search.ask(batch_size)
-        rewards = [fn(tokens) for tokens in batch]
-        history.stats.append(search.tell(batch, rewards))
-        history.trials.extend(Trial(step, tokens, None if r is None else float(r)) for tokens, r in zip(batch, rewards))
+        trials = []
+        for tokens in search.ask(batch_size):
+            cache_key = (key or tuple)(tokens)
+            if not reevaluate and cache_key in cache:
+                trials.append(Trial(step, tokens, cache[cache_key], reused=True))
+                continue
+            if evaluated >= budget:
+                break
+            reward, evaluated = fn(tokens), evaluated + 1
+            reward = None if reward is None else float(reward)
+            if reward is not None and math.isfinite(reward):
+                cache[cache_key] = reward
+            trials.append(Trial(step, tokens, reward))
+        if trials:
+            history.stats.append(search.tell([t.tokens for t in trials], [t.reward for t in trials]))
+            history.trials.extend(trials)
+        if len(trials) < batch_size:
+            break
     return history
+
+
+def _count(value: Any, what: str, minimum: int = 1) -> int:
+    """An integer (Python or numpy) of at least ``minimum``; floats and booleans are refused, not rounded."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{what} must be {bound}, got {value!r}")
+    return int(value)

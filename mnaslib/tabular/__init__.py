@@ -5,4 +5,8 @@
   recorded accuracy, looked up instead of trained.
 * ``accel_space``, ``accel_nasbench``, ``accel_surrogate``: Accel-NASBench's EfficientNet-B0 space as ``Arch``
   networks, its 5,138 ImageNet trainings, and a surrogate of their top-1 with its held-out error.
+* ``macro_space``, ``macro_network``, ``nasbench_macro``: NAS-Bench-Macro (real CIFAR-10 accuracies of 3,969
+  MBConv networks): its space, its exact Keras network, and the table with the helpers a search benchmark needs.
+* ``evaluator``: a benchmark as the search's evaluator (``benchmark:`` in a profile).
+* ``synthetic``: a seeded table over the MnasNet space, labelled synthetic, for demonstrations only.
 """
