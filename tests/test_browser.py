@@ -64,7 +64,7 @@ def start_lab(root: Path, scratch: Path) -> tuple[subprocess.Popen, str]:
 
     Kernels import this checkout (PYTHONPATH). Jupyter's and IPython's folders live in ``scratch``, so the run reads
     no user settings and writes nothing into the home folder; news and update checks, which would go to the network,
-    are off.
+    and the language-server search, which runs npm (and npm writes a log into ~/.npm), are off.
     """
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
@@ -74,7 +74,8 @@ def start_lab(root: Path, scratch: Path) -> tuple[subprocess.Popen, str]:
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--IdentityProvider.token=",
                "--ServerApp.password=", f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True",
                "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly"]
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
+               "--LanguageServerManager.autodetect=False"]  # its search for language servers runs npm
     log = open(scratch / "lab.log", "w")
     process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
@@ -200,12 +201,18 @@ def lab(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    """Headless Debian Chromium with a fresh profile folder, closed however the tests end."""
+    """Headless Debian Chromium with a fresh profile folder, closed however the tests end.
+
+    Its XDG folders are temporary too: Chromium keeps its crash-report settings in ~/.config/chromium whatever the
+    profile folder, and dconf its cache in ~/.cache.
+    """
+    scratch = tmp_path_factory.mktemp("chromium")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(scratch / "config"), "XDG_CACHE_HOME": str(scratch / "cache")}
     playwright = sync_api.sync_playwright().start()
     try:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+            str(scratch / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, env=env,
+            viewport={"width": 1400, "height": 1000})
     except BaseException:
         playwright.stop()
         raise
