@@ -1,4 +1,4 @@
-"""Shared test settings: quiet TensorFlow, and one temporary folder for everything a test run caches or configures.
+"""Shared test settings: TensorFlow as users get it, one temporary folder for all a test run caches or configures.
 
 The caches (mnaslib's decoded data sets, benchmark downloads and host layer tables; Keras's and Matplotlib's
 configuration; IPython's profile and Jupyter's runtime files of the notebook kernels) would otherwise land in the
@@ -11,7 +11,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="mnaslib-tests-"))
@@ -25,6 +24,10 @@ SESSION_FOLDERS = {
 }
 for _name, _folder in SESSION_FOLDERS.items():
     os.environ[_name] = str(SESSION_DIR / _folder)
+
+# TensorFlow as users get it (mnaslib.quiet's defaults: C++ logs at level 2, oneDNN custom ops off), whichever test
+# module happens to import TensorFlow first.
+import mnaslib.quiet  # noqa: E402,F401
 
 
 def pytest_sessionfinish(session, exitstatus):
