@@ -3,13 +3,15 @@
 
 ``mnaslib.quiet`` turns the oneDNN custom ops off by default (``TF_ENABLE_ONEDNN_OPTS=0``), because they are the source
 of the log lines no user should have to read past ("oneDNN custom operations are on", "oneDNN supports DT_INT32 only
-on platforms with AVX-512"), and because with them on the results "may differ slightly from different computation
-orders". This script measures what that choice costs: each repetition trains the same child (MnasNet-A1 at the
-profile's proxy task, one thread, as a process-pool worker does) once per setting in a fresh process, alternating the
-order, and prints the fit's wall seconds and the process's CPU seconds per setting (CPU time is the steadier of the
-two on a shared machine), their median ratios and the final losses.
+on platforms with AVX-512"). This script measures what that choice costs: each repetition trains the same child
+(MnasNet-A1 at the profile's proxy task, one thread, as a process-pool worker does) once per setting in a fresh
+process, alternating the order, and prints the fit's wall seconds and the process's CPU seconds per setting (CPU
+time is the steadier of the two on a shared machine), their median ratios and the final losses.
 
-    python benchmarks/onednn_training.py --profile laptop --repeats 3
+    MNAS_DATA_DIR=/path/to/datasets python benchmarks/onednn_training.py --profile laptop --repeats 3
+
+(the laptop profile trains on CIFAR-10, which mnaslib reads from ``MNAS_DATA_DIR``; ``--profile ci`` uses the
+Fashion-MNIST subset shipped in data/, but its children are too small to say much.)
 """
 from __future__ import annotations
 
@@ -24,16 +26,16 @@ from mnaslib.reproduce import machine_description
 
 CHILD = """
 import json, sys, time
-from mnaslib.models import reference_arch
-from mnaslib.search import load_config
+from mnaslib import zoo
+from mnaslib.profile import load_profile
 from mnaslib.train import ProxyTask, set_threads, train_child
 from mnaslib.worker import proxy_datasets
 
 set_threads(1, 1)
-task = ProxyTask.from_dict(load_config(sys.argv[1]).proxy)
+task = ProxyTask.from_dict(load_profile(sys.argv[1]).proxy)
 train_ds, val_ds, info = proxy_datasets(task)
 cpu = time.process_time()
-result = train_child(reference_arch("mnasnet-a1"), train_ds, val_ds, task, num_classes=int(info.num_classes))
+result = train_child(zoo.reference("mnasnet-a1"), train_ds, val_ds, task, num_classes=int(info.num_classes))
 print(json.dumps({"train_seconds": result.train_seconds, "cpu_seconds": time.process_time() - cpu,
                   "final_loss": result.final_loss, "proxy": task.describe()}))
 """

@@ -16,9 +16,10 @@ What each line is and what silences it at its source (TensorFlow 2.21, checked o
   ERROR level, which only level 3 would hide, together with every real error. Both come from the oneDNN custom ops;
   ``TF_ENABLE_ONEDNN_OPTS=0`` switches those off, and with them the lines and absl's ``WARNING: All log messages
   before absl::InitializeLog() is called are written to STDERR``, which is printed only in front of such early lines.
-  The ops change the order of floating-point sums (the line itself warns of "slightly different numerical results"),
-  so off is also the reproducible setting; latency is measured in LiteRT, which they never touch, and what they cost a
-  proxy child's training is measured by ``benchmarks/onednn_training.py``.
+  Off, training runs TensorFlow's default (Eigen) kernels, whose sums differ from oneDNN's in the last bits (the
+  line itself warns of "slightly different numerical results"). Latency is measured in LiteRT, which the ops never
+  touch (MnasNet-A1's TFLite file converts byte-identical with them on and off); what off costs a proxy child's
+  training is measured by ``benchmarks/onednn_training.py``.
 * ``INFO:tensorflow:Assets written to: ...`` (twice per TFLite conversion in Jupyter) comes from TensorFlow's Python
   logger, which sets itself to INFO in an interactive session; ``tensorflow_info_silenced`` holds it at WARNING while
   mnaslib itself saves and converts a model, and leaves it alone everywhere else.
