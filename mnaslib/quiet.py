@@ -19,7 +19,8 @@ What each line is and what silences it at its source (TensorFlow 2.21, checked o
   Off, training runs TensorFlow's default (Eigen) kernels, whose sums differ from oneDNN's in the last bits (the
   line itself warns of "slightly different numerical results"). Latency is measured in LiteRT, which the ops never
   touch (MnasNet-A1's TFLite file converts byte-identical with them on and off); what off costs a proxy child's
-  training is measured by ``benchmarks/onednn_training.py``.
+  training is measured by ``benchmarks/onednn_training.py`` (a few per cent of CPU time at most on our 2-core VM).
+  ``TF_ENABLE_ONEDNN_OPTS=1`` set before mnaslib is imported keeps them, and their lines.
 * ``INFO:tensorflow:Assets written to: ...`` (twice per TFLite conversion in Jupyter) comes from TensorFlow's Python
   logger, which sets itself to INFO in an interactive session; ``tensorflow_info_silenced`` holds it at WARNING while
   mnaslib itself saves and converts a model, and leaves it alone everywhere else.
