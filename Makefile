@@ -9,10 +9,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test reproduce lab notebooks-ci benchmarks clean
 
+# The browser extra (playwright) is for tests/test_browser.py, which drives Debian's /usr/bin/chromium.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[browser]"
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -13,8 +13,6 @@ import signal
 import sys
 from importlib import metadata
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

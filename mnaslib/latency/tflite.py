@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Literal, Sequence
 
 import numpy as np
 
+from mnaslib.quiet import tensorflow_info_silenced
+
 if TYPE_CHECKING:
     import keras
 
@@ -210,6 +212,7 @@ def _check_quantization(quantization: str, representative_dataset: Representativ
                          "samples for calibration (100 or so real images is typical)")
 
 
+@tensorflow_info_silenced()  # saving the SavedModel logs "INFO:tensorflow:Assets written to" twice in Jupyter
 def _convert(model: "keras.Model", quantization: Quantization,
              representative_dataset: RepresentativeDataset | None) -> bytes:
     import keras

@@ -1,0 +1,56 @@
+"""Keep TensorFlow's start-up and conversion chatter out of what a user reads, without hiding real errors.
+
+``mnaslib/__init__.py`` imports this module first, so the environment is set before anything in mnaslib imports
+TensorFlow: in the ``mnas`` command, in notebook kernels (the notebooks import mnaslib before TensorFlow) and in the
+worker processes, which inherit it. Every variable is only a default: one the user set keeps its value. A program that
+imports TensorFlow *before* mnaslib has already printed the lines, and nothing here can take them back.
+
+What each line is and what silences it at its source (TensorFlow 2.21, checked on x86-64 Linux):
+
+* ``I... cpu_feature_guard.cc] This TensorFlow binary is optimized to use available CPU instructions ...`` and the
+  converter's ``I``/``W`` lines (``Reading SavedModel from``, ``Ignored output_format`` ...) are C++ INFO and WARNING
+  logs: ``TF_CPP_MIN_LOG_LEVEL=2`` drops them and still shows ERROR and FATAL.
+* ``I0000 ... port.cc] oneDNN custom operations are on ...`` (printed twice, once per library that links it) is
+  logged while TensorFlow loads, before it applies ``TF_CPP_MIN_LOG_LEVEL``, so not even level 3 removes it, and
+  ``E0000 ... oneDNN supports DT_INT32 only on platforms with AVX-512. Falling back ...`` (CPUs without AVX-512) is at
+  ERROR level, which only level 3 would hide, together with every real error. Both come from the oneDNN custom ops;
+  ``TF_ENABLE_ONEDNN_OPTS=0`` switches those off, and with them the lines and absl's ``WARNING: All log messages
+  before absl::InitializeLog() is called are written to STDERR``, which is printed only in front of such early lines.
+  Off, training runs TensorFlow's default (Eigen) kernels, whose sums differ from oneDNN's in the last bits (the
+  line itself warns of "slightly different numerical results"). Latency is measured in LiteRT, which the ops never
+  touch (MnasNet-A1's TFLite file converts byte-identical with them on and off); what off costs a proxy child's
+  training is measured by ``benchmarks/onednn_training.py`` (a few per cent of CPU time at most on our 2-core VM).
+  ``TF_ENABLE_ONEDNN_OPTS=1`` set before mnaslib is imported keeps them, and their lines.
+* ``INFO:tensorflow:Assets written to: ...`` (twice per TFLite conversion in Jupyter) comes from TensorFlow's Python
+  logger, which sets itself to INFO in an interactive session; ``tensorflow_info_silenced`` holds it at WARNING while
+  mnaslib itself saves and converts a model, and leaves it alone everywhere else.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from typing import Iterator
+
+DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+for _name, _value in DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
+
+
+@contextlib.contextmanager
+def tensorflow_info_silenced() -> Iterator[None]:
+    """TensorFlow's Python logger at WARNING or above for the block (its INFO lines dropped), as it was afterwards.
+
+    Also usable as a decorator. Warnings and errors still show; only mnaslib's own conversions use it, so the INFO
+    lines of a user's own TensorFlow code are untouched.
+    """
+    import tensorflow as tf
+
+    logger = tf.get_logger()  # the first call configures it (INFO in Jupyter), so take it before changing the level
+    previous = logger.level
+    logger.setLevel(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
