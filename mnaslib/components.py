@@ -244,8 +244,10 @@ def search_from_profile(profile: "Profile", run_dir: str | os.PathLike, *, progr
                 f"new search in {run_dir}: {profile.steps} steps x {profile.batch_size} children, "
                 f"{evaluator.describe()}")
         strategy = make_strategy(profile.strategy, space, profile.seed)
+        # a benchmark lookup takes microseconds: shipping it to worker processes would only add their start-up
+        executor = None if profile.benchmark is not None else (lambda: make_executor(profile.executor))
         return run_search(space, strategy, evaluator, latency, reward, store, steps=profile.steps,
-                          batch_size=profile.batch_size, executor=lambda: make_executor(profile.executor),
+                          batch_size=profile.batch_size, executor=executor,
                           reevaluate=reevaluate, retry_failed=retry_failed, tensorboard_dir=run_dir / TENSORBOARD_DIR,
                           progress=progress, stop_after_trials=stop_after_trials)
     finally:

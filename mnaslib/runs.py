@@ -29,7 +29,8 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def top_models(trials: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     """The ``n`` finished trials with the highest reward, each value labelled with its provenance."""
-    done = trials[trials["status"] == "done"].sort_values("reward", ascending=False).head(n)
+    done = trials[trials["status"] == "done"].sort_values("reward", ascending=False)
+    done = done.drop_duplicates("arch_id").head(n)  # an architecture sampled again is one model
     return pd.DataFrame({
         "id": done["arch_id"].to_numpy(),
         "reward [computed]": done["reward"].round(4).to_numpy(),
@@ -72,7 +73,7 @@ def latency_spread(trials: pd.DataFrame, target_ms: float, label: str) -> Latenc
 
 def front(trials: pd.DataFrame) -> pd.DataFrame:
     """The finished trials on the accuracy-latency Pareto front, fastest first."""
-    done = trials[trials["status"] == "done"].reset_index(drop=True)
+    done = trials[trials["status"] == "done"].drop_duplicates("arch_id").reset_index(drop=True)
     if done.empty:
         return done
     return done.iloc[pareto_front(done["accuracy"].to_numpy(float), done["latency_ms"].to_numpy(float))]

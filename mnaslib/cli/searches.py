@@ -100,12 +100,30 @@ def _print_findings(run_dir: str, top: int) -> None:
     from mnaslib.runs import summarize_run
 
     summary = summarize_run(run_dir)
-    with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+    with pd.option_context("display.max_colwidth", 100, "display.width", 250):
         if not summary.done.empty:
-            print(f"\nbest {top} by reward:\n" + summary.best(top).to_string(index=False))
-            print("\naccuracy-latency Pareto front:\n" + summary.pareto().to_string(index=False))
+            _print_table(f"best {top} by reward", summary.best(top))
+            _print_table("accuracy-latency Pareto front", summary.pareto())
         if not summary.failed.empty:
             print(f"\nfailed trials ({len(summary.failed)}):\n" + summary.failures().to_string(index=False))
+
+
+_LABEL = re.compile(r"^(.*?) \[(.*)\]$")
+
+
+def _print_table(title: str, table) -> None:
+    """A table of labelled cells, a column whose cells share one label printed as plain numbers with the label
+    once underneath (the same provenance, said once)."""
+    legend = []
+    for column in table.columns:
+        matches = [_LABEL.match(str(cell)) for cell in table[column]]
+        labels = {m.group(2) for m in matches if m}
+        if len(labels) == 1 and all(matches):
+            table = table.assign(**{column: [m.group(1) for m in matches]})
+            legend.append(f"  {column}: {labels.pop()}")
+    print(f"\n{title}:\n{table.to_string(index=False)}")
+    if legend:
+        print("\n".join(legend))
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
