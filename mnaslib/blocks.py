@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 if TYPE_CHECKING:
-    from mnaslib.space import BlockSpec
+    from mnaslib.arch import BlockSpec
 
 BN_MOMENTUM = 0.99
 BN_EPSILON = 1e-3

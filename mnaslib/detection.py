@@ -43,7 +43,7 @@ from keras import layers
 from mnaslib import paper
 from mnaslib.buildable import BuildOptions
 from mnaslib.counting import summarize
-from mnaslib.space import Arch
+from mnaslib.arch import Arch
 from mnaslib.zoo import reference
 
 DEFAULT_INPUT_SIZE = 320

@@ -17,7 +17,7 @@ from mnaslib.blocks import block_layer, conv_bn
 from mnaslib.buildable import DEPLOYMENT, BuildOptions
 
 if TYPE_CHECKING:
-    from mnaslib.space import Arch
+    from mnaslib.arch import Arch
 
 DEPTH_DIVISOR = 8
 DEFAULT_DROPOUT = 0.2  # the official rate; mnasnet-small's official config has none (its Arch carries that)

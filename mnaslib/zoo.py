@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
-from mnaslib.space import Arch
+from mnaslib.arch import Arch
 
 if TYPE_CHECKING:
     import keras

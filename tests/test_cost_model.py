@@ -18,7 +18,8 @@ from mnaslib.latency.tflite import fast_tflite, flatbuffer_op_sequence, flatbuff
 from mnaslib.buildable import BuildOptions
 from mnaslib.zoo import network, reference
 from mnaslib.counting import summarize
-from mnaslib.space import Arch, MnasNetSpace
+from mnaslib.arch import Arch
+from mnaslib.space import MnasNetSpace
 
 # A tiny network that still has every kind of layer: stem, a strided pooling-skip layer with SE and projection, an
 # identity-add layer, a head. Measuring its 4 distinct layers takes a few seconds.

@@ -5,7 +5,8 @@ import pytest
 from mnaslib.buildable import BuildOptions
 from mnaslib.models import round_filters
 from mnaslib.counting import profile_model, summarize
-from mnaslib.space import Arch, MnasNetSpace
+from mnaslib.arch import Arch
+from mnaslib.space import MnasNetSpace
 from mnaslib.zoo import network, reference
 
 OFFICIAL = {  # trainable, total, mult-adds (ARCHITECTURES.md; Table 4 for small)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from mnaslib.zoo import reference, reference_names
-from mnaslib.space import Arch, BlockSpec, MnasNetSpace, search_space_sizes
+from mnaslib.arch import Arch, BlockSpec
+from mnaslib.space import MnasNetSpace, search_space_sizes
 
 SPACE = MnasNetSpace()
 

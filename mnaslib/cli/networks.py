@@ -56,7 +56,7 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
 
 def resolve_model(args: argparse.Namespace) -> tuple[Buildable, BuildOptions]:
     """The network a command names, and the build options its flags give."""
-    from mnaslib.space import Arch
+    from mnaslib.arch import Arch
     from mnaslib.zoo import resolve
 
     spec = args.model[0] if len(args.model) == 1 else args.model
@@ -144,7 +144,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from mnaslib.latency.tflite import to_tflite
-    from mnaslib.space import Arch
+    from mnaslib.arch import Arch
 
     out = Path(args.output)
     if out.suffix not in EXPORT_FORMATS:

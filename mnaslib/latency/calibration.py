@@ -14,7 +14,8 @@ import numpy as np
 
 from mnaslib.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.latency.layer_table import Calibration, HostLayerTable
-from mnaslib.space import Arch, MnasNetSpace
+from mnaslib.arch import Arch
+from mnaslib.space import MnasNetSpace
 from mnaslib.zoo import CALIBRATION_REFERENCES, as_arch, references
 
 

@@ -26,7 +26,7 @@ from mnaslib.latency.ops import arch_ops
 from mnaslib.latency.pixel1 import arch_features, load_pixel1_model, model_features
 from mnaslib.zoo import as_arch
 from mnaslib.labels import Provenance
-from mnaslib.space import Arch
+from mnaslib.arch import Arch
 
 
 def _is_keras_model(obj: Any) -> bool:

@@ -55,7 +55,7 @@ from mnaslib.latency.ops import LayerKey, arch_layers
 from mnaslib.latency.tflite import fast_tflite
 from mnaslib.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.zoo import as_arch
-from mnaslib.space import Arch
+from mnaslib.arch import Arch
 
 CACHE_ENV = "MNAS_LATENCY_CACHE"
 # Bump when the way layers are built, converted or timed changes: old tables then stop matching.

@@ -36,7 +36,7 @@ from mnaslib.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.models import round_filters
 from mnaslib.zoo import as_arch
 from mnaslib.counting import layer_mult_adds
-from mnaslib.space import Arch, BlockSpec
+from mnaslib.arch import Arch, BlockSpec
 
 
 

@@ -45,7 +45,7 @@ from mnaslib.latency.ops import (LayerKey, Op, block_layers, head_layer, keras_o
                                  stem_layer)
 from mnaslib.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.zoo import as_arch, calibration_network
-from mnaslib.space import Arch, BlockSpec
+from mnaslib.arch import Arch, BlockSpec
 
 FEATURES = ("mult_adds_conv1x1_m", "mult_adds_convkxk_m", "mult_adds_depthwise_m", "mult_adds_dense_m",
             "activation_traffic_m", "ops")

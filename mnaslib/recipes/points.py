@@ -29,7 +29,7 @@ from mnaslib.buildable import BuildOptions
 from mnaslib.labels import Labelled, Provenance
 from mnaslib.latency.base import LatencyResult
 from mnaslib.profile import ModelsBudget, Profile, load_profile
-from mnaslib.space import Arch
+from mnaslib.arch import Arch
 from mnaslib.zoo import NetworkPoint, as_arch
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from mnaslib.labels import Provenance
 from mnaslib.latency.ops import arch_ops, arch_params
-from mnaslib.space import Arch
+from mnaslib.arch import Arch
 from mnaslib.tabular.accel_space import AccelSpace
 from mnaslib.tabular.accel_surrogate import AccelSurrogate, SurrogateSettings, load_or_fit, table_tokens
 from mnaslib.tabular.base import BenchmarkRecord, TabularBenchmark

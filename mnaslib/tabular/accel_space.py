@@ -38,7 +38,8 @@ import numpy as np
 
 from mnaslib.buildable import BuildOptions
 from mnaslib.latency.ops import arch_layers, layer_ops
-from mnaslib.space import Arch, BlockSpec, Decision, validate_tokens
+from mnaslib.arch import Arch, BlockSpec
+from mnaslib.space import Decision, validate_tokens
 
 IN_FILTERS = (32, 16, 24, 40, 80, 112, 192)
 OUT_FILTERS = (16, 24, 40, 80, 112, 192, 320)

@@ -8,28 +8,32 @@ other pixels. The stem and every 1x1 conv sample the same pixels either way.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 from keras import layers
 
 from mnaslib.blocks import batch_norm, conv_bn, conv_initializer
 from mnaslib.buildable import BuildOptions
 from mnaslib.models import classifier_head, round_filters
-from mnaslib.tabular.macro_space import HEAD_WIDTH, MBCONV, STEM_WIDTH, MacroArch, MacroLayer
+
+if TYPE_CHECKING:
+    from mnaslib.tabular.macro_space import MacroArch, MacroLayer
 
 
-def build_network(arch: MacroArch, options: BuildOptions) -> keras.Model:
+def build_network(arch: "MacroArch", options: BuildOptions, stem_width: int, head_width: int) -> keras.Model:
     """Stem, the 8 searchable layers, head and classifier (logits), every width scaled by the depth multiplier."""
     multiplier = options.depth_multiplier
     inputs = keras.Input((options.input_size, options.input_size, 3), name="image")
-    x = conv_bn(inputs, round_filters(STEM_WIDTH, multiplier), 3, options.stem_stride, "stem")
+    x = conv_bn(inputs, round_filters(stem_width, multiplier), 3, options.stem_stride, "stem")
     for layer in arch.layers():
         x = searchable_layer(x, layer, round_filters(layer.out_filters, multiplier))
-    x = conv_bn(x, round_filters(HEAD_WIDTH, multiplier), 1, 1, "head")
+    x = conv_bn(x, round_filters(head_width, multiplier), 1, 1, "head")
     suffix = "" if multiplier == 1.0 else f"-x{multiplier:g}"
     return classifier_head(inputs, x, options.num_classes, options.dropout or 0.0, arch.name + suffix)
 
 
-def searchable_layer(x, layer: MacroLayer, out_filters: int):
+def searchable_layer(x, layer: "MacroLayer", out_filters: int):
     """One searchable layer on the (already width-scaled) tensor ``x``, producing ``out_filters`` channels.
 
     Identity: ``x`` itself, or where the stride or the width changes a 1x1 conv with the stride and BN, no
@@ -41,7 +45,7 @@ def searchable_layer(x, layer: MacroLayer, out_filters: int):
     if layer.token == 0:
         return x if keeps_shape else conv_bn(x, out_filters, 1, layer.stride, f"{layer.name}_shortcut",
                                              activation=None)
-    expansion, kernel = MBCONV[layer.token]
+    expansion, kernel = layer.mbconv
     inputs = x
     x = conv_bn(x, in_filters * expansion, 1, 1, f"{layer.name}_expand")
     x = depthwise_bn_relu(x, kernel, layer.stride, f"{layer.name}_dwconv")

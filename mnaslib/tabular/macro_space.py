@@ -101,6 +101,11 @@ class MacroLayer(NamedTuple):
         return f"stage{self.stage}_layer{self.index}"
 
     @property
+    def mbconv(self) -> tuple[int, int]:
+        """(expansion, kernel) of an MBConv layer."""
+        return MBCONV[self.token]
+
+    @property
     def projects(self) -> bool:
         """An Identity layer that must change the stride or the width becomes a 1x1 conv + BN."""
         return self.token == 0 and (self.stride != 1 or self.in_filters != self.out_filters)
@@ -165,7 +170,7 @@ class MacroArch:
         # Imported here so that the space, the table and the searches on it work without loading TensorFlow.
         from mnaslib.tabular.macro_network import build_network
 
-        return build_network(self, options)
+        return build_network(self, options, STEM_WIDTH, HEAD_WIDTH)
 
 
 @dataclass(frozen=True)
