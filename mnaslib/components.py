@@ -161,10 +161,14 @@ def make_evaluator(profile: "Profile") -> "Evaluator":
     if profile.benchmark is not None:
         from mnaslib.tabular.evaluator import BenchmarkEvaluator
 
-        return BenchmarkEvaluator(**profile.benchmark)
+        return BenchmarkEvaluator(**_evaluator_options(profile.benchmark))
     from mnaslib.worker import ProxyEvaluator
 
     return ProxyEvaluator(proxy_task(profile.proxy, profile.seed))
+
+
+def _evaluator_options(benchmark: Mapping[str, Any]) -> dict:
+    return {key: value for key, value in benchmark.items() if key != "space"}
 
 
 def search_space(profile: "Profile"):
@@ -177,7 +181,7 @@ def search_space(profile: "Profile"):
     if profile.space.get("name", "mnasnet") not in ("mnasnet", name) or len(profile.space) > 1:
         raise ValueError(f"benchmark {name} searches its own space; remove the space section {profile.space} (or "
                          f"set space.name: {name})")
-    return benchmark_space(name)
+    return benchmark_space(name, profile.benchmark.get("space"))
 
 
 def deployment_options(profile: "Profile") -> BuildOptions:
@@ -200,7 +204,7 @@ def check_profile(profile: "Profile") -> None:
     else:
         from mnaslib.tabular.evaluator import BenchmarkEvaluator
 
-        BenchmarkEvaluator(**profile.benchmark)
+        BenchmarkEvaluator(**_evaluator_options(profile.benchmark))
 
 
 # Where the same data lies may change between a run and its resume (a moved folder); what it is may not: the data's

@@ -80,8 +80,9 @@ class NotebookBudgets:
     latency_baselines: tuple[str, ...] = ("keras-mobilenet", "keras-nasnetmobile", "keras-mobilenetv2",
                                           "mnasnet-a1", "mnasnet-b1")  # 02: networks timed on the host
     latency_random: int = 6                       # 02: held-out random architectures for the host model
-    figure6_steps: int = 100                      # 03: tabular Figure 6, steps x children per search
-    figure6_batch_size: int = 8
+    benchmark_steps: int = 375                    # 03, 05, 07: Accel-NASBench searches, steps x children per
+    benchmark_batch_size: int = 8                 # search (Figure 6's 3,000 samples),
+    benchmark_seeds: int = 3                      # and seeds per arm of each comparison
     models: ModelsBudget = field(default_factory=ModelsBudget)  # 04 and 05
     detection_conventions: tuple[str, ...] | None = None     # 06: head conventions counted (None: all)
     cell_space: dict = field(default_factory=lambda: {"name": "nasnet-cell", "num_cells": 2})  # 07
@@ -101,7 +102,8 @@ class NotebookBudgets:
                 models[key] = as_int(models[key], f"notebooks.models.{key}")
         if "table4_search" in models:
             models["table4_search"] = dict(_mapping(models["table4_search"], "notebooks.models.table4_search"))
-        for key in ("reward_points", "space_samples", "latency_random", "figure6_steps", "figure6_batch_size"):
+        for key in ("reward_points", "space_samples", "latency_random", "benchmark_steps", "benchmark_batch_size",
+                    "benchmark_seeds"):
             if key in values:
                 values[key] = as_int(values[key], f"notebooks.{key}")
         for key in ("detection_conventions", "table6_train"):
@@ -125,8 +127,9 @@ class Profile:
     (each validated by the component it configures: ``MnasNetSpace``/``CellSpace``, ``make_strategy``,
     ``reward.from_config``, ``get_provider``, ``ProxyTask``); ``benchmark`` names a tabular benchmark whose recorded
     (or surrogate) accuracies replace trained children, in that benchmark's own space: a name
-    (``nasbench-macro``, ``accel-nasbench``) or ``{name, path, accuracy}`` (``accuracy: one_run`` draws one
-    recorded training run per query instead of their mean).
+    (``nasbench-macro``, ``accel-nasbench``) or ``{name, path, accuracy, space}`` (``accuracy: one_run`` draws one
+    recorded training run per query instead of their mean; ``space`` holds the benchmark space's options, such as
+    ``{se: false}``).
     """
 
     name: str = DEFAULT_PROFILE
@@ -220,6 +223,7 @@ class _BenchmarkSection:
     name: str
     path: str | None = None
     accuracy: str = "mean"
+    space: dict | None = None
 
 
 def load_profile(name_or_path: str | os.PathLike | Profile = DEFAULT_PROFILE,

@@ -105,7 +105,7 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
             bar.update(sum(1 for t in trials if t["status"] in ("done", "failed")))
             if loop.evaluate([t for t in trials if t["status"] in ("pending", "running")]):
                 return loop.result(step, start)
-            rows = {t["id"]: t for t in _step_trials(store, step)}
+            rows = {t["id"]: t for t in store.trials(step=step)}
             if rows and all(t["status"] == "failed" for t in rows.values()):
                 first = next(iter(rows.values()))
                 raise SearchFailed(f"every child of step {step} failed, so the next step would fail too; first "
@@ -169,7 +169,7 @@ class _Loop:
     def trials_of_step(self, step: int, batch: list[list[int]]) -> list[dict]:
         """The stored trials of ``step``, creating them (decoded once, latency now) if the step never started;
         checks that a resumed step asked the same samples as before (it must, for a seeded strategy)."""
-        existing = _step_trials(self.store, step)
+        existing = self.store.trials(step=step)
         if existing:
             stored = [list(t["tokens"]) for t in existing]
             if stored != [list(map(int, tokens)) for tokens in batch]:
@@ -191,7 +191,7 @@ class _Loop:
                 continue
             self.store.add_pending(step, index, [int(t) for t in tokens], arch.arch_id, arch.block_strings(),
                                    value, label)
-        return _step_trials(self.store, step)
+        return self.store.trials(step=step)
 
     def evaluate(self, trials: list[dict]) -> bool:
         """Evaluate unfinished trials (from the cache where possible); True when ``stop_after_trials`` is reached.
@@ -314,10 +314,6 @@ def _safe_call(evaluate: Evaluator, job: Job) -> ChildMetrics | str:
     except Exception as err:
         reason = str(err) if hasattr(err, "reason") else f"{type(err).__name__}: {err}"
         return reason + "\n" + traceback.format_exc(limit=5)
-
-
-def _step_trials(store: TrialStore, step: int) -> list[dict]:
-    return sorted((t for t in store.trials() if t["step"] == step), key=lambda t: t["index_in_step"])
 
 
 def _trial_seed(store: TrialStore, step: int, index: int) -> int:

@@ -269,14 +269,20 @@ class TrialStore:
             raise KeyError(f"no trial {trial_id} in {self.path}")
         return self._decode(rows[0])
 
-    def trials(self, status: str | None = None) -> list[dict[str, Any]]:
-        """All trials in sampling order (step, then index), optionally only those with one status."""
-        if status is None:
-            rows = self._query("SELECT * FROM trials ORDER BY step, index_in_step")
-        elif status in STATUSES:
-            rows = self._query("SELECT * FROM trials WHERE status = ? ORDER BY step, index_in_step", (status,))
-        else:
+    def trials(self, status: str | None = None, step: int | None = None) -> list[dict[str, Any]]:
+        """All trials in sampling order (step, then index), optionally only those with one status or of one step
+        (filtered in SQL: a search reads its current step every step, and must not decode the whole run to do so)."""
+        if status is not None and status not in STATUSES:
             raise ValueError(f"unknown trial status {status!r}; expected one of {', '.join(STATUSES)}")
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if step is not None:
+            clauses.append("step = ?")
+            params.append(int(step))
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = self._query(f"SELECT * FROM trials{where} ORDER BY step, index_in_step", params)
         return [self._decode(row) for row in rows]
 
     def pending(self) -> list[dict[str, Any]]:

@@ -84,6 +84,17 @@ def test_soft_preset_gives_m1_and_m2_about_equal_reward() -> None:
             assert abs(m2 / m1 - 1) < 0.005, (lat, acc, m1, m2)
 
 
+def test_soft_reward_ranks_networks_the_same_at_every_target_and_hard_does_not() -> None:
+    """With alpha = beta, T only rescales every reward by T**-w: a soft search cannot aim at a latency (why the
+    Table 4 search-again recipe uses the hard reward)."""
+    rng = np.random.default_rng(0)
+    acc, lat = rng.uniform(0.5, 0.8, 200), rng.uniform(20.0, 200.0, 200)
+    at_75, at_22 = get_reward("mnas_soft", target_ms=75)(acc, lat), get_reward("mnas_soft", target_ms=22)(acc, lat)
+    np.testing.assert_allclose(at_22 / at_75, (22 / 75) ** 0.07, rtol=1e-12)
+    hard_75, hard_22 = get_reward("mnas_hard", target_ms=75)(acc, lat), get_reward("mnas_hard", target_ms=22)(acc, lat)
+    assert np.argmax(hard_75) != np.argmax(hard_22)
+
+
 def test_soft_reward_is_continuous_at_target_and_hard_is_not_smooth() -> None:
     soft, hard = get_reward("mnas_soft", target_ms=80), get_reward("mnas_hard", target_ms=80)
     eps = 1e-9

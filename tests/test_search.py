@@ -121,7 +121,8 @@ def test_resume_after_sigkill_loses_nothing(tmp_path):
 
 
 def test_resume_refuses_a_changed_search(tmp_path):
-    _run(tmp_path, strategy="random")
+    store, _ = _run(tmp_path, strategy="random")
+    store.close()  # the first search has ended; a second open in this process must not be told it is locked
     with pytest.raises(ValueError, match="strategy"):
         open_run(tmp_path, {"strategy": "ppo", "seed": 7})
 

@@ -63,7 +63,13 @@ class ArchitectureFormatError(ValueError):
 
 @dataclass(frozen=True)
 class AccelSpace:
-    """The 7-block space of Accel-NASBench: 4 decisions per block, 28 tokens, decoded to an ``Arch``."""
+    """The 7-block space of Accel-NASBench: 4 decisions per block, 28 tokens, decoded to an ``Arch``.
+
+    ``se=False`` is the space without squeeze-excitation (Table 2's ablation: the SE decisions keep one choice, off),
+    whose networks the benchmark and its surrogate cover all the same.
+    """
+
+    se: bool = True
 
     @property
     def num_blocks(self) -> int:
@@ -73,7 +79,7 @@ class AccelSpace:
     def decisions(self) -> list[Decision]:
         """``block<i>_e``, ``block<i>_k``, ``block<i>_l``, ``block<i>_se`` for blocks 0-6 (the benchmark's keys)."""
         return [Decision(f"block{b}_{name}", choices) for b in range(self.num_blocks)
-                for name, choices in zip(PER_BLOCK, _block_choices(b))]
+                for name, choices in zip(PER_BLOCK, _block_choices(b, self.se))]
 
     def decision_sizes(self) -> list[tuple[str, int]]:
         """``(name, number of choices)`` pairs, the form the controllers take."""
@@ -96,7 +102,7 @@ class AccelSpace:
         tokens = self.check_tokens(tokens)
         blocks = []
         for b in range(self.num_blocks):
-            e, k, l, se = (choices[t] for choices, t in zip(_block_choices(b), tokens[4 * b:4 * b + 4]))
+            e, k, l, se = (choices[t] for choices, t in zip(_block_choices(b, self.se), tokens[4 * b:4 * b + 4]))
             blocks.append(BlockSpec(repeats=l, kernel=k, stride=STRIDES[b], expand_ratio=e, in_filters=IN_FILTERS[b],
                                     out_filters=OUT_FILTERS[b], se_ratio=SE_RATIO if se else 0.0))
         return Arch(tuple(blocks), STEM_FILTERS, HEAD_FILTERS, name, se_gate="hard_sigmoid")
@@ -118,7 +124,7 @@ class AccelSpace:
                 raise ValueError(f"block {b} ({block.to_string()}): SE ratio {block.se_ratio}, the space has 0 or "
                                  f"{SE_RATIO}")
             values = (block.expand_ratio, block.kernel, block.repeats, block.se_ratio > 0)
-            for value, choices, name in zip(values, _block_choices(b), PER_BLOCK):
+            for value, choices, name in zip(values, _block_choices(b, self.se), PER_BLOCK):
                 if value not in choices:
                     raise ValueError(f"block {b} ({block.to_string()}): block{b}_{name} = {value} is not one of "
                                      f"{choices}")
@@ -187,6 +193,6 @@ def published_macs(arch: Arch, input_size: int = 224) -> int:
     return total
 
 
-def _block_choices(block: int) -> tuple[tuple, ...]:
+def _block_choices(block: int, se: bool = True) -> tuple[tuple, ...]:
     """The choices of block ``block``'s four decisions, in ``PER_BLOCK`` order."""
-    return EXPANSIONS, KERNELS, LONG_LAYERS if block == LONG_BLOCK else LAYERS, SE_CHOICES
+    return EXPANSIONS, KERNELS, LONG_LAYERS if block == LONG_BLOCK else LAYERS, SE_CHOICES if se else (False,)

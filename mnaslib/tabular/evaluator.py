@@ -47,9 +47,13 @@ def load_benchmark(name: str, path: str | None = None) -> TabularBenchmark:
     return benchmark.load(path) if hasattr(benchmark, "load") else benchmark(path)
 
 
-def benchmark_space(name: str):
-    """The benchmark's search space (no data needed)."""
-    return _attribute(_check_name(name)[2])()
+def benchmark_space(name: str, options: dict | None = None):
+    """The benchmark's search space (no data needed); ``options`` are its space's own (Accel-NASBench's
+    ``se: false`` is the space without squeeze-excitation)."""
+    try:
+        return _attribute(_check_name(name)[2])(**(options or {}))
+    except TypeError as err:
+        raise ValueError(f"bad options {options} for benchmark {name}'s space: {err}") from None
 
 
 def benchmark_deployment(name: str) -> BuildOptions:

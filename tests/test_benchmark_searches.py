@@ -1,0 +1,122 @@
+"""The accuracy-dependent search experiments on Accel-NASBench: seeds per arm, resume, claims over seeds, the space
+without SE, and the search-again recipe.
+
+Every search here is real (PPO controller, Pixel-1 latency model, the surrogate fitted on the published archive,
+read in place from shared/ and skipped with the reason where it is absent), at the ci budget: 10 steps x 8 children,
+three seeds per arm.
+"""
+import pytest
+from shared_data import require_shared
+
+from mnaslib.components import search_space
+from mnaslib.profile import load_profile
+from mnaslib.recipes import benchmark_searches as bs
+from mnaslib.store import STORE_FILENAME, TrialStore
+from mnaslib.tabular.accel_space import AccelSpace
+from mnaslib.tabular.evaluator import benchmark_space
+
+VERDICT_STARTS = ("holds (", "does not hold (", "seeds disagree (")
+
+
+@pytest.fixture(scope="module")
+def profile():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MNAS_BENCHMARK_DIR", str(require_shared("benchmarks")))
+        yield bs.benchmark_profile(load_profile("ci"))
+
+
+@pytest.fixture(scope="module")
+def figure6(profile, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("benchmark-searches")
+    return run_dir, bs.figure6(profile, run_dir)
+
+
+def test_profile_budget_and_target(profile):
+    assert (profile.steps, profile.batch_size, profile.notebooks.benchmark_seeds) == (10, 8, 3)
+    assert profile.benchmark["name"] == "accel-nasbench"
+    target, why = bs.target_ms(profile)
+    assert target == 75.0 and "the paper's" in why  # the space spans 23-234 ms under the Pixel-1 model
+
+
+def test_each_arm_has_its_own_seeds_and_every_search_is_complete(figure6):
+    _, runs = figure6
+    assert runs["hard"].seeds == [0, 1, 2] and runs["soft"].seeds == [1000, 1001, 1002]
+    for arm in runs.values():
+        assert [len(trials) for trials in arm.trials] == [80, 80, 80]
+        assert (arm.trials[0]["status"] == "done").all()
+        first_tokens = [tuple(trials["tokens"].iloc[0]) for trials in arm.trials]
+        assert len(set(first_tokens)) == 3, "three seeds must sample three different sequences"
+    assert runs["hard"].accuracy_label.startswith("surrogate (gradient boosting")
+    assert runs["hard"].latency_label.startswith("predicted (Pixel-1 model")
+
+
+def test_rerunning_resumes_every_search_without_new_work(figure6, profile):
+    run_dir, runs = figure6
+    again = bs.figure6(profile, run_dir)
+    for key in runs:
+        for before, after in zip(runs[key].trials, again[key].trials):
+            assert before["finished"].tolist() == after["finished"].tolist()
+
+
+def test_figure6_claims_are_verdicts_over_the_seeds(figure6):
+    _, runs = figure6
+    claims = bs.figure6_claims(runs, 75.0)
+    assert len(claims) == 5 and all(v.startswith(VERDICT_STARTS) and "/3 seeds)" in v for v in claims["verdict"])
+    assert "median [IQR] of 3 seeds" in claims.iloc[0]["hard"]
+    # the hard reward's whole point, on real accuracies: every seed crowds more samples at or below T than soft
+    assert claims.iloc[0]["verdict"] == "holds (3/3 seeds)"
+
+
+def test_the_space_without_se_has_no_se_anywhere(profile):
+    space = AccelSpace(se=False)
+    sizes = dict(space.decision_sizes())
+    assert all(sizes[f"block{b}_se"] == 1 for b in range(7)) and sizes["block0_k"] == 2
+    assert space.log10_size() < AccelSpace().log10_size()
+    arch = space.decode([0] * 28)
+    assert all(block.se_ratio == 0 for block in arch.blocks)
+    with pytest.raises(ValueError, match="block0_se"):
+        space.encode(AccelSpace().efficientnet_b0())  # B0 has SE, which this space cannot express
+    assert benchmark_space("accel-nasbench", {"se": False}) == space
+    with pytest.raises(ValueError, match="bad options .* accel-nasbench"):
+        benchmark_space("accel-nasbench", {"squeeze": False})
+    assert search_space(profile.with_overrides({"benchmark": {"space": {"se": False}}})) == space
+
+
+def test_se_study_and_reward_ablation_summarise_every_seed(profile, tmp_path):
+    se = bs.se_study(profile, tmp_path)
+    for trials in se["without_se"].trials:
+        assert not trials["block_strings"].map(lambda blocks: any("_se" in b for b in blocks)).any()
+    assert se["with_se"].trials[0]["block_strings"].map(lambda blocks: any("_se" in b for b in blocks)).any()
+    table = bs.best_models(se)
+    assert list(table["seeds"]) == ["3 of 3", "3 of 3"]
+    verdict = bs.paired_verdict(se["with_se"], se["without_se"], lambda a, b: a["accuracy"] > b["accuracy"])
+    assert verdict.startswith(VERDICT_STARTS)
+
+    ablation = bs.reward_ablation(profile, tmp_path)
+    single, multi = (ablation[k].best() for k in ("single_objective", "multi_objective"))
+    assert all(trial["reward"] == trial["accuracy"] for trial in single)  # accuracy alone: the reward is accuracy
+    # ignoring latency, the single-objective search's best models are slower than the multi-objective ones
+    assert min(t["latency_ms"] for t in single) > max(t["latency_ms"] for t in multi)
+
+
+def test_scaled_references_are_networks_of_the_space():
+    space = AccelSpace()
+    references = bs.scaled_references(space)
+    depths = {label: sum(b.repeats for b in arch.blocks) for label, arch in references.items()}
+    assert depths["EfficientNet-B0"] == 16 and depths["B0, depth x0.34"] == 7
+    for arch in references.values():
+        assert space.decode(space.encode(arch)).block_strings() == arch.block_strings()
+
+
+def test_search_again_targets_the_smallest_reference_with_the_hard_reward(profile, tmp_path):
+    runs, references, target = bs.search_again(profile, tmp_path)
+    assert target == references["_ms"].min() and len(references) == 5
+    with TrialStore(tmp_path / "search_again" / "search_again_seed0" / STORE_FILENAME) as store:
+        reward = store.runs()[-1]["config"]["reward"]
+    assert reward["name"] == "mnas_hard" and reward["target_ms"] == target
+    claims = bs.search_again_claims(runs, references, target)
+    assert len(claims) == 2 and all(v.startswith(VERDICT_STARTS) for v in claims["verdict"])
+    assert "surrogate" in claims.iloc[0]["scaled-down reference"]
+    with pytest.raises(ValueError, match="no scaled reference meets"):
+        bs.search_again_claims(runs, references, target - 1.0)
+    assert list(bs.references_table(references).columns) == ["model", "accuracy (top-1 %)", "latency (ms)"]
