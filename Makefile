@@ -5,6 +5,14 @@ VENV ?= .venv
 PROFILE ?= laptop
 NOTEBOOKS ?=
 BIN := $(VENV)/bin
+# Where a shared/ folder sits beside the checkout (our CI and development machines), its benchmarks and data sets
+# are read in place; elsewhere mnaslib downloads them (checked by sha256) or reads the variables you set.
+ifneq ($(wildcard ../shared/benchmarks),)
+export MNAS_BENCHMARK_DIR ?= $(abspath ../shared/benchmarks)
+endif
+ifneq ($(wildcard ../shared/datasets),)
+export MNAS_DATA_DIR ?= $(abspath ../shared/datasets)
+endif
 STAMP := $(VENV)/.installed
 
 .PHONY: test reproduce lab notebooks-ci benchmarks clean

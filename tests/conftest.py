@@ -25,6 +25,13 @@ SESSION_FOLDERS = {
 for _name, _folder in SESSION_FOLDERS.items():
     os.environ[_name] = str(SESSION_DIR / _folder)
 
+# The benchmarks in shared/ (read in place, never copied), for the notebooks and searches that look them up by
+# MNAS_BENCHMARK_DIR as users' runs do; tests that need them skip with the reason where shared/ is absent.
+from shared_data import shared_path  # noqa: E402
+
+if not os.environ.get("MNAS_BENCHMARK_DIR") and shared_path("benchmarks") is not None:
+    os.environ["MNAS_BENCHMARK_DIR"] = str(shared_path("benchmarks"))
+
 # TensorFlow as users get it (mnaslib.quiet's defaults: C++ logs at level 2, oneDNN custom ops off), whichever test
 # module happens to import TensorFlow first.
 import mnaslib.quiet  # noqa: E402,F401

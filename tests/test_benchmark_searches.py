@@ -89,14 +89,17 @@ def test_se_study_and_reward_ablation_summarise_every_seed(profile, tmp_path):
     assert se["with_se"].trials[0]["block_strings"].map(lambda blocks: any("_se" in b for b in blocks)).any()
     table = bs.best_models(se)
     assert list(table["seeds"]) == ["3 of 3", "3 of 3"]
-    verdict = bs.paired_verdict(se["with_se"], se["without_se"], lambda a, b: a["accuracy"] > b["accuracy"])
-    assert verdict.startswith(VERDICT_STARTS)
+    claims = bs.se_claims(se)
+    assert len(claims) == 2 and all(v.startswith(VERDICT_STARTS) for v in claims["verdict"])
+    assert claims.iloc[0]["paper"] == "+0.7 [computed from paper (C, V)]"
 
     ablation = bs.reward_ablation(profile, tmp_path)
     single, multi = (ablation[k].best() for k in ("single_objective", "multi_objective"))
     assert all(trial["reward"] == trial["accuracy"] for trial in single)  # accuracy alone: the reward is accuracy
     # ignoring latency, the single-objective search's best models are slower than the multi-objective ones
     assert min(t["latency_ms"] for t in single) > max(t["latency_ms"] for t in multi)
+    claims = bs.reward_claims(ablation)
+    assert claims.iloc[0]["verdict"] == "holds (3/3 seeds)" and claims.iloc[0]["paper"].startswith("1.83x [computed")
 
 
 def test_scaled_references_are_networks_of_the_space():

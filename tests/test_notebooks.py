@@ -3,11 +3,14 @@ import json
 import re
 
 import pytest
+from shared_data import require_shared
 
 from mnaslib.profile import load_profile
 from mnaslib.reproduce import notebook_paths, render_report, run_notebook, save_table
 
 NOTEBOOKS = notebook_paths()
+# Notebooks whose searches run on Accel-NASBench, read from shared/ (MNAS_BENCHMARK_DIR, set in conftest.py)
+NEEDS_ACCEL_NASBENCH = ("03_search", "05_scaling", "07_ablations")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -50,6 +53,8 @@ def test_a_custom_profile_yaml_drives_a_notebook(tmp_path):
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_at_ci_profile(path, tmp_path):
+    if path.stem in NEEDS_ACCEL_NASBENCH:
+        require_shared("benchmarks", "accel-nasbench")
     figures = tmp_path / "figures"
     run_notebook(path, tmp_path / path.name, {"profile": "ci", "figures_dir": str(figures),
                                               "tables_dir": str(tmp_path / "tables"),

@@ -62,12 +62,14 @@ class ArmRuns:
         return str(done["latency_provenance"].iloc[0]) if len(done) else "predicted"
 
 
-def benchmark_profile(profile: str | os.PathLike | Profile) -> Profile:
-    """The profile's search on Accel-NASBench, at its notebook budget (``notebooks.benchmark_steps`` x
-    ``benchmark_batch_size``; Figure 6's 3,000 samples at the laptop and paper profiles)."""
+def benchmark_profile(profile: str | os.PathLike | Profile, path: str | os.PathLike | None = None) -> Profile:
+    """The profile's search on Accel-NASBench (read from ``path``, else ``$MNAS_BENCHMARK_DIR`` or the download), at
+    its notebook budget (``notebooks.benchmark_steps`` x ``benchmark_batch_size``; Figure 6's 3,000 samples at the
+    laptop and paper profiles)."""
     base = load_profile(profile)
     notebooks = base.notebooks
-    return base.with_overrides({"benchmark": {"name": BENCHMARK}, "steps": notebooks.benchmark_steps,
+    benchmark = {"name": BENCHMARK, **({"path": str(path)} if path else {})}
+    return base.with_overrides({"benchmark": benchmark, "steps": notebooks.benchmark_steps,
                                 "batch_size": notebooks.benchmark_batch_size})
 
 
@@ -187,10 +189,61 @@ def best_models(runs: dict[str, ArmRuns], within_ms: float | None = None) -> pd.
     return render_table(rows)
 
 
-def paired_verdict(first: ArmRuns, second: ArmRuns, test, within_ms: float | None = None) -> str:
-    """``across_seeds`` of ``test(best of first, best of second)`` over the seed pairs."""
-    return across_seeds([a is not None and b is not None and bool(test(a, b))
-                         for a, b in zip(first.best(within_ms), second.best(within_ms))])
+def _paired(first: ArmRuns, second: ArmRuns, measure) -> list[float | None]:
+    """``measure(best of first, best of second)`` for each seed pair (the k-th seed of one arm with the k-th of the
+    other; the arms' seeds differ, so each pair is two independent searches), None where one found no model."""
+    return [None if a is None or b is None else float(measure(a, b)) for a, b in zip(first.best(), second.best())]
+
+
+def _paired_claim(claim: str, paper_cell: Labelled, values: list[float | None], label: str, fmt: str,
+                  test) -> dict:
+    return {"claim": claim, "paper": paper_cell, "ours": _median(values, label, fmt),
+            "verdict": across_seeds([v is not None and bool(test(v)) for v in values])}
+
+
+def _paper_ratio(table: str, slow: str, fast: str, column: str, fmt: str, difference: bool = False) -> Labelled:
+    from mnaslib import paper
+
+    a, b = paper.value(table, slow, column), paper.value(table, fast, column)
+    statuses = ", ".join(sorted({a.status, b.status}))
+    return Labelled(a.value - b.value if difference else a.value / b.value, f"computed from paper ({statuses})",
+                    fmt)
+
+
+def reward_claims(runs: dict[str, ArmRuns]) -> pd.DataFrame:
+    """Table 5's reward finding in this space: the multi-objective reward finds a much faster best model than
+    accuracy alone, at a small accuracy cost (the paper measured it in the cell-based space: 183 vs 100 ms,
+    74.0 vs 72.0 %)."""
+    single, multi = runs["single_objective"], runs["multi_objective"]
+    table, slow, fast = "table5_ablation", "Single-objective, Cell-based (NASNet)", "Multi-objective, Cell-based"
+    return render_table([
+        _paired_claim("multi-objective reward: faster best model than accuracy alone",
+                      _paper_ratio(table, slow, fast, "latency_ms", "{:.2f}x"),
+                      _paired(single, multi, lambda a, b: a["latency_ms"] / b["latency_ms"]),
+                      f"computed from {multi.latency_label}", "{:.2f}x", lambda ratio: ratio > 1),
+        _paired_claim("accuracy alone: the more accurate best model (the multi-objective reward's cost, points)",
+                      _paper_ratio(table, slow, fast, "top1", "{:+.1f}", difference=True),
+                      _paired(single, multi, lambda a, b: 100 * (a["accuracy"] - b["accuracy"])),
+                      f"computed from {multi.accuracy_label}", "{:+.2f}", lambda gain: gain > 0),
+    ])
+
+
+def se_claims(runs: dict[str, ArmRuns], same_latency: float = 0.10) -> pd.DataFrame:
+    """Table 2's finding in this space: with SE in the space the search finds a more accurate best model (A1 75.2 %
+    against B1 74.5 %) at about the same latency (78 against 77 ms; "about": within ``same_latency``)."""
+    with_se, without = runs["with_se"], runs["without_se"]
+    table = "table2_se"
+    return render_table([
+        _paired_claim("SE in the space: a more accurate best model (points)",
+                      _paper_ratio(table, "MnasNet-A1", "MnasNet-B1", "top1", "{:+.1f}", difference=True),
+                      _paired(with_se, without, lambda a, b: 100 * (a["accuracy"] - b["accuracy"])),
+                      f"computed from {with_se.accuracy_label}", "{:+.2f}", lambda gain: gain > 0),
+        _paired_claim(f"at about the same latency (ratio within {1 - same_latency:g}-{1 + same_latency:g})",
+                      _paper_ratio(table, "MnasNet-A1", "MnasNet-B1", "latency_ms", "{:.2f}x"),
+                      _paired(with_se, without, lambda a, b: a["latency_ms"] / b["latency_ms"]),
+                      f"computed from {with_se.latency_label}", "{:.2f}x",
+                      lambda ratio: abs(ratio - 1) <= same_latency),
+    ])
 
 
 def scaled_references(space) -> dict[str, object]:
