@@ -91,9 +91,9 @@ def _block_features(spec: BlockSpec, in_channels: int, resolution: int, depth_mu
     return tuple(map(math.fsum, zip(*map(_layer_features, layers)))), layers[-1]
 
 
-@functools.lru_cache(maxsize=65536)
-def _arch_features(arch: Arch, options: BuildOptions) -> tuple[float, ...]:
-    """The same walk as :func:`mnaslib.latency.ops.arch_layers`, summing cached per-block features."""
+def _part_features(arch: Arch, options: BuildOptions) -> list[tuple[float, ...]]:
+    """Features of the stem, of each block and of the head: the same walk as
+    :func:`mnaslib.latency.ops.arch_layers`, from cached per-block features."""
     last = stem_layer(arch, options)
     parts = [_layer_features(last)]
     for spec in arch.blocks:
@@ -101,7 +101,12 @@ def _arch_features(arch: Arch, options: BuildOptions) -> tuple[float, ...]:
                                          arch.se_gate)
         parts.append(features)
     parts.append(_layer_features(head_layer(arch, last, options.num_classes)))
-    return tuple(map(math.fsum, zip(*parts)))
+    return parts
+
+
+@functools.lru_cache(maxsize=65536)
+def _arch_features(arch: Arch, options: BuildOptions) -> tuple[float, ...]:
+    return tuple(map(math.fsum, zip(*_part_features(arch, options))))
 
 
 def arch_features(arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> np.ndarray:
@@ -229,6 +234,13 @@ class Pixel1Model:
     def predict_arch(self, arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> float:
         """Predicted Pixel-1 milliseconds of ``arch.build(options)``, without building it."""
         return float(np.dot(_arch_features(as_arch(arch), options), self.coefficients))
+
+    def breakdown_ms(self, arch: Arch | str, options: BuildOptions = DEPLOYMENT) -> dict[str, float]:
+        """Predicted milliseconds of the stem, of each block (``block1`` ...) and of the head; they sum to
+        ``predict_arch`` because the model is linear in features that add up over layers."""
+        parts = _part_features(as_arch(arch), options)
+        names = ["stem", *(f"block{i}" for i in range(1, len(parts) - 1)), "head"]
+        return {name: float(np.dot(features, self.coefficients)) for name, features in zip(names, parts)}
 
     def contributions(self, features: np.ndarray) -> dict[str, float]:
         """Milliseconds each feature contributes to a prediction (for explaining one)."""

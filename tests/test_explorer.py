@@ -1,0 +1,77 @@
+"""The run explorer: the Pixel-1 latency breakdown, a run read back with the components it was searched with, the
+trial picture and the widget's choices."""
+import matplotlib
+import pytest
+from search_toys import toy_evaluate, toy_latency
+
+from mnaslib.components import deployment_options, make_reward, make_strategy, search_space
+from mnaslib.explorer import load_view, trial_figure
+from mnaslib.latency.pixel1 import load_pixel1_model
+from mnaslib.profile import load_profile
+from mnaslib.rundir import open_run
+from mnaslib.search import run_search
+from mnaslib.zoo import as_arch
+
+matplotlib.use("Agg")
+
+
+def _record(profile):
+    return {**profile.to_dict(), "data": toy_evaluate.data_source(), "reevaluate": False}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    profile = load_profile("ci")
+    run_dir = tmp_path_factory.mktemp("explorer") / "run"
+    space = search_space(profile)
+    store = open_run(run_dir, _record(profile))
+    try:
+        run_search(space, make_strategy(profile.strategy, space, 3), toy_evaluate, toy_latency,
+                   make_reward(profile.reward), store, steps=3, batch_size=4, progress=False)
+    finally:
+        store.close()
+    return run_dir
+
+
+def test_breakdown_adds_up_to_the_prediction():
+    model = load_pixel1_model()
+    arch = as_arch("mnasnet-a1")
+    parts = model.breakdown_ms(arch)
+    assert list(parts)[0] == "stem" and list(parts)[-1] == "head" and len(parts) == len(arch.blocks) + 2
+    assert sum(parts.values()) == pytest.approx(model.predict_arch(arch), rel=1e-9)
+    assert all(ms > 0 for ms in parts.values())
+
+
+def test_view_ranks_distinct_finished_trials_best_first(run_dir):
+    view = load_view(run_dir, "toy")
+    rewards = view.trials["reward"].tolist()
+    assert rewards == sorted(rewards, reverse=True)
+    assert view.trials["arch_id"].is_unique
+    assert set(view.trials["status"]) == {"done"} and len(view.all_done) >= len(view.trials)
+    choices = view.choices(top=3)
+    assert [rank for _, rank in choices] == [0, 1, 2]
+    assert choices[0][0].startswith(f"#1: reward {rewards[0]:.4f}")
+    assert view.options == deployment_options(load_profile("ci"))
+
+
+def test_trial_figure_names_the_trial_and_its_labels(run_dir):
+    view = load_view(run_dir)
+    trial = view.trials.iloc[1]
+    fig = trial_figure(view, 1)
+    title = fig._suptitle.get_text()
+    assert f"{trial['accuracy']:.4f} [proxy (toy: tokens)]" in title
+    assert "[computed (toy: layers)]" in title and "reward" in title
+    assert f"trial {trial['id']}" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="outside this run's"):
+        trial_figure(view, len(view.trials))
+
+
+def test_runs_it_cannot_draw_are_refused_with_the_reason(tmp_path):
+    profile = load_profile("ci")
+    open_run(tmp_path / "empty", _record(profile)).close()
+    with pytest.raises(ValueError, match="no finished trials"):
+        load_view(tmp_path / "empty")
+    cells = profile.with_overrides({"space": {"name": "nasnet-cell", "num_cells": 2}})
+    open_run(tmp_path / "cells", _record(cells)).close()
+    with pytest.raises(ValueError, match="not block lists"):
+        load_view(tmp_path / "cells")
