@@ -243,7 +243,8 @@ def _read(spec: str, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
     else:
         path = Path(spec).expanduser()
         if path.is_dir():
-            raise ProfileError(f"{path} is a directory; give a profile name ({', '.join(PROFILE_NAMES)}) or a YAML file")
+            raise ProfileError(f"{path} is a directory; give a profile name ({', '.join(PROFILE_NAMES)}) or a "
+                               "YAML file")
         if not path.is_file():
             raise ProfileError(f"no profile named {spec!r} and no such file; profiles: {', '.join(PROFILE_NAMES)}, or "
                                "a path to a YAML file")

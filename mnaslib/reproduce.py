@@ -84,7 +84,8 @@ def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os
     out = Path(output_dir).resolve() / loaded.name
     tables = out / "tables"
     out.mkdir(parents=True, exist_ok=True)
-    figures = Path(figures_dir).resolve() if figures_dir else default_figures_dir(profile if packaged else "custom", out)
+    figures = (Path(figures_dir).resolve() if figures_dir
+               else default_figures_dir(profile if packaged else "custom", out))
     runs, failed = load_runs(out), []
     for path in tqdm(notebook_paths(names=notebooks), desc=f"notebooks ({loaded.name})", unit="notebook"):
         params = {"profile": profile, "figures_dir": str(figures), "tables_dir": str(tables),
@@ -139,7 +140,8 @@ def machine_description() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
 
 
 def markdown_table(df: pd.DataFrame) -> str:

@@ -204,7 +204,8 @@ class TrialStore:
             raise ValueError(f"trial (step {step}, index {index}) is already in {self.path}") from error
         return int(cursor.lastrowid)
 
-    def _transition(self, trial_id: int, to: str, allowed_from: tuple[str, ...], assignments: Mapping[str, Any]) -> None:
+    def _transition(self, trial_id: int, to: str, allowed_from: tuple[str, ...],
+                    assignments: Mapping[str, Any]) -> None:
         """Move a trial to status ``to`` and set columns, refusing transitions that would rewrite a final result."""
         columns = "".join(f", {name} = ?" for name in assignments)
         with self._transaction() as conn:

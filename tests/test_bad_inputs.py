@@ -169,7 +169,8 @@ MODEL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("argv, message", MODEL_CASES, ids=[" ".join(c[0]).replace("{files}/", "") for c in MODEL_CASES])
+@pytest.mark.parametrize("argv, message", MODEL_CASES,
+                         ids=[" ".join(c[0]).replace("{files}/", "") for c in MODEL_CASES])
 def test_bad_networks_and_files(capsys, files, argv, message):
     code, _, err = run(capsys, *[a.format(files=files) for a in argv])
     assert code == 2 and message in err, err

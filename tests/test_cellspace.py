@@ -22,7 +22,8 @@ def test_decisions_per_block_and_input_choices_grow():
     assert len(sizes) == 2 * 5 * 4
     assert sizes[:4] == [("normal_b1_input_a", 2), ("normal_b1_input_b", 2), ("normal_b1_op_a", len(OPS)),
                          ("normal_b1_op_b", len(OPS))]
-    assert [size for name, size in sizes if name.startswith("reduction") and name.endswith("input_a")] == [2, 3, 4, 5, 6]
+    reduction_inputs = [size for name, size in sizes if name.startswith("reduction") and name.endswith("input_a")]
+    assert reduction_inputs == [2, 3, 4, 5, 6]
     expected = 2 * sum(2 * np.log10(2 + b) + 2 * np.log10(len(OPS)) for b in range(5))
     assert space.log10_size() == pytest.approx(expected)
     assert len({name for name, _ in sizes}) == len(sizes)

@@ -1,6 +1,7 @@
 """Latency cost models as providers: ``flops``, ``host-model`` and ``pixel1-model``.
 
-``get_provider('pixel1-model').latency(arch)`` works like the measuring providers. Each takes an ``Arch`` (or a reference name / block strings) and describes the deployment network the
+``get_provider('pixel1-model').latency(arch)`` works like the measuring providers. Each takes an ``Arch`` (or a
+reference name / block strings) and describes the deployment network the
 search cares about: ``build_model(arch, depth_multiplier=..., input_size=224, num_classes=1000)``; ``flops`` and
 ``pixel1-model`` also take any ``keras.Model``.
 

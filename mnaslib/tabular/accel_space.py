@@ -102,8 +102,8 @@ class AccelSpace:
         tokens = self.check_tokens(tokens)
         blocks = []
         for b in range(self.num_blocks):
-            e, k, l, se = (choices[t] for choices, t in zip(_block_choices(b, self.se), tokens[4 * b:4 * b + 4]))
-            blocks.append(BlockSpec(repeats=l, kernel=k, stride=STRIDES[b], expand_ratio=e, in_filters=IN_FILTERS[b],
+            e, k, n, se = (choices[t] for choices, t in zip(_block_choices(b, self.se), tokens[4 * b:4 * b + 4]))
+            blocks.append(BlockSpec(repeats=n, kernel=k, stride=STRIDES[b], expand_ratio=e, in_filters=IN_FILTERS[b],
                                     out_filters=OUT_FILTERS[b], se_ratio=SE_RATIO if se else 0.0))
         return Arch(tuple(blocks), STEM_FILTERS, HEAD_FILTERS, name, se_gate="hard_sigmoid")
 
