@@ -73,10 +73,14 @@ class ProxyTask:
         return cls(**config)
 
     def describe(self) -> str:
-        """The label that goes with every proxy accuracy, so it is never mistaken for the paper's ImageNet top-1."""
+        """The label that goes with every proxy accuracy, so it is never mistaken for the paper's ImageNet top-1:
+        the task, and how well it was measured to rank networks (``mnaslib.fidelity``)."""
+        from mnaslib.fidelity import fidelity_note
+
         data = f"{self.dataset}" + (f"[{self.max_train} train]" if self.max_train else "")
         return (f"{data} {self.image_size}px, {self.epochs} epoch{'s' * (self.epochs != 1)}, batch {self.batch_size}, "
-                f"width x{self.width_multiplier:g}, val {self.val_size} held out of train")
+                f"width x{self.width_multiplier:g}, val {self.val_size} held out of train; "
+                f"{fidelity_note(self.to_dict())}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,0 +1,118 @@
+"""Training-free scores of a network at initialisation: NASWOT, synflow and grad-norm.
+
+A trained proxy child costs tens of seconds; these cost one forward (and backward) pass, so
+``benchmarks/proxy_fidelity.py`` measures whether they rank networks as well as a short training does. Each takes a
+freshly built Keras model (logits out, the builder's own initialisation, not the proxy trainer's zeroed classifier:
+with a zero classifier every gradient below it is zero) and real images.
+
+* ``naswot`` (Mellor et al., 2021, "Neural Architecture Search without Training"): the log-determinant of the
+  kernel K[i, j] = number of ReLUs on which images i and j agree (both active or both inactive), summed over every
+  ReLU of the network. Networks that separate the images of a batch into more distinct activation patterns score
+  higher. ``naswot_normalised`` divides it by its upper bound N ln R (R ReLU units; the kernel's diagonal is R,
+  so by Hadamard's inequality log det K <= N ln R): a score in (-inf, 1], clipped at 0, that a reward can take in
+  place of an accuracy (``ZeroCostEvaluator``).
+* ``synflow`` (Tanaka et al., 2020, as a NAS proxy by Abdelfattah et al., 2021): the weights replaced by their
+  absolute values, an all-ones input, R = sum of the logits in inference mode; the score is
+  sum over weights |w * dR/dw|, returned as its log10 (it spans many orders of magnitude).
+* ``grad_norm`` (Abdelfattah et al., 2021): the sum of the L2 norms of the cross-entropy gradient of every weight
+  tensor on one labelled batch, in training mode.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+SCORES = ("naswot", "naswot_normalised", "synflow", "grad_norm")
+
+
+def _relu_outputs(model: keras.Model) -> list[tf.Tensor]:
+    return [layer.output for layer in model.layers
+            if isinstance(layer, keras.layers.ReLU)
+            or (isinstance(layer, keras.layers.Activation) and layer.get_config()["activation"] == "relu")]
+
+
+def naswot_kernel(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, int]:
+    """The N x N ReLU agreement kernel over ``images`` and the number R of ReLU units it sums over."""
+    outputs = _relu_outputs(model)
+    if not outputs:
+        raise ValueError(f"{model.name} has no ReLU layers: NASWOT scores ReLU activation patterns")
+    probe = keras.Model(model.inputs[0], outputs)
+    activations = probe(images, training=False)
+    kernel, units = np.zeros((len(images), len(images))), 0
+    for act in activations if isinstance(activations, (list, tuple)) else [activations]:
+        codes = (np.reshape(act.numpy(), (len(images), -1)) > 0).astype(np.float64)
+        kernel += codes @ codes.T + (1 - codes) @ (1 - codes).T
+        units += codes.shape[1]
+    return kernel, units
+
+
+def naswot(model: keras.Model, images: np.ndarray) -> float:
+    """log |det K| of the ReLU agreement kernel over ``images`` (a batch of N images gives an N x N kernel)."""
+    return _logdet(naswot_kernel(model, images)[0])
+
+
+def naswot_normalised(model: keras.Model, images: np.ndarray) -> float:
+    """NASWOT over its upper bound, log det K / (N ln R), clipped to [0, 1] (0: a degenerate kernel)."""
+    return normalised_logdet(*naswot_kernel(model, images))[0]
+
+
+def normalised_logdet(kernel: np.ndarray, units: int) -> tuple[float, float]:
+    """``(log det K / (N ln R) clipped to [0, 1], log det K)`` of a NASWOT kernel over R ReLU units."""
+    logdet = _logdet(kernel)
+    bound = len(kernel) * math.log(units) if units > 1 else 0.0
+    return (min(1.0, max(0.0, logdet / bound)) if bound > 0 else 0.0), logdet
+
+
+def _logdet(kernel: np.ndarray) -> float:
+    sign, logdet = np.linalg.slogdet(kernel)
+    return float(logdet) if sign > 0 else float("-inf")
+
+
+def synflow(model: keras.Model, input_shape: tuple[int, int, int]) -> float:
+    """log10 of sum |w * dR/dw| with every weight made positive and an all-ones input (R = sum of the logits)."""
+    originals = [w.numpy() for w in model.trainable_weights]
+    try:
+        for weight in model.trainable_weights:
+            weight.assign(tf.abs(weight))
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(tf.cast(model(tf.ones((1, *input_shape)), training=False), tf.float64))
+        grads = tape.gradient(total, model.trainable_weights)
+        logs = [math.log10(s) for w, g in zip(model.trainable_weights, grads) if g is not None
+                for s in [float(tf.reduce_sum(tf.abs(tf.cast(w, tf.float64) * tf.cast(g, tf.float64))))] if s > 0]
+    finally:
+        for weight, value in zip(model.trainable_weights, originals):
+            weight.assign(value)
+    if not logs:
+        return float("-inf")
+    top = max(logs)
+    return top + math.log10(sum(10 ** (v - top) for v in logs))
+
+
+def grad_norm(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+    """Sum over weight tensors of the L2 norm of the cross-entropy gradient on one batch (training mode)."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape() as tape:
+        loss = loss_fn(labels, model(images, training=True))
+    grads = tape.gradient(loss, model.trainable_weights)
+    return float(sum(float(tf.norm(g)) for g in grads if g is not None))
+
+
+def timed_scores(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict[str, tuple[float, float]]:
+    """``{score: (value, seconds)}`` for every score of ``SCORES`` on one freshly built model, in an order where
+    none disturbs the next: synflow puts the weights back, and grad-norm (training mode, which moves the BN
+    statistics) runs last. Both NASWOT scores come from one kernel, so they share its time."""
+    start = time.perf_counter()
+    normalised, logdet = normalised_logdet(*naswot_kernel(model, images))
+    seconds = {"naswot": time.perf_counter() - start}
+    start = time.perf_counter()
+    flow = synflow(model, tuple(images.shape[1:]))
+    seconds["synflow"] = time.perf_counter() - start
+    start = time.perf_counter()
+    norm = grad_norm(model, images, labels)
+    seconds["grad_norm"] = time.perf_counter() - start
+    return {"naswot": (logdet, seconds["naswot"]), "naswot_normalised": (normalised, seconds["naswot"]),
+            "synflow": (flow, seconds["synflow"]), "grad_norm": (norm, seconds["grad_norm"])}
