@@ -161,41 +161,41 @@ def classifier_layer(model: keras.Model) -> keras.layers.Layer:
 
 
 def train_child(arch: Buildable, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, task: ProxyTask,
-                num_classes: int, steps_per_epoch: int | None = None, verbose: int = 0) -> ChildResult:
+                num_classes: int) -> ChildResult:
     """Train one child on the proxy task and return its held-out accuracy and costs.
 
+    The pipelines are read into memory once per process and trained on by ``mnaslib.train_loop`` (a compiled step
+    over full batches; see there for why not ``fit``).
     Raises ``ChildFailed`` with reason ``diverged`` (non-finite loss), ``oom`` (resource exhausted) or ``build``.
     """
+    from mnaslib import train_loop
+
     keras.utils.set_random_seed(task.seed)
+    images, labels = train_loop.dataset_tensors(train_ds)
+    val_images, val_labels = train_loop.dataset_tensors(val_ds)
     model = build_child(arch, task, num_classes)
     counts = summarize(model)
-    steps = steps_per_epoch or int(train_ds.cardinality().numpy())
-    if steps <= 0:
-        raise ValueError("the training dataset is empty or of unknown length; pass steps_per_epoch")
+    steps = train_loop.steps_per_epoch(int(images.shape[0]), task.batch_size)
     total_steps = max(1, steps * task.epochs)
     peak = task.learning_rate * task.batch_size / 256
     schedule = warmup_exponential_schedule(peak, int(task.warmup_fraction * total_steps),
                                            decay_steps=max(1.0, total_steps / 10), decay_rate=0.8, staircase=False)
-    model.compile(optimizer=TF1RMSprop(schedule, **RMSPROP),
-                  loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=task.label_smoothing),
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], jit_compile=False,
-                  run_eagerly=task.run_eagerly)
-    one_hot = _one_hot(num_classes)
+    optimizer = TF1RMSprop(schedule, **RMSPROP)
+    optimizer.build(model.trainable_variables)
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=task.label_smoothing)
     start = time.perf_counter()
     try:
-        history = model.fit(train_ds.map(one_hot), epochs=task.epochs, steps_per_epoch=steps_per_epoch,
-                            verbose=verbose, callbacks=[keras.callbacks.TerminateOnNaN()])
+        losses = train_loop.fit_epochs(model, optimizer, loss_fn, images, labels, num_classes=num_classes,
+                                       epochs=task.epochs, batch_size=task.batch_size, seed=task.seed,
+                                       eager=task.run_eagerly)
     except tf.errors.ResourceExhaustedError as err:
         raise ChildFailed("oom", f"out of memory while training: {err.message[:200]}") from err
     train_seconds = time.perf_counter() - start
-    losses = history.history.get("loss", [])
-    if not losses or not all(math.isfinite(v) for v in losses):
-        raise ChildFailed("diverged", f"training loss became non-finite (losses per epoch: {losses})")
+    if not all(math.isfinite(v) for v in losses):
+        raise ChildFailed("diverged", f"training loss became non-finite (mean loss per epoch: {losses})")
     start = time.perf_counter()
-    _, accuracy = model.evaluate(val_ds.map(one_hot), verbose=0)
+    accuracy = train_loop.accuracy(model, val_images, val_labels, eager=task.run_eagerly)
     eval_seconds = time.perf_counter() - start
-    if not math.isfinite(accuracy):
-        raise ChildFailed("diverged", "validation accuracy is not finite")
     return ChildResult(float(accuracy), counts["trainable_params"], counts["total_params"], counts["mult_adds"],
                        train_seconds, eval_seconds, float(losses[-1]))
 
@@ -219,13 +219,6 @@ def paper_recipe(model: keras.Model, steps_per_epoch: int, batch_size: int, epoc
                   metrics=[keras.metrics.CategoricalAccuracy(name="top1"),
                            keras.metrics.TopKCategoricalAccuracy(5, name="top5")])
     return model
-
-
-def _one_hot(num_classes: int):
-    def convert(images, labels):
-        labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-        return images, tf.one_hot(labels, num_classes)
-    return convert
 
 
 def set_threads(intra_op: int = 1, inter_op: int = 1) -> None:
