@@ -157,14 +157,23 @@ def _typed(value: Any, annotation: str, what: str) -> Any:
 
 
 def make_evaluator(profile: "Profile") -> "Evaluator":
-    """Trained children on the proxy task, or the profile's tabular benchmark."""
+    """Trained children on the proxy task, children scored at initialisation (``evaluator: naswot``), or the
+    profile's tabular benchmark."""
     if profile.benchmark is not None:
         from mnaslib.tabular.evaluator import BenchmarkEvaluator
 
         return BenchmarkEvaluator(**_evaluator_options(profile.benchmark))
-    from mnaslib.worker import ProxyEvaluator
+    from mnaslib.worker import ProxyEvaluator, ZeroCostEvaluator
 
-    return ProxyEvaluator(proxy_task(profile.proxy, profile.seed))
+    task = proxy_task(profile.proxy, profile.seed)
+    options = dict(profile.evaluator or {"name": "trained"})
+    if options.pop("name") == "trained":
+        if options:
+            raise ValueError(f"evaluator trained takes no options, got {sorted(options)}")
+        return ProxyEvaluator(task)
+    images = as_int(options.get("images", 64), "evaluator.images")
+    width = _typed(options.get("width_multiplier", 1.0), "float", "evaluator.width_multiplier")
+    return ZeroCostEvaluator(task, images=images, width_multiplier=width)
 
 
 def _evaluator_options(benchmark: Mapping[str, Any]) -> dict:
@@ -200,7 +209,7 @@ def check_profile(profile: "Profile") -> None:
     make_reward(profile.reward)
     make_latency(profile.latency, deployment_options(profile))
     if profile.benchmark is None:
-        proxy_task(profile.proxy, profile.seed)
+        make_evaluator(profile)
     else:
         from mnaslib.tabular.evaluator import BenchmarkEvaluator
 

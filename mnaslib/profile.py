@@ -27,6 +27,7 @@ PROFILE_NAMES = ("ci", "laptop", "paper")
 DEFAULT_PROFILE = "laptop"
 EXECUTORS = ("serial", "thread", "process", "dask")
 BENCHMARKS = ("nasbench-macro", "accel-nasbench")
+EVALUATORS = ("trained", "naswot")
 SECTIONS = ("space", "strategy", "reward", "latency", "proxy", "executor")
 RESUMABLE_KEYS = ("profile", "steps", "executor", "notes")
 ALL = "all"  # a budget selection naming every network
@@ -129,7 +130,9 @@ class Profile:
     (or surrogate) accuracies replace trained children, in that benchmark's own space: a name
     (``nasbench-macro``, ``accel-nasbench``) or ``{name, path, accuracy, space}`` (``accuracy: one_run`` draws one
     recorded training run per query instead of their mean; ``space`` holds the benchmark space's options, such as
-    ``{se: false}``).
+    ``{se: false}``). ``evaluator`` says how a child is scored when no benchmark is set: ``trained`` (the default:
+    trained on the proxy task) or ``naswot`` (``mnaslib.worker.ZeroCostEvaluator``: scored at initialisation on the
+    proxy's data, ``{name: naswot, images: 64, width_multiplier: 1.0}``).
     """
 
     name: str = DEFAULT_PROFILE
@@ -143,6 +146,7 @@ class Profile:
     proxy: dict = field(default_factory=dict)
     executor: dict = field(default_factory=lambda: {"name": "process", "workers": 2})
     benchmark: dict | None = None
+    evaluator: dict | None = None
     notebooks: NotebookBudgets = field(default_factory=NotebookBudgets)
     RESUMABLE_KEYS: ClassVar[tuple[str, ...]] = RESUMABLE_KEYS
 
@@ -169,6 +173,11 @@ class Profile:
         if values.get("benchmark") is not None:
             values["benchmark"] = dict(_mapping(values["benchmark"], "benchmark"))
             _known(values["benchmark"], _BenchmarkSection, "benchmark")
+        if isinstance(values.get("evaluator"), str):
+            values["evaluator"] = {"name": values["evaluator"]}
+        if values.get("evaluator") is not None:
+            values["evaluator"] = dict(_mapping(values["evaluator"], "evaluator"))
+            _known(values["evaluator"], _EvaluatorSection, "evaluator")
         if "name" in values and not isinstance(values["name"], str):
             raise ProfileError(f"profile must be a name (text), got {values['name']!r}")
         profile = cls(**values)
@@ -184,6 +193,13 @@ class Profile:
         if self.benchmark is not None and self.benchmark.get("name") not in BENCHMARKS:
             raise ProfileError(f"unknown benchmark {self.benchmark.get('name')!r}; choose one of "
                                f"{', '.join(BENCHMARKS)} (or leave it unset to train children)")
+        if self.evaluator is not None:
+            if self.evaluator.get("name") not in EVALUATORS:
+                raise ProfileError(f"unknown evaluator {self.evaluator.get('name')!r}; choose one of "
+                                   f"{', '.join(EVALUATORS)}")
+            if self.benchmark is not None and self.evaluator["name"] != "trained":
+                raise ProfileError("a benchmark's recorded accuracies replace the evaluator; remove the evaluator "
+                                   "section or the benchmark")
         _check_executor(self.executor)
         from mnaslib.components import check_profile
 
@@ -203,6 +219,8 @@ class Profile:
         budgets (for reports)."""
         values = {"profile": self.name, **{f.name: getattr(self, f.name) for f in fields(self)
                                            if f.name not in ("name", "notebooks")}}
+        if values["evaluator"] is None:  # so that runs recorded before the key existed still resume
+            del values["evaluator"]
         if include_notebooks:
             values["notebooks"] = _plain(asdict(self.notebooks))
         return _plain(values)
@@ -224,6 +242,15 @@ class _BenchmarkSection:
     path: str | None = None
     accuracy: str = "mean"
     space: dict | None = None
+
+
+@dataclass(frozen=True)
+class _EvaluatorSection:
+    """The keys an ``evaluator`` mapping may hold (checked by value in ``ZeroCostEvaluator``)."""
+
+    name: str
+    images: int = 64
+    width_multiplier: float = 1.0
 
 
 def load_profile(name_or_path: str | os.PathLike | Profile = DEFAULT_PROFILE,
