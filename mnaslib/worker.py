@@ -6,6 +6,7 @@ worker process and reused for every child it trains.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -62,9 +63,9 @@ class ProxyEvaluator:
 
 @dataclass(frozen=True)
 class ZeroCostEvaluator(ProxyEvaluator):
-    """Score each child at initialisation, without training: normalised NASWOT (``mnaslib.zerocost``) on a seeded
-    batch of ``images`` training images of the proxy's data set, the child built at the proxy's resolution and at
-    ``width_multiplier`` (1.0: as its rank fidelity was measured).
+    """Score each child at initialisation, without training: NASWOT on a fixed scale (``zerocost.naswot_score``)
+    on a seeded batch of ``images`` training images of the proxy's data set, the child built at the proxy's
+    resolution and at ``width_multiplier`` (1.0: as its rank fidelity was measured).
 
     Why: on NAS-Bench-Macro this score ranked networks far better than any trained child a laptop affords, at about
     2 s a child against 20-80 s (``benchmarks/proxy_fidelity.py``; the README's table). The score is in [0, 1] so
@@ -85,7 +86,16 @@ class ZeroCostEvaluator(ProxyEvaluator):
 
         return (f"proxy (NASWOT score at initialisation, not an accuracy: {self.task.dataset} "
                 f"{self.task.image_size}px, {self.images} training images, width x{self.width_multiplier:g}; "
-                f"{zero_cost_note('naswot_normalised', self.settings())})")
+                f"{zero_cost_note('naswot', self.settings())})")
+
+    def check(self) -> None:
+        """Load the data once, and refuse a batch larger than the training split."""
+        from mnaslib.train_loop import dataset_tensors
+
+        count = int(dataset_tensors(proxy_datasets(self.task)[0])[0].shape[0])
+        if count < self.images:
+            raise ValueError(f"evaluator.images is {self.images} but the proxy's training split holds {count} "
+                             "images; lower evaluator.images or raise proxy.max_train")
 
     def settings(self) -> dict[str, Any]:
         """What the score depends on, as ``mnaslib.fidelity`` matches it against the measured settings."""
@@ -100,22 +110,21 @@ class ZeroCostEvaluator(ProxyEvaluator):
         from mnaslib.counting import summarize
         from mnaslib.train import build_child
         from mnaslib.train_loop import dataset_tensors
-        from mnaslib.zerocost import naswot_kernel, normalised_logdet
+        from mnaslib.zerocost import log_determinant, naswot_kernel, naswot_score
 
         train_ds, _, info = proxy_datasets(self.task)
         images, _ = dataset_tensors(train_ds)
-        if int(images.shape[0]) < self.images:
-            raise ValueError(f"evaluator.images is {self.images} but the training split holds {images.shape[0]}")
         picked = np.random.default_rng([int(job.seed), 7]).choice(int(images.shape[0]), self.images, replace=False)
         keras.utils.set_random_seed(int(job.seed))
         start = time.perf_counter()
         # The proxy child's zeroed classifier does not matter here: NASWOT reads only the ReLU activations.
         model = build_child(job.arch, replace(self.task, width_multiplier=self.width_multiplier),
                             int(info.num_classes))
-        kernel, units = naswot_kernel(model, images.numpy()[np.sort(picked)])
-        score, logdet = normalised_logdet(kernel, units)
+        kernel, units = naswot_kernel(model, images.numpy()[picked])
+        logdet = log_determinant(kernel)
         counts = summarize(model)
-        return ChildMetrics(score, self.describe(), params=counts["total_params"],
+        return ChildMetrics(naswot_score(logdet, self.images), self.describe(), params=counts["total_params"],
                             trainable_params=counts["trainable_params"], mult_adds=counts["mult_adds"],
                             train_seconds=0.0, eval_seconds=time.perf_counter() - start,
-                            extra={"proxy": self.describe(), "naswot_logdet": logdet, "relu_units": units})
+                            extra={"proxy": self.describe(), "relu_units": units,
+                                   "naswot_logdet": logdet if math.isfinite(logdet) else None})

@@ -8,9 +8,12 @@ with a zero classifier every gradient below it is zero) and real images.
 * ``naswot`` (Mellor et al., 2021, "Neural Architecture Search without Training"): the log-determinant of the
   kernel K[i, j] = number of ReLUs on which images i and j agree (both active or both inactive), summed over every
   ReLU of the network. Networks that separate the images of a batch into more distinct activation patterns score
-  higher. ``naswot_normalised`` divides it by its upper bound N ln R (R ReLU units; the kernel's diagonal is R,
-  so by Hadamard's inequality log det K <= N ln R): a score in (-inf, 1], clipped at 0, that a reward can take in
-  place of an accuracy (``ZeroCostEvaluator``).
+  higher. ``naswot_normalised`` divides it by its own upper bound N ln R (R ReLU units; the kernel's diagonal is
+  R, so by Hadamard's inequality log det K <= N ln R); that removes the score's growth with network size, and on
+  NAS-Bench-Macro it ranked networks much worse than NASWOT itself (the README's proxy-fidelity table).
+  ``naswot_score`` puts NASWOT on a fixed scale in [0, 1] instead, for a reward to take in place of an accuracy
+  (``ZeroCostEvaluator``): a positive constant factor keeps its ranking, and the ratios between networks that
+  a multiplicative reward compares.
 * ``synflow`` (Tanaka et al., 2020, as a NAS proxy by Abdelfattah et al., 2021): the weights replaced by their
   absolute values, an all-ones input, R = sum of the logits in inference mode; the score is
   sum over weights |w * dR/dw|, returned as its log10 (it spans many orders of magnitude).
@@ -27,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 SCORES = ("naswot", "naswot_normalised", "synflow", "grad_norm")
+SCORE_UNITS = 1e9  # naswot_score's fixed scale: ln 10^9 per image
 
 
 def _relu_outputs(model: keras.Model) -> list[tf.Tensor]:
@@ -52,22 +56,29 @@ def naswot_kernel(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, i
 
 def naswot(model: keras.Model, images: np.ndarray) -> float:
     """log |det K| of the ReLU agreement kernel over ``images`` (a batch of N images gives an N x N kernel)."""
-    return _logdet(naswot_kernel(model, images)[0])
+    return log_determinant(naswot_kernel(model, images)[0])
 
 
 def naswot_normalised(model: keras.Model, images: np.ndarray) -> float:
-    """NASWOT over its upper bound, log det K / (N ln R), clipped to [0, 1] (0: a degenerate kernel)."""
-    return normalised_logdet(*naswot_kernel(model, images))[0]
+    """NASWOT over its own upper bound, log det K / (N ln R), clipped to [0, 1] (0: a degenerate kernel)."""
+    kernel, units = naswot_kernel(model, images)
+    return bound_fraction(log_determinant(kernel), len(images), units)
 
 
-def normalised_logdet(kernel: np.ndarray, units: int) -> tuple[float, float]:
-    """``(log det K / (N ln R) clipped to [0, 1], log det K)`` of a NASWOT kernel over R ReLU units."""
-    logdet = _logdet(kernel)
-    bound = len(kernel) * math.log(units) if units > 1 else 0.0
-    return (min(1.0, max(0.0, logdet / bound)) if bound > 0 else 0.0), logdet
+def naswot_score(logdet: float, count: int) -> float:
+    """NASWOT of ``count`` images on the fixed scale log det K / (N ln 10^9), in [0, 1] for every network with
+    fewer than 10^9 ReLU units (a MnasNet child at 32x32 has about 10^5-10^6)."""
+    return bound_fraction(logdet, count, SCORE_UNITS)
 
 
-def _logdet(kernel: np.ndarray) -> float:
+def bound_fraction(logdet: float, count: int, units: float) -> float:
+    """``logdet / (count ln units)`` clipped to [0, 1]: the share of the Hadamard bound of R = ``units``."""
+    bound = count * math.log(units) if units > 1 else 0.0
+    return min(1.0, max(0.0, logdet / bound)) if bound > 0 else 0.0
+
+
+def log_determinant(kernel: np.ndarray) -> float:
+    """log det of a NASWOT kernel; minus infinity where it is singular (two images with one pattern)."""
     sign, logdet = np.linalg.slogdet(kernel)
     return float(logdet) if sign > 0 else float("-inf")
 
@@ -106,7 +117,9 @@ def timed_scores(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> 
     none disturbs the next: synflow puts the weights back, and grad-norm (training mode, which moves the BN
     statistics) runs last. Both NASWOT scores come from one kernel, so they share its time."""
     start = time.perf_counter()
-    normalised, logdet = normalised_logdet(*naswot_kernel(model, images))
+    kernel, units = naswot_kernel(model, images)
+    logdet = log_determinant(kernel)
+    normalised = bound_fraction(logdet, len(images), units)
     seconds = {"naswot": time.perf_counter() - start}
     start = time.perf_counter()
     flow = synflow(model, tuple(images.shape[1:]))

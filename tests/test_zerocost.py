@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from mnaslib.tabular.macro_space import MacroArch
-from mnaslib.zerocost import SCORES, grad_norm, naswot, naswot_kernel, naswot_normalised, synflow, timed_scores
+from mnaslib.zerocost import (SCORES, grad_norm, naswot, naswot_kernel, naswot_normalised, naswot_score, synflow,
+                              timed_scores)
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.random((16, 32, 32, 3), dtype=np.float32)
@@ -37,6 +38,13 @@ def test_normalised_naswot_is_the_log_determinant_over_its_hadamard_bound(model)
     assert 0 < expected < 1
     assert naswot_normalised(model, IMAGES) == pytest.approx(expected)
     assert naswot_normalised(model, np.repeat(IMAGES[:1], 16, axis=0)) == 0.0  # singular kernel: clipped to 0
+
+
+def test_the_reward_scale_keeps_naswot_s_order_and_ratios():
+    small, large = naswot(MacroArch("00000000").build(), IMAGES), naswot(MacroArch("22222222").build(), IMAGES)
+    assert (naswot_score(small, 16) < naswot_score(large, 16)) == (small < large)
+    assert naswot_score(small, 16) / naswot_score(large, 16) == pytest.approx(small / large)
+    assert naswot_score(float("-inf"), 16) == 0.0 and naswot_score(1e6, 16) == 1.0  # clipped to [0, 1]
 
 
 def test_grad_norm_is_positive_and_all_scores_are_reported_with_their_time(model):

@@ -46,6 +46,11 @@ def test_bad_evaluator_settings_are_one_clear_error(evaluator, message):
         load_profile("ci", {"evaluator": evaluator})
 
 
+def test_a_batch_larger_than_the_training_split_is_refused_before_the_search():
+    with pytest.raises(ValueError, match="evaluator.images is 500 but the proxy's training split holds 128"):
+        make_evaluator(load_profile("ci", {"evaluator": {"name": "naswot", "images": 500}})).check()
+
+
 def test_a_benchmark_and_a_naswot_evaluator_are_refused_together():
     with pytest.raises(ProfileError, match="replace the evaluator"):
         load_profile("ci", {"benchmark": "nasbench-macro", "evaluator": "naswot"})
