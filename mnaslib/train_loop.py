@@ -64,7 +64,8 @@ def fit_epochs(model: keras.Model, optimizer: keras.optimizers.Optimizer, loss_f
         optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
         return loss
 
-    run_step = step if eager else tf.function(step)
+    # No Python control flow depends on tensors inside, so AutoGraph has nothing to convert.
+    run_step = step if eager else tf.function(step, autograph=False)
     losses: list[float] = []
     for epoch in range(epochs):
         order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=[seed, epoch])
@@ -84,7 +85,7 @@ def accuracy(model: keras.Model, images: tf.Tensor, labels: tf.Tensor, batch_siz
         predicted = tf.argmax(model(x, training=False), axis=-1, output_type=tf.int32)
         return tf.reduce_sum(tf.cast(tf.equal(predicted, y), tf.int32))
 
-    count_correct = correct if eager else tf.function(correct, reduce_retracing=True)
+    count_correct = correct if eager else tf.function(correct, reduce_retracing=True, autograph=False)
     hits = sum(int(count_correct(images[i:i + batch_size], labels[i:i + batch_size]))
                for i in range(0, int(images.shape[0]), batch_size))
     return hits / int(images.shape[0])
