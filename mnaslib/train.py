@@ -18,6 +18,9 @@ from mnaslib.buildable import BuildOptions, Buildable
 from mnaslib.counting import summarize
 
 RMSPROP = {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}  # the official code's RMSProp settings
+# A child's training loss starts at ln(classes) (zeroed classifier); ten times that at the end is divergence, however
+# finite (a bad initialisation was seen to reach 2x, never more).
+DIVERGED_LOSS_FACTOR = 10.0
 
 
 @keras.saving.register_keras_serializable(package="mnaslib")
@@ -166,7 +169,9 @@ def train_child(arch: Buildable, train_ds: tf.data.Dataset, val_ds: tf.data.Data
 
     The pipelines are read into memory once per process and trained on by ``mnaslib.train_loop`` (a compiled step
     over full batches; see there for why not ``fit``).
-    Raises ``ChildFailed`` with reason ``diverged`` (non-finite loss), ``oom`` (resource exhausted) or ``build``.
+    Raises ``ChildFailed`` with reason ``diverged`` (a non-finite loss, or a last epoch's loss above
+    ``DIVERGED_LOSS_FACTOR`` x ln(classes): training starts at ln(classes) and a finite 1e30 is no model), ``oom``
+    (resource exhausted) or ``build``.
     """
     from mnaslib import train_loop
 
@@ -193,6 +198,11 @@ def train_child(arch: Buildable, train_ds: tf.data.Dataset, val_ds: tf.data.Data
     train_seconds = time.perf_counter() - start
     if not all(math.isfinite(v) for v in losses):
         raise ChildFailed("diverged", f"training loss became non-finite (mean loss per epoch: {losses})")
+    ceiling = DIVERGED_LOSS_FACTOR * math.log(num_classes)
+    if losses[-1] > ceiling:
+        raise ChildFailed("diverged", f"the last epoch's mean training loss {losses[-1]:.3g} is above "
+                                      f"{DIVERGED_LOSS_FACTOR:g} x ln({num_classes}) = {ceiling:.3g}, where the "
+                                      "zeroed classifier starts it (a learning rate far too high?)")
     start = time.perf_counter()
     accuracy = train_loop.accuracy(model, val_images, val_labels, eager=task.run_eagerly)
     eval_seconds = time.perf_counter() - start

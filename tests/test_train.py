@@ -61,6 +61,17 @@ def test_a_diverging_child_raises_child_failed():
     assert err.value.reason == "diverged"
 
 
+def test_a_finite_but_exploded_loss_is_divergence_too():
+    """A learning rate of 1e30 once gave 'done' children with a final loss of 1.2e30 and a reward."""
+    train_ds, val_ds, info = get_datasets("synthetic", image_size=32, batch_size=32, val_size=32, max_train=64,
+                                          seed=0)
+    task = ProxyTask(dataset="synthetic", epochs=2, batch_size=32, width_multiplier=0.35, learning_rate=1e6,
+                     warmup_fraction=0.0, run_eagerly=True)  # at 1e30 the loss overflows to NaN, caught anyway
+    with pytest.raises(ChildFailed, match=r"mean training loss .* is above 10 x ln\(10\)") as err:
+        train_child(reference("mnasnet-a1"), train_ds, val_ds, task, num_classes=info.num_classes)
+    assert err.value.reason == "diverged" and str(err.value).count("diverged") == 1
+
+
 def test_bad_settings_raise():
     with pytest.raises(ValueError, match="unknown proxy-task settings"):
         ProxyTask.from_dict({"epoch": 3})
