@@ -14,6 +14,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from mnaslib.buildable import Buildable
 
+# How a training-free score is named in its provenance label, so that a reader (and ``runs.accuracy_axis``) never
+# takes it for an accuracy.
+NASWOT_MEASURE = "NASWOT score"
+
 
 @dataclass(frozen=True)
 class Job:

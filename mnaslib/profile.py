@@ -130,9 +130,9 @@ class Profile:
     (or surrogate) accuracies replace trained children, in that benchmark's own space: a name
     (``nasbench-macro``, ``accel-nasbench``) or ``{name, path, accuracy, space}`` (``accuracy: one_run`` draws one
     recorded training run per query instead of their mean; ``space`` holds the benchmark space's options, such as
-    ``{se: false}``). ``evaluator`` says how a child is scored when no benchmark is set: ``trained`` (the default:
-    trained on the proxy task) or ``naswot`` (``mnaslib.worker.ZeroCostEvaluator``: scored at initialisation on the
-    proxy's data, ``{name: naswot, images: 64, width_multiplier: 1.0}``).
+    ``{se: false}``). ``evaluator`` says how a child is scored when no benchmark is set (a benchmark drops it):
+    ``trained`` (the default: trained on the proxy task) or ``naswot`` (``mnaslib.worker.ZeroCostEvaluator``: scored
+    at initialisation on the proxy's data, ``{name: naswot, images: 64, width_multiplier: 1.0}``).
     """
 
     name: str = DEFAULT_PROFILE
@@ -178,6 +178,8 @@ class Profile:
         if values.get("evaluator") is not None:
             values["evaluator"] = dict(_mapping(values["evaluator"], "evaluator"))
             _known(values["evaluator"], _EvaluatorSection, "evaluator")
+        if values.get("benchmark") is not None:
+            values["evaluator"] = None  # the benchmark's accuracies replace any evaluator (--set benchmark=...)
         if "name" in values and not isinstance(values["name"], str):
             raise ProfileError(f"profile must be a name (text), got {values['name']!r}")
         profile = cls(**values)
@@ -197,9 +199,6 @@ class Profile:
             if self.evaluator.get("name") not in EVALUATORS:
                 raise ProfileError(f"unknown evaluator {self.evaluator.get('name')!r}; choose one of "
                                    f"{', '.join(EVALUATORS)}")
-            if self.benchmark is not None and self.evaluator["name"] != "trained":
-                raise ProfileError("a benchmark's recorded accuracies replace the evaluator; remove the evaluator "
-                                   "section or the benchmark")
         _check_executor(self.executor)
         from mnaslib.components import check_profile
 

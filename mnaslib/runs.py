@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnaslib.jobs import NASWOT_MEASURE
 from mnaslib.reward import pareto_front
 from mnaslib.store import STORE_FILENAME, TrialStore
 
@@ -34,7 +35,7 @@ def top_models(trials: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     return pd.DataFrame({
         "id": done["arch_id"].to_numpy(),
         "reward [computed]": done["reward"].round(4).to_numpy(),
-        "accuracy": [f"{a:.3f} [{_accuracy_label(e)}]" for a, e in zip(done["accuracy"], done["extra"])],
+        "accuracy": [f"{a:.3f} [{accuracy_label(e)}]" for a, e in zip(done["accuracy"], done["extra"])],
         "latency (ms)": [f"{lat:.1f} [{prov}]" for lat, prov in zip(done["latency_ms"], done["latency_provenance"])],
         "mult-adds (M) [computed, proxy child]": (done["mult_adds"] / 1e6).round(1).to_numpy(),
         "block strings": done["block_strings"].map(" ".join).to_numpy(),
@@ -113,7 +114,7 @@ class RunSummary:
         """The accuracy-latency Pareto front of the finished trials, fastest first, cells labelled."""
         front_trials = front(self.trials)
         return pd.DataFrame({"id": front_trials["arch_id"].to_numpy(),
-                             "accuracy": [f"{a:.3f} [{_accuracy_label(e)}]" for a, e in
+                             "accuracy": [f"{a:.3f} [{accuracy_label(e)}]" for a, e in
                                           zip(front_trials["accuracy"], front_trials["extra"])],
                              "latency (ms)": [f"{lat:.1f} [{prov}]" for lat, prov in
                                               zip(front_trials["latency_ms"], front_trials["latency_provenance"])],
@@ -154,6 +155,16 @@ def compare_runs(first: RunSummary, second: RunSummary) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _accuracy_label(extra) -> str:
+def accuracy_label(extra) -> str:
+    """The provenance of a trial's accuracy from its ``extra`` (older stores kept only the proxy task's label)."""
     extra = extra or {}
     return extra.get("accuracy_provenance") or f"proxy ({extra.get('proxy', 'proxy task')})"
+
+
+def accuracy_axis(trials: pd.DataFrame) -> str:
+    """What a run's ``accuracy`` column is, for an axis: ``accuracy [proxy]``, ``NASWOT score [proxy]`` (a search
+    whose children were scored at initialisation, ``evaluator: naswot``) or ``accuracy [surrogate]``."""
+    done = trials[trials["status"] == "done"]
+    label = accuracy_label(done["extra"].iloc[0]) if len(done) else "proxy"
+    what = NASWOT_MEASURE if label.startswith(f"proxy ({NASWOT_MEASURE}") else "accuracy"
+    return f"{what} [{label.split(' ', 1)[0]}]"

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mnaslib.jobs import ChildMetrics, Job
+from mnaslib.jobs import NASWOT_MEASURE, ChildMetrics, Job
 from mnaslib.train import ProxyTask
 
 _DATASETS: dict[tuple, Any] = {}
@@ -84,7 +84,7 @@ class ZeroCostEvaluator(ProxyEvaluator):
     def describe(self) -> str:
         from mnaslib.fidelity import zero_cost_note
 
-        return (f"proxy (NASWOT score at initialisation, not an accuracy: {self.task.dataset} "
+        return (f"proxy ({NASWOT_MEASURE} at initialisation, not an accuracy: {self.task.dataset} "
                 f"{self.task.image_size}px, {self.images} training images, width x{self.width_multiplier:g}; "
                 f"{zero_cost_note('naswot', self.settings())})")
 

@@ -51,6 +51,10 @@ def test_a_batch_larger_than_the_training_split_is_refused_before_the_search():
         make_evaluator(load_profile("ci", {"evaluator": {"name": "naswot", "images": 500}})).check()
 
 
-def test_a_benchmark_and_a_naswot_evaluator_are_refused_together():
-    with pytest.raises(ProfileError, match="replace the evaluator"):
-        load_profile("ci", {"benchmark": "nasbench-macro", "evaluator": "naswot"})
+def test_a_benchmark_replaces_the_evaluator():
+    """`mnas search --profile laptop --set benchmark=accel-nasbench` searches the benchmark, and its run record
+    names no evaluator whose scores it does not hold."""
+    profile = load_profile("laptop", {"benchmark": "nasbench-macro"})
+    assert load_profile("laptop").evaluator == {"name": "naswot"} and profile.evaluator is None
+    assert "evaluator" not in profile.to_dict()
+    assert type(make_evaluator(profile)).__name__ == "BenchmarkEvaluator"

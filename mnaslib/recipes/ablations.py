@@ -24,7 +24,7 @@ from mnaslib import paper
 from mnaslib.cellspace import CellSpace, nasnet_a
 from mnaslib.labels import Labelled, render_table
 from mnaslib.profile import Profile, load_profile
-from mnaslib.runs import load_run
+from mnaslib.runs import accuracy_label, load_run
 from mnaslib.train import ProxyTask
 from mnaslib.zoo import TABLE6_MODELS, reference
 
@@ -110,8 +110,7 @@ class SearchSummary:
     def proxy_label(self, trial: pd.Series) -> str:
         """``proxy (<task>; search budget <steps> x <children>)`` for an accuracy of this search (or the
         benchmark's or surrogate's label, with the budget added the same way)."""
-        extra = trial["extra"] or {}
-        label = extra.get("accuracy_provenance") or f"proxy ({extra.get('proxy', 'proxy task')})"
+        label = accuracy_label(trial["extra"])
         if label.endswith(")"):
             return f"{label[:-1]}; search budget {self.budget})"
         return f"{label} (search budget {self.budget})"
