@@ -31,6 +31,10 @@ from shared_data import shared_path  # noqa: E402
 
 if not os.environ.get("MNAS_BENCHMARK_DIR") and shared_path("benchmarks") is not None:
     os.environ["MNAS_BENCHMARK_DIR"] = str(shared_path("benchmarks"))
+# The data sets likewise (as the Makefile sets them): the ci profile's Fashion-MNIST subset is cut from the official
+# files there into the session's cache on first use; elsewhere Keras downloads them.
+if not os.environ.get("MNAS_DATA_DIR") and shared_path("datasets") is not None:
+    os.environ["MNAS_DATA_DIR"] = str(shared_path("datasets"))
 
 # TensorFlow as users get it (mnaslib.quiet's defaults: C++ logs at level 2, oneDNN custom ops off), whichever test
 # module happens to import TensorFlow first.

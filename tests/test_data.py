@@ -20,8 +20,9 @@ import pytest
 from PIL import Image
 
 from mnaslib import data
-from mnaslib.data import CorruptDatasetError, DatasetNotFoundError, locate, pickled
-from shared_data import require_shared
+from mnaslib.data import CorruptDatasetError, DatasetNotFoundError, pickled
+from mnaslib.data.subset import make_subset, payload_sha256, subset_dir
+from shared_data import require_shared, shared_path
 
 REPO = Path(__file__).resolve().parents[1]
 # Expected decodes of the full JPEG archive, from the shared data's README (Pillow, official order, uint8 NHWC).
@@ -35,8 +36,13 @@ def sha256(a: np.ndarray) -> str:
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One decode cache for the whole session, so each archive is decoded once, and never in the user's home."""
-    return tmp_path_factory.mktemp("mnas-cache")
+    """One decode cache for the whole session, so each archive is decoded once, and never in the user's home; the
+    Fashion-MNIST subset is cut into it from shared/ (these tests run offline, with no MNAS_DATA_DIR)."""
+    cache = tmp_path_factory.mktemp("mnas-cache")
+    official = shared_path("datasets", "fashion-mnist")
+    if official is not None:
+        make_subset(official, cache / "fashion_mnist_subset")
+    return cache
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +100,7 @@ def write_batches(folder: Path, x: np.ndarray, y: np.ndarray) -> None:
         (folder / name).write_bytes(pickle.dumps(batch))
 
 
-# ------------------------------------------------------------------------------------------------ shipped subset
+# --------------------------------------------------------------------------------------- the Fashion-MNIST subset
 
 def test_subset_is_balanced_with_documented_shapes(subset_train: data.ArraySplit) -> None:
     test = data.load_dataset("fashion_mnist_subset", "test")
@@ -104,25 +110,25 @@ def test_subset_is_balanced_with_documented_shapes(subset_train: data.ArraySplit
     assert np.bincount(test.y).tolist() == [100] * 10
     assert "SMALL SUBSET" in subset_train.source and "SMALL SUBSET" in subset_train.note
     assert subset_train.class_names == data.FASHION_MNIST_CLASSES
-    assert (data.SUBSET_DIR / "LICENSE").read_text().startswith("The MIT License (MIT) Copyright © 2017 Zalando SE")
+    assert (subset_dir() / "LICENSE").read_text().startswith("The MIT License (MIT) Copyright © 2017 Zalando SE")
     with pytest.raises(ValueError, match="takes no data_dir.*name='fashion_mnist'"):
-        data.load_dataset("fashion_mnist_subset", data_dir=data.SUBSET_DIR)
+        data.load_dataset("fashion_mnist_subset", data_dir=subset_dir())
 
 
-def test_readme_records_every_shipped_file_and_array(subset_train: data.ArraySplit) -> None:
-    """data/README.md's tables are the provenance record: every byte count and sha256 in them must be true."""
+def test_readme_records_every_file_and_array_of_the_cut(subset_train: data.ArraySplit) -> None:
+    """data/README.md's tables are the provenance record of the cut: every byte count and sha256 must be true."""
     readme = (REPO / "data" / "README.md").read_text()
     section = readme.split("## fashion_mnist_subset", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([^`]+)` \|(?: ([^|`]*) \|)? `([0-9a-f]{64})` \|$", section, flags=re.M)
-    files = {p.name for p in data.SUBSET_DIR.iterdir()}
+    files = {p.name for p in subset_dir().iterdir()}
     listed = {name for name, _, _ in rows if name in files}
-    assert listed == files, "every shipped file is listed"
+    assert listed == files, "every file of the cut is listed"
     arrays = {"x_train": subset_train.x, "y_train": subset_train.y}
     test = data.load_dataset("fashion_mnist_subset", "test")
     arrays.update(x_test=test.x, y_test=test.y)
     checked = 0
     for name, middle, digest in rows:
-        path = data.SUBSET_DIR / name
+        path = subset_dir() / name
         if name in arrays:
             assert middle.strip() == str(arrays[name].shape) and sha256(arrays[name]) == digest, name
         elif middle.strip():  # the file table: bytes and sha256 of the file
@@ -134,25 +140,25 @@ def test_readme_records_every_shipped_file_and_array(subset_train: data.ArraySpl
     assert checked == 6 + 4 + 4
 
 
-def test_subset_regenerates_identically(tmp_path: Path) -> None:
+def test_subset_is_cut_on_first_use_and_identically_again(tmp_path: Path) -> None:
     official = require_shared("datasets", "fashion-mnist")
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import make_fashion_mnist_subset
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
-    digests = make_fashion_mnist_subset.make_subset(official, tmp_path / "subset")
-    assert sorted(p.name for p in (tmp_path / "subset").iterdir()) == sorted(p.name for p in data.SUBSET_DIR.iterdir())
-    for path in data.SUBSET_DIR.iterdir():
+    digests = make_subset(official, tmp_path / "subset")
+    cut = subset_dir()
+    assert sorted(p.name for p in (tmp_path / "subset").iterdir()) == sorted(p.name for p in cut.iterdir())
+    for path in cut.iterdir():
         if path.suffix == ".gz":  # the data first, so a different zlib shows up as what it is
-            assert digests[f"{path.name} content"] == make_fashion_mnist_subset.payload_sha256(path), path.name
+            assert digests[f"{path.name} content"] == payload_sha256(path), path.name
         assert (tmp_path / "subset" / path.name).read_bytes() == path.read_bytes(), path.name
     # a source that is not the official file is refused before it is read
     fake = tmp_path / "fake"
-    shutil.copytree(data.SUBSET_DIR, fake)
+    shutil.copytree(cut, fake)
     with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz has md5 .* not the official"):
-        make_fashion_mnist_subset.make_subset(fake, tmp_path / "again")
+        make_subset(fake, tmp_path / "again")
     assert not (tmp_path / "again").exists()
+
+
+def test_the_repository_ships_no_fashion_mnist_file() -> None:
+    assert not (REPO / "data" / "fashion_mnist_subset").exists()
 
 
 def test_cifar10_never_falls_back_to_the_subset() -> None:
@@ -486,8 +492,8 @@ def test_missing_data_is_one_error_listing_every_way(monkeypatch: pytest.MonkeyP
         data.load_dataset("cifar10", data_dir=tmp_path / "typo")
     with pytest.raises(DatasetNotFoundError, match="(?s)fashion-mnist.*keras.datasets.fashion_mnist"):
         data.load_dataset("fashion_mnist")
-    monkeypatch.setattr(locate, "SUBSET_DIR", tmp_path / "no-subset")
-    with pytest.raises(DatasetNotFoundError, match="(?s)no-subset lacks.*make_fashion_mnist_subset.py"):
+    monkeypatch.setenv(data.ENV_CACHE_DIR, str(tmp_path / "no-cache"))  # no cut yet, and no official files
+    with pytest.raises(DatasetNotFoundError, match="(?s)cut on first use.*none were found.*MNAS_DATA_DIR=PATH"):
         data.load_dataset("fashion_mnist_subset")
 
 

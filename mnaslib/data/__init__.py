@@ -6,8 +6,8 @@ Decisions, and why:
   ``source`` of the returned ``DatasetInfo``/``ArraySplit`` names the path or download actually used, and
   ``data_source(name)`` adds a content fingerprint that a search can store and check before it resumes.
 * **Nothing is used in another data set's place.** When no CIFAR-10 is found the call fails with the ways to
-  provide it; the small Fashion-MNIST subset shipped in ``data/`` (MIT licence, redistributable) is used only when
-  asked for by its name ``fashion_mnist_subset``, and says so in its source and note.
+  provide it; the small Fashion-MNIST subset (cut on first use from the official files) is used only when asked for
+  by its name ``fashion_mnist_subset``, and says so in its source and note.
 * **Data cannot run code.** The official CIFAR-10 python format is a pickle: its archive and batch files are
   checked against the official checksums and unpickled by a loader that can rebuild numpy arrays and nothing else
   (``pickled.py``). Every other format is parsed (IDX, images), never executed.
@@ -33,29 +33,30 @@ Where ``cifar10`` comes from, first match wins:
 
 ``fashion_mnist`` reads the four official IDX ``.gz`` files from ``data_dir``/``MNAS_DATA_DIR`` (or their
 ``fashion-mnist/`` subfolder), else downloads them where ``keras.datasets.fashion_mnist`` does.
-``fashion_mnist_subset`` is the shipped ``data/fashion_mnist_subset`` (500 train and 100 test images per class, see
-``data/README.md``). ``imagenet`` is prepared by tensorflow-datasets (``imagenet2012``, with
-``data_dir``/``MNAS_DATA_DIR`` as the manual download folder) and is only streamed, never materialised as arrays.
-``imagenette`` is an image-folder tree or tensorflow-datasets' ``imagenette/160px``. ``synthetic`` is generated in
-memory, for tests and smoke runs.
+``fashion_mnist_subset`` is 500 train and 100 test images per class cut from those official files into the cache on
+first use (``mnaslib.data.subset``; its checksums are in ``data/README.md``). ``imagenet`` is prepared by
+tensorflow-datasets (``imagenet2012``, with ``data_dir``/``MNAS_DATA_DIR`` as the manual download folder) and is only
+streamed, never materialised as arrays. ``imagenette`` is an image-folder tree or tensorflow-datasets'
+``imagenette/160px``. ``synthetic`` is generated in memory, for tests and smoke runs.
 """
 from mnaslib.data.api import data_source, load_dataset
 from mnaslib.data.base import (CIFAR10_CLASSES, DATASETS, ENV_CACHE_DIR, ENV_DATA_DIR, ENV_OFFLINE, FASHION_FILES,
                                FASHION_MNIST_CLASSES, IMAGE_SUFFIXES, JPEG_ARCHIVE, JPEG_NOTE, PREPROCESSING,
-                               PYTHON_ARCHIVE, PYTHON_DIR, SPLITS, SUBDIRS, SUBSET_DIR, SUBSET_NOTE, SUBSET_PER_CLASS,
+                               PYTHON_ARCHIVE, PYTHON_DIR, SPLITS, SUBDIRS, SUBSET_NOTE, SUBSET_PER_CLASS,
                                ArraySplit, CorruptDatasetError, DatasetInfo, DatasetNotFoundError, Reader, cache_dir,
                                sha256_file)
 from mnaslib.data.idx import read_idx, write_idx
 from mnaslib.data.locate import IMAGENETTE_TFDS
 from mnaslib.data.pickled import read_batch
 from mnaslib.data.pipelines import get_datasets, get_test_dataset, holdout_split
+from mnaslib.data.subset import subset_dir
 from mnaslib.data.synthetic import SYNTHETIC_CLASSES, SYNTHETIC_SIZES
 
 __all__ = [
     "ArraySplit", "CIFAR10_CLASSES", "CorruptDatasetError", "DATASETS", "DatasetInfo", "DatasetNotFoundError",
     "ENV_CACHE_DIR", "ENV_DATA_DIR", "ENV_OFFLINE", "FASHION_FILES", "FASHION_MNIST_CLASSES", "IMAGENETTE_TFDS",
     "IMAGE_SUFFIXES", "JPEG_ARCHIVE", "JPEG_NOTE", "PREPROCESSING", "PYTHON_ARCHIVE", "PYTHON_DIR", "Reader", "SPLITS",
-    "SUBDIRS", "SUBSET_DIR", "SUBSET_NOTE", "SUBSET_PER_CLASS", "SYNTHETIC_CLASSES", "SYNTHETIC_SIZES", "cache_dir",
+    "SUBDIRS", "SUBSET_NOTE", "SUBSET_PER_CLASS", "SYNTHETIC_CLASSES", "SYNTHETIC_SIZES", "cache_dir",
     "data_source", "get_datasets", "get_test_dataset", "holdout_split", "load_dataset", "read_batch", "read_idx",
-    "sha256_file", "write_idx",
+    "sha256_file", "subset_dir", "write_idx",
 ]

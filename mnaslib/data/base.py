@@ -43,14 +43,14 @@ SUBDIRS: dict[str, tuple[str, ...]] = {
     "imagenette": ("imagenette", "imagenette2-160", "imagenette2"),
 }
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-SUBSET_DIR = Path(__file__).resolve().parents[2] / "data" / "fashion_mnist_subset"
 SUBSET_PER_CLASS = {"train": 500, "test": 100}
 
 PREPROCESSING = "float32 in [0, 1] (pixel / 255); bilinear resize to image_size when it differs"
 JPEG_NOTE = ("JPEG-recompressed CIFAR-10 (quality 75, 4:2:0): accuracies sit somewhat below published CIFAR-10 "
              "numbers; compare architectures with each other, not with the literature")
-SUBSET_NOTE = ("SMALL SUBSET: the 5,000-train / 1,000-test Fashion-MNIST images shipped in data/fashion_mnist_subset "
-               "(the first 500 train and 100 test images of each class in official order), not Fashion-MNIST; "
+SUBSET_NOTE = ("SMALL SUBSET: 5,000-train / 1,000-test Fashion-MNIST images cut from the official files "
+               "(mnaslib.data.subset: the first 500 train and 100 test images of each class in official order), "
+               "not Fashion-MNIST; "
                "for tests and smoke runs, its accuracies mean little")
 
 

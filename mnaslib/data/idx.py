@@ -1,7 +1,7 @@
-"""The IDX format (MNIST, Fashion-MNIST and the shipped subset): a checked reader, a reproducible writer.
+"""The IDX format (MNIST, Fashion-MNIST and its subset): a checked reader, a reproducible writer.
 
 IDX holds no code, only a big-endian header and raw bytes, so a crafted file can at worst fail to parse. The writer
-exists so that the shipped subset is written in the very format the official files use and one reader serves both.
+exists so that the subset is written in the very format the official files use and one reader serves both.
 """
 from __future__ import annotations
 

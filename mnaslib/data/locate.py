@@ -2,7 +2,7 @@
 
 An explicit ``data_dir`` is strict (if it holds no such data set the call fails instead of silently using something
 else); ``MNAS_DATA_DIR`` is tried next and a miss is reported, then the data set's own download. Nothing falls back
-to a smaller data set: the shipped subset is only ever used when asked for by its own name.
+to a smaller data set: the Fashion-MNIST subset is only ever used when asked for by its own name.
 """
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Callable
 
 from mnaslib.data.base import (CIFAR10_CLASSES, DATASETS, ENV_DATA_DIR, ENV_OFFLINE, FASHION_FILES, JPEG_ARCHIVE,
-                               PYTHON_ARCHIVE, PYTHON_DIR, SUBSET_DIR, SUBSET_NOTE, SUBSET_PER_CLASS,
+                               PYTHON_ARCHIVE, PYTHON_DIR, SUBSET_NOTE, SUBSET_PER_CLASS,
                                DatasetNotFoundError, Located, PathLike, candidates, offline)
 from mnaslib.data.idx import detect_fashion, fashion_found
 from mnaslib.data.images import detect_tree, jpeg_found
 from mnaslib.data.pickled import ARCHIVE_SHA256, ARCHIVE_URL, python_found
+from mnaslib.data.subset import is_complete, make_subset, subset_dir
 from mnaslib.data.synthetic import synthetic_found
 
 IMAGENETTE_TFDS = "imagenette/160px"
@@ -48,13 +49,17 @@ def _detect_cifar10(root: Path) -> Located | str:
 
 
 def _subset() -> Located | str:
-    """The Fashion-MNIST subset shipped with the repository, if this checkout has it."""
-    missing = [f for pair in FASHION_FILES.values() for f in pair if not (SUBSET_DIR / f).is_file()]
-    if missing:
-        return (f"the shipped subset {SUBSET_DIR} lacks {', '.join(missing)} (a package installed without the "
-                f"repository's data/ folder?)")
+    """The Fashion-MNIST subset in the cache, cut there first from the full data set (found as ``fashion_mnist`` is)
+    if it is not there yet."""
+    folder = subset_dir()
+    if not is_complete(folder):
+        try:
+            full = locate("fashion_mnist", None)
+        except DatasetNotFoundError as err:
+            return f"the subset is cut on first use from the official Fashion-MNIST files, and none were found: {err}"
+        make_subset(Path(full.location), folder)
     per_class = f"{SUBSET_PER_CLASS['train']} train / {SUBSET_PER_CLASS['test']} test images per class"
-    return fashion_found(SUBSET_DIR, f"SMALL SUBSET of Fashion-MNIST ({per_class}) shipped in {SUBSET_DIR}",
+    return fashion_found(folder, f"SMALL SUBSET of Fashion-MNIST ({per_class}) cut into {folder}", kind="generated",
                          note=SUBSET_NOTE)
 
 
@@ -155,12 +160,12 @@ _WAYS: dict[str, list[str]] = {
         f"     c. the official archive PATH/{PYTHON_ARCHIVE} or its extracted folder PATH/{PYTHON_DIR}/",
         f"allow the download: keras fetches the official {PYTHON_ARCHIVE} (sha256-checked) into ~/.keras/datasets "
         f"(needs network; unset {ENV_OFFLINE})",
-        "for a smoke run without CIFAR-10, ask for the small Fashion-MNIST subset shipped in data/ by its own name, "
+        "for a smoke run without CIFAR-10, ask for the small Fashion-MNIST subset by its own name, "
         "dataset='fashion_mnist_subset' (it is never used in CIFAR-10's place)",
     ],
     "fashion_mnist_subset": [
-        f"restore {SUBSET_DIR} from the repository, or regenerate it with benchmarks/make_fashion_mnist_subset.py "
-        "--source FOLDER_WITH_THE_OFFICIAL_IDX_FILES",
+        f"it is cut on first use from the four official Fashion-MNIST files: set {ENV_DATA_DIR}=PATH where PATH (or "
+        "PATH/fashion-mnist/) holds them, or allow Keras' download of them (needs network)",
         "or load the full data set with name='fashion_mnist' (see its data_dir / MNAS_DATA_DIR forms)",
     ],
     "fashion_mnist": [
