@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from mnaslib.buildable import BuildOptions, Buildable
 from mnaslib.counting import summarize
+from mnaslib.fidelity import fidelity_note
 
 RMSPROP = {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}  # the official code's RMSProp settings
 # A child's training loss starts at ln(classes) (zeroed classifier); ten times that at the end is divergence, however
@@ -78,8 +79,6 @@ class ProxyTask:
     def describe(self) -> str:
         """The label that goes with every proxy accuracy, so it is never mistaken for the paper's ImageNet top-1:
         the task, and how well it was measured to rank networks (``mnaslib.fidelity``)."""
-        from mnaslib.fidelity import fidelity_note
-
         data = f"{self.dataset}" + (f"[{self.max_train} train]" if self.max_train else "")
         return (f"{data} {self.image_size}px, {self.epochs} epoch{'s' * (self.epochs != 1)}, batch {self.batch_size}, "
                 f"width x{self.width_multiplier:g}, val {self.val_size} held out of train; "

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mnaslib.fidelity import zero_cost_note
 from mnaslib.jobs import NASWOT_MEASURE, ChildMetrics, Job
 from mnaslib.train import ProxyTask
 
@@ -82,8 +83,6 @@ class ZeroCostEvaluator(ProxyEvaluator):
             raise ValueError(f"evaluator.width_multiplier must be a positive number, got {self.width_multiplier}")
 
     def describe(self) -> str:
-        from mnaslib.fidelity import zero_cost_note
-
         return (f"proxy ({NASWOT_MEASURE} at initialisation, not an accuracy: {self.task.dataset} "
                 f"{self.task.image_size}px, {self.images} training images, width x{self.width_multiplier:g}; "
                 f"{zero_cost_note('naswot', self.settings())})")
