@@ -19,11 +19,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pytest
+from shared_data import require_shared
 
 pytestmark = pytest.mark.browser
 
@@ -114,9 +116,14 @@ def stop_process_group(process: subprocess.Popen) -> None:
 
 
 def open_notebook(page, base_url: str, name: str, timeout_s: float = 90) -> None:
-    """Open ``name`` in the lab and wait until its kernel is connected and idle."""
-    page.goto(f"{base_url}/lab/tree/{name}")
-    page.wait_for_function(f"() => {KERNEL}?.connectionStatus === 'connected' && {KERNEL}?.status === 'idle'",
+    """Open ``name`` alone in the lab and wait until it is the current tab and its kernel is connected and idle.
+
+    ``?reset`` empties the lab's saved workspace, which would otherwise reopen the notebooks of earlier tests beside
+    this one and could leave one of them current.
+    """
+    page.goto(f"{base_url}/lab/tree/{name}?reset")
+    page.wait_for_function(f"""() => window.jupyterapp?.shell.currentWidget?.context?.path === {name!r}
+                           && {KERNEL}?.connectionStatus === 'connected' && {KERNEL}?.status === 'idle'""",
                            timeout=timeout_s * 1000)
 
 
@@ -187,15 +194,21 @@ def right_halves(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.
     return first[:height, -half:], second[:height, -half:]
 
 
+@dataclass(frozen=True)
+class Lab:
+    url: str
+    root: Path  # the lab's temporary copy of notebooks/
+
+
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Iterator[str]:
-    """A JupyterLab on a temporary copy of notebooks/ (figures the notebooks save land beside it, in the same
-    temporary folder); stopped however the tests end."""
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    """A JupyterLab on a temporary copy of notebooks/ (figures and runs the notebooks save land beside it, in the
+    same temporary folder); stopped however the tests end."""
     scratch = tmp_path_factory.mktemp("lab")
     root = scratch / "notebooks"
     shutil.copytree(REPO / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     process, url = start_lab(root, scratch)
-    yield url
+    yield Lab(url, root)
     stop_process_group(process)
 
 
@@ -240,7 +253,7 @@ CRIMSON = (220, 20, 60)  # plots.plot_tradeoff's M1 and M2 markers and labels
 
 
 def test_reward_explorer_redraws_when_the_sliders_move(lab, page):
-    open_notebook(page, lab, "00_reward.ipynb")
+    open_notebook(page, lab.url, "00_reward.ipynb")
     run_all_cells(page)
     explorer = page.locator(".widget-interact")
     assert explorer.count() == 1, "notebook 00 should show one interactive explorer"
@@ -261,3 +274,43 @@ def test_reward_explorer_redraws_when_the_sliders_move(lab, page):
     width = before.shape[1]
     assert abs(still) < 0.03 * width, f"M1/M2 moved {still:+.0f} px when only alpha changed"
     assert moved > 0.15 * width, f"M1/M2 moved {moved:+.0f} px of {width} when T went from 80 to 150 ms"
+
+
+def dropdown(page, description: str):
+    """The <select> of the ipywidgets dropdown whose label reads ``description`` (exactly one must exist)."""
+    found = page.locator(".widget-dropdown").filter(has=page.locator(".widget-label", has_text=description))
+    wait_until(lambda: found.count() == 1, 30, f"exactly one dropdown labelled {description!r} did not appear")
+    return found.locator("select")
+
+
+def option_text(select, index: int) -> str:
+    """The text of a <select>'s ``index``-th option as a user reads it (ipywidgets writes spaces as no-break spaces)."""
+    return select.locator("option").nth(index).inner_text().replace("\xa0", " ")
+
+
+def test_run_explorer_redraws_for_the_trial_and_run_picked(lab, page):
+    """Notebook 03 at the ci profile (set in the lab's copy of its parameters cell, as a user would edit it): every
+    cell runs, and picking another trial, then another run, redraws the explorer's picture with that run's trials."""
+    require_shared("benchmarks", "accel-nasbench")
+    import nbformat
+
+    source, copy = lab.root / "03_search.ipynb", lab.root / "03_search_ci.ipynb"
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells[1].source = notebook.cells[1].source.replace('profile = "laptop"', 'profile = "ci"')
+    assert 'profile = "ci"' in notebook.cells[1].source
+    nbformat.write(notebook, copy)
+    open_notebook(page, lab.url, copy.name)
+    run_all_cells(page, timeout_s=600)
+    explorer = page.locator(".widget-interact")
+    assert explorer.count() == 1, "notebook 03 should show one interactive explorer"
+    trials = dropdown(page, "trial")
+    assert trials.locator("option").count() == 50  # Accel-NASBench at ci: 80 samples per search, the top 50 listed
+    assert option_text(trials, 0).startswith("#1: reward")
+    first = image_src(explorer)
+
+    trials.select_option(index=3)
+    after_trial = redrawn_image(explorer, first)
+    dropdown(page, "run").select_option(label="soft search (proxy)")
+    redrawn_image(explorer, after_trial)
+    wait_until(lambda: trials.locator("option").count() <= 4, 30,
+               "the trial list did not follow the run (the ci search samples 2 x 2 children)")
