@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import keras
 from keras import layers
 
+from mnaslib.batchnorm import FusedBatchNormalization
+
 if TYPE_CHECKING:
     from mnaslib.arch import BlockSpec
 
@@ -23,7 +25,8 @@ def conv_initializer() -> keras.initializers.Initializer:
 
 
 def batch_norm(x, name: str):
-    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
+    """BN with the official momentum and epsilon; trains with the fused kernel (``mnaslib.batchnorm``)."""
+    return FusedBatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
 
 
 def conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: str | None = "relu"):
