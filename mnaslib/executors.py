@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Any, Mapping
 
+from mnaslib.quiet import import_tensorflow_silently, worker_environment
+
 WORKER_TASKS = 8  # children a process worker trains before it is replaced (a new one starts in about 10 s)
 _PR_SET_PDEATHSIG = 1
 _WATCH_INTERVAL_S = 1.0
@@ -39,7 +41,8 @@ def make_executor(config: Mapping[str, Any]) -> cf.Executor | None:
         recycle = ({"max_tasks_per_child": int(config.get("max_tasks_per_child", WORKER_TASKS))}
                    if sys.version_info >= (3, 11) else {})
         return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=worker_init, initargs=(os.getpid(),), **recycle)
+                                      initializer=worker_init, initargs=(os.getpid(), worker_environment()),
+                                      **recycle)
     if name == "dask":
         from distributed import Client, LocalCluster
 
@@ -90,11 +93,13 @@ def shutdown_executor(executor: cf.Executor | None, *, now: bool = False) -> Non
     executor.shutdown(wait=not now, cancel_futures=True)
 
 
-def worker_init(parent_pid: int) -> None:
-    """Set up a worker process: quiet TensorFlow, one thread, die with the parent, leave Ctrl-C to the parent."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def worker_init(parent_pid: int, environment: Mapping[str, str]) -> None:
+    """Set up a worker process: TensorFlow with ``environment`` (``mnaslib.quiet.worker_environment``: oneDNN's
+    kernels, quiet), one thread, die with the parent, leave Ctrl-C to the parent."""
+    os.environ.update(environment)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_pid)
+    import_tensorflow_silently()
     from mnaslib.train import set_threads
 
     set_threads(1, 1)

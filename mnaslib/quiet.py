@@ -19,8 +19,14 @@ What each line is and what silences it at its source (TensorFlow 2.21, checked o
   Off, training runs TensorFlow's default (Eigen) kernels, whose sums differ from oneDNN's in the last bits (the
   line itself warns of "slightly different numerical results"). Latency is measured in LiteRT, which the ops never
   touch (MnasNet-A1's TFLite file converts byte-identical with them on and off); what off costs a proxy child's
-  training is measured by ``benchmarks/onednn_training.py`` (a few per cent of CPU time at most on our 2-core VM).
+  training is measured by ``benchmarks/child_throughput.py`` (its ``kernel`` and ``worker`` arms): a few per cent
+  on a 2-core VM without AVX-512, about 2x per training step on one with it.
   ``TF_ENABLE_ONEDNN_OPTS=1`` set before mnaslib is imported keeps them, and their lines.
+* Worker processes (``executor: process``) train children and print nowhere a user reads, so they run oneDNN's
+  kernels, which made a proxy child's training step 2x faster on an AVX-512 host (``benchmarks/child_throughput.py``),
+  at ``TF_CPP_MIN_LOG_LEVEL=3`` (a worker's failures reach the search as Python exceptions with their messages),
+  and import TensorFlow with its standard error pointed at the null device, which drops the load-time lines that no
+  log level reaches (``worker_environment``, ``import_tensorflow_silently``). A value the user set wins here too.
 * ``INFO:tensorflow:Assets written to: ...`` (twice per TFLite conversion in Jupyter) comes from TensorFlow's Python
   logger, which sets itself to INFO in an interactive session; ``tensorflow_info_silenced`` holds it at WARNING while
   mnaslib itself saves and converts a model, and leaves it alone everywhere else.
@@ -33,9 +39,35 @@ import os
 from typing import Iterator
 
 DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+WORKER_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1"}
+USER_SET = frozenset(name for name in DEFAULTS if name in os.environ)  # read before the defaults are applied
 
 for _name, _value in DEFAULTS.items():
     os.environ.setdefault(_name, _value)
+
+
+def worker_environment() -> dict[str, str]:
+    """The TensorFlow settings for a worker process this one starts: ``WORKER_DEFAULTS`` except what the user set
+    (a worker inherits this process's environment, where mnaslib's defaults and the user's values look alike)."""
+    return {name: os.environ[name] if name in USER_SET else value for name, value in WORKER_DEFAULTS.items()}
+
+
+def import_tensorflow_silently() -> None:
+    """Import TensorFlow with file descriptor 2 on the null device, then restore it: for worker processes, whose
+    load-time oneDNN lines would otherwise reach the user's terminal. An import error is still raised."""
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @contextlib.contextmanager

@@ -117,3 +117,43 @@ def test_a_users_own_setting_wins():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=user_environment(), capture_output=True,
                           text=True, timeout=60, check=True)
     assert done.stdout.split() == ["1", DEFAULTS["TF_CPP_MIN_LOG_LEVEL"]]
+
+
+WORKER_PROBE = """
+import os
+import mnaslib
+from mnaslib.executors import make_executor, shutdown_executor
+from mnaslib.space import MnasNetSpace
+
+
+def summarize_child(arch):
+    from mnaslib.counting import summarize
+    from mnaslib.train import ProxyTask, build_child
+
+    return summarize(build_child(arch, ProxyTask(), 10))
+
+if __name__ == "__main__":
+    executor = make_executor({"name": "process", "workers": 1})
+    names = ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")
+    print(*[executor.submit(os.getenv, name).result() for name in names])
+    # a worker that counts a child builds it and runs TensorFlow's kernels, where oneDNN's own lines would appear
+    print(executor.submit(summarize_child, MnasNetSpace().decode(MnasNetSpace().sample(0))).result()["mult_adds"] > 0)
+    shutdown_executor(executor)
+"""
+
+
+@pytest.mark.parametrize("user_setting, expected", [
+    ({}, ["1", "3", "True"]),
+    ({"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "1"}, ["0", "1", "True"]),
+], ids=["defaults", "user-set"])
+def test_workers_run_onednn_quietly_unless_the_user_chose(tmp_path, user_setting, expected):
+    """Process workers get oneDNN's kernels and errors-only C++ logging, and print none of TensorFlow's load-time
+    lines; what the user set in the environment reaches the workers unchanged."""
+    script = tmp_path / "probe.py"
+    script.write_text(WORKER_PROBE)
+    done = subprocess.run([sys.executable, str(script)], cwd=REPO, env={**user_environment(), **user_setting},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == expected
+    if not user_setting:
+        assert noise_in(done.stdout + done.stderr) == []
