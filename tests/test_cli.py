@@ -1,5 +1,7 @@
 """The `mnas` command: each subcommand prints what the library computes, and user errors exit 2 with one line."""
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -36,6 +38,20 @@ def test_export_json_then_describe_keeps_the_network(capsys, tmp_path):
     code, from_file, _ = run(capsys, "describe", str(path))
     assert code == 0 and "2,030,264 trainable params" in from_file
     assert from_file.splitlines()[-2:] == from_name.splitlines()[-2:]
+
+
+def test_an_exported_keras_file_loads_in_plain_keras_with_its_counts(capsys, tmp_path):
+    """The file holds Keras' own BatchNormalization (mnaslib trains with a fused subclass), so a user's Keras
+    without mnaslib loads it."""
+    path = tmp_path / "small.keras"
+    assert run(capsys, "export", "small", "-o", str(path))[0] == 0
+    code = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'; import sys, keras; "
+            "model = keras.models.load_model(sys.argv[1]); "
+            "print(sum(int(w.numpy().size) for w in model.trainable_weights), "
+            "sorted({type(layer).__module__.split('.')[0] for layer in model.layers}))")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split(maxsplit=1) == ["2030264", "['keras']\n"]
 
 
 @pytest.mark.parametrize("argv, message", [

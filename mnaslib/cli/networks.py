@@ -161,6 +161,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif out.suffix == ".tflite":
         out.write_bytes(to_tflite(network.build(options)))
     else:
-        network.build(options).save(out)
+        from mnaslib.batchnorm import with_keras_batch_norm
+
+        with_keras_batch_norm(network.build(options)).save(out)
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
