@@ -1,28 +1,36 @@
-"""Where a proxy child's time goes, and children per hour of the trainer against Keras ``fit``, side by side.
+"""Where a proxy child's time goes, and children per hour of today's trainer against the one before, side by side.
 
 Each of ``--children`` seeded random MnasNet-space children (the profile's proxy task, one thread, as a process
-worker trains) is trained by both trainers, in alternating order, for one epoch and for two: the fixed cost of an
+worker trains) is trained by every arm below, in rotating order, for one epoch and for two: the fixed cost of an
 epoch (graph tracing and start-up) is ``2 * t(1) - t(2)`` and the steady rate is the images of one epoch over
-``t(2) - t(1)``. ``fit`` is today's trainer before ``mnaslib.train_loop`` replaced it: the same model, optimiser,
-schedule and loss, compiled and run by ``keras.Model.fit`` / ``evaluate`` on the per-child ``tf.data`` pipeline.
+``t(2) - t(1)``. Each arm runs in its own process, because oneDNN is chosen when TensorFlow loads:
+
+* ``before``: Keras ``fit`` / ``evaluate`` on the per-child ``tf.data`` pipeline, Keras' own BatchNormalization,
+  TensorFlow's default kernels (oneDNN off): a search's child before ``mnaslib.train_loop``, the fused batch norm
+  and oneDNN in workers.
+* ``kernel``: ``mnaslib.train.train_child`` (``train_loop``, fused batch norm), oneDNN off: a child trained in a
+  notebook kernel or the ``mnas`` process, where mnaslib keeps oneDNN off.
+* ``worker``: the same with oneDNN's kernels, as a search's process workers train (``mnaslib.quiet``).
 
     MNAS_DATA_DIR=/path/to/datasets python benchmarks/child_throughput.py --profile laptop --children 3
-
-``TF_ENABLE_ONEDNN_OPTS=1`` in the environment measures with oneDNN's kernels (mnaslib turns them off by default to
-keep their log lines out of notebooks; see ``mnaslib/quiet.py``).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import replace
 
+import mnaslib  # noqa: F401  first, so that TensorFlow loads with mnaslib's logging defaults
 import keras
 import tensorflow as tf
 
+from mnaslib.batchnorm import with_keras_batch_norm
 from mnaslib.counting import summarize
 from mnaslib.profile import load_profile
 from mnaslib.reproduce import machine_description
@@ -33,9 +41,9 @@ from mnaslib.worker import proxy_datasets
 
 
 def fit_child(arch, train_ds, val_ds, task: ProxyTask, num_classes: int) -> tuple[float, float, float]:
-    """The ``fit``-based trainer: (train seconds, eval seconds, accuracy)."""
+    """The ``fit``-based trainer on the child with Keras' own batch norm: (train seconds, eval seconds, accuracy)."""
     keras.utils.set_random_seed(task.seed)
-    model = build_child(arch, task, num_classes)
+    model = with_keras_batch_norm(build_child(arch, task, num_classes))
     summarize(model)  # the trainer counts every child too
     steps = int(train_ds.cardinality().numpy())
     total = max(1, steps * task.epochs)
@@ -61,44 +69,74 @@ def loop_child(arch, train_ds, val_ds, task: ProxyTask, num_classes: int) -> tup
     return result.train_seconds, result.eval_seconds, result.accuracy
 
 
-TRAINERS = {"fit (before)": fit_child, "train_loop (now)": loop_child}
+ARMS = {  # name: (trainer, TF_ENABLE_ONEDNN_OPTS)
+    "before": ("fit", "0"),
+    "kernel": ("train_loop", "0"),
+    "worker": ("train_loop", "1"),
+}
+
+
+def measure_arm(profile: str, child: int) -> dict[str, float]:
+    """One child trained by this process's arm for one epoch, then two: seconds, accuracy and the derived split."""
+    set_threads(1, 1)
+    task = ProxyTask.from_dict(load_profile(profile).proxy)
+    train_ds, val_ds, info = proxy_datasets(task)
+    space = MnasNetSpace()
+    arch = space.decode(space.sample(child))
+    trainer = fit_child if ARMS[os.environ["MNAS_THROUGHPUT_ARM"]][0] == "fit" else loop_child
+    start = time.perf_counter()
+    one_train, one_eval, accuracy = trainer(arch, train_ds, val_ds, task, int(info.num_classes))
+    one_total = time.perf_counter() - start
+    two_train, _, _ = trainer(arch, train_ds, val_ds, replace(task, epochs=2), int(info.num_classes))
+    images = info.sizes["train"]
+    return {"child": one_total, "train": one_train, "eval": one_eval, "accuracy": accuracy,
+            "fixed": 2 * one_train - two_train, "steady": images / max(two_train - one_train, 1e-9),
+            "images": images, "task": task.describe()}
+
+
+def run_arm(arm: str, profile: str, child: int) -> dict:
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": ARMS[arm][1], "MNAS_THROUGHPUT_ARM": arm}
+    done = subprocess.run([sys.executable, __file__, "--profile", profile, "--measure-child", str(child)], env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"arm {arm} failed on child {child}:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="laptop")
     parser.add_argument("--children", type=int, default=3)
+    parser.add_argument("--measure-child", type=int, default=None, help=argparse.SUPPRESS)  # one arm's process
     args = parser.parse_args()
-    set_threads(1, 1)
-    task = ProxyTask.from_dict(load_profile(args.profile).proxy)
-    train_ds, val_ds, info = proxy_datasets(task)
-    images = info.sizes["train"]
-    space = MnasNetSpace()
-    times: dict[str, list[dict[str, float]]] = {name: [] for name in TRAINERS}
+    if args.measure_child is not None:
+        print(json.dumps(measure_arm(args.profile, args.measure_child)))
+        return
+    times: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     for child in range(args.children):
-        arch = space.decode(space.sample(child))
-        order = list(TRAINERS) if child % 2 == 0 else list(TRAINERS)[::-1]
-        for name in order:
-            start = time.perf_counter()
-            one_train, one_eval, accuracy = TRAINERS[name](arch, train_ds, val_ds, task, int(info.num_classes))
-            one_total = time.perf_counter() - start
-            two_train, _, _ = TRAINERS[name](arch, train_ds, val_ds, replace(task, epochs=2), int(info.num_classes))
-            times[name].append({"child": one_total, "train": one_train, "eval": one_eval, "accuracy": accuracy,
-                                "fixed": 2 * one_train - two_train, "steady": images / max(two_train - one_train,
-                                                                                           1e-9)})
-            print(f"child {child} {name:17s}: {one_total:5.1f} s a child (train {one_train:.1f}, eval "
-                  f"{one_eval:.1f}); accuracy {accuracy:.3f}")
+        names = list(ARMS)
+        for arm in names[child % len(names):] + names[:child % len(names)]:
+            row = run_arm(arm, args.profile, child)
+            times[arm].append(row)
+            print(f"child {child} {arm:7s}: {row['child']:5.1f} s a child (train {row['train']:.1f}, eval "
+                  f"{row['eval']:.1f}); accuracy {row['accuracy']:.3f}", flush=True)
 
-    print(f"\nmachine: {machine_description()}; one thread; TF_ENABLE_ONEDNN_OPTS="
-          f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS', '0')}")
-    print(f"proxy: {task.describe()}; {images} training images an epoch; medians over {args.children} children")
-    median = {name: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for name, rows in times.items()}
-    for name, m in median.items():
-        print(f"  {name:17s} {m['child']:5.1f} s a child = {3600 / m['child']:4.0f} children/hour | first-epoch "
-              f"fixed cost {m['fixed']:5.1f} s | steady {m['steady']:4.0f} images/s | eval {m['eval']:.1f} s")
-    before, now = (median[name]["child"] for name in TRAINERS)
-    print(f"  children per hour, now / before: {before / now:.2f}x at equal training images"
-          + ("" if math.isfinite(before / now) else " (not measured)"))
+    first = times["before"][0]
+    print(f"\nmachine: {machine_description()}; one thread")
+    print(f"proxy: {first['task']}; {first['images']} training images an epoch; medians over {args.children} "
+          "children")
+    median = {arm: {k: statistics.median(r[k] for r in rows) for k in ("child", "fixed", "steady", "eval")}
+              for arm, rows in times.items()}
+    for arm, m in median.items():
+        trainer, onednn = ARMS[arm]
+        setting = f"{arm} ({trainer}, oneDNN {'on' if onednn == '1' else 'off'})"
+        print(f"  {setting:34s} {m['child']:5.1f} s a child = "
+              f"{3600 / m['child']:4.0f} children/hour | first-epoch fixed cost {m['fixed']:5.1f} s | steady "
+              f"{m['steady']:4.0f} images/s | eval {m['eval']:.1f} s")
+    for arm in ("kernel", "worker"):
+        ratio = median["before"]["child"] / median[arm]["child"]
+        print(f"  children per hour, {arm} / before: {ratio:.2f}x at equal training images"
+              + ("" if math.isfinite(ratio) else " (not measured)"))
 
 
 if __name__ == "__main__":
