@@ -76,14 +76,14 @@ ARMS = {  # name: (trainer, TF_ENABLE_ONEDNN_OPTS)
 }
 
 
-def measure_arm(profile: str, child: int) -> dict[str, float]:
-    """One child trained by this process's arm for one epoch, then two: seconds, accuracy and the derived split."""
+def measure_arm(arm: str, profile: str, child: int) -> dict[str, float]:
+    """One child trained by ``arm`` in this process for one epoch, then two: seconds, accuracy and the split."""
     set_threads(1, 1)
     task = ProxyTask.from_dict(load_profile(profile).proxy)
     train_ds, val_ds, info = proxy_datasets(task)
     space = MnasNetSpace()
     arch = space.decode(space.sample(child))
-    trainer = fit_child if ARMS[os.environ["MNAS_THROUGHPUT_ARM"]][0] == "fit" else loop_child
+    trainer = fit_child if ARMS[arm][0] == "fit" else loop_child
     start = time.perf_counter()
     one_train, one_eval, accuracy = trainer(arch, train_ds, val_ds, task, int(info.num_classes))
     one_total = time.perf_counter() - start
@@ -95,8 +95,8 @@ def measure_arm(profile: str, child: int) -> dict[str, float]:
 
 
 def run_arm(arm: str, profile: str, child: int) -> dict:
-    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": ARMS[arm][1], "MNAS_THROUGHPUT_ARM": arm}
-    done = subprocess.run([sys.executable, __file__, "--profile", profile, "--measure-child", str(child)], env=env,
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": ARMS[arm][1]}
+    done = subprocess.run([sys.executable, __file__, "--profile", profile, "--measure", arm, str(child)], env=env,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"arm {arm} failed on child {child}:\n{done.stderr[-3000:]}")
@@ -107,10 +107,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="laptop")
     parser.add_argument("--children", type=int, default=3)
-    parser.add_argument("--measure-child", type=int, default=None, help=argparse.SUPPRESS)  # one arm's process
+    parser.add_argument("--measure", nargs=2, metavar=("ARM", "CHILD"), help=argparse.SUPPRESS)  # an arm's process
     args = parser.parse_args()
-    if args.measure_child is not None:
-        print(json.dumps(measure_arm(args.profile, args.measure_child)))
+    if args.measure:
+        arm, child = args.measure
+        print(json.dumps(measure_arm(arm, args.profile, int(child))))
         return
     times: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     for child in range(args.children):

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from typing import Iterator
 
 DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
@@ -55,8 +56,6 @@ def worker_environment() -> dict[str, str]:
 def import_tensorflow_silently() -> None:
     """Import TensorFlow with file descriptor 2 on the null device, then restore it: for worker processes, whose
     load-time oneDNN lines would otherwise reach the user's terminal. An import error is still raised."""
-    import sys
-
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()

@@ -149,16 +149,17 @@ def run_all_cells(page, timeout_s: float = 180) -> None:
     assert finished == "true", f"Run All Cells did not finish cleanly within {timeout_s:g} s ({finished})"
 
 
-def slider(page, description: str):
-    """The ipywidgets slider whose label reads ``description`` (exactly one must exist)."""
-    found = page.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=description))
-    assert found.count() == 1, f"{found.count()} sliders labelled {description!r}"
+def labelled_widget(page, kind: str, description: str):
+    """The ipywidgets ``kind`` (``slider``, ``dropdown``) whose label reads ``description``, once exactly one is
+    drawn (widgets render after their cell has finished)."""
+    found = page.locator(f".widget-{kind}").filter(has=page.locator(".widget-label", has_text=description))
+    wait_until(lambda: found.count() == 1, 30, f"exactly one {kind} labelled {description!r} did not appear")
     return found
 
 
 def move_slider(page, description: str, value: float) -> None:
     """Type ``value`` into the slider's readout and press Enter, as a user does for an exact value."""
-    readout = slider(page, description).locator(".widget-readout")
+    readout = labelled_widget(page, "slider", description).locator(".widget-readout")
     readout.click()
     page.keyboard.press("Control+A")
     page.keyboard.type(f"{value:g}")
@@ -276,13 +277,6 @@ def test_reward_explorer_redraws_when_the_sliders_move(lab, page):
     assert moved > 0.15 * width, f"M1/M2 moved {moved:+.0f} px of {width} when T went from 80 to 150 ms"
 
 
-def dropdown(page, description: str):
-    """The <select> of the ipywidgets dropdown whose label reads ``description`` (exactly one must exist)."""
-    found = page.locator(".widget-dropdown").filter(has=page.locator(".widget-label", has_text=description))
-    wait_until(lambda: found.count() == 1, 30, f"exactly one dropdown labelled {description!r} did not appear")
-    return found.locator("select")
-
-
 def option_text(select, index: int) -> str:
     """The text of a <select>'s ``index``-th option as a user reads it (ipywidgets writes spaces as no-break spaces)."""
     return select.locator("option").nth(index).inner_text().replace("\xa0", " ")
@@ -303,14 +297,14 @@ def test_run_explorer_redraws_for_the_trial_and_run_picked(lab, page):
     run_all_cells(page, timeout_s=600)
     explorer = page.locator(".widget-interact")
     assert explorer.count() == 1, "notebook 03 should show one interactive explorer"
-    trials = dropdown(page, "trial")
+    trials = labelled_widget(page, "dropdown", "trial").locator("select")
     assert trials.locator("option").count() == 50  # Accel-NASBench at ci: 80 samples per search, the top 50 listed
     assert option_text(trials, 0).startswith("#1: reward")
     first = image_src(explorer)
 
     trials.select_option(index=3)
     after_trial = redrawn_image(explorer, first)
-    dropdown(page, "run").select_option(label="soft search (proxy)")
+    labelled_widget(page, "dropdown", "run").locator("select").select_option(label="soft search (proxy)")
     redrawn_image(explorer, after_trial)
     wait_until(lambda: trials.locator("option").count() <= 4, 30,
                "the trial list did not follow the run (the ci search samples 2 x 2 children)")
