@@ -13,6 +13,7 @@ import ctypes.util
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -23,6 +24,10 @@ from mnaslib.quiet import import_tensorflow_silently, worker_environment
 WORKER_TASKS = 8  # children a process worker trains before it is replaced (a new one starts in about 10 s)
 _PR_SET_PDEATHSIG = 1
 _WATCH_INTERVAL_S = 1.0
+
+
+class ClusterLost(RuntimeError):
+    """The Dask scheduler cannot be reached: nothing more can be evaluated until one is started again."""
 
 
 def make_executor(config: Mapping[str, Any]) -> cf.Executor | None:
@@ -44,16 +49,10 @@ def make_executor(config: Mapping[str, Any]) -> cf.Executor | None:
                                       initializer=worker_init, initargs=(os.getpid(), worker_environment()),
                                       **recycle)
     if name == "dask":
-        from distributed import Client, LocalCluster
+        from mnaslib.cluster import dask_executor
 
-        address = config.get("address")
         check_executor(config)
-        cluster = None if address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                    dashboard_address=None)
-        client = Client(address or cluster)
-        executor = client.get_executor()
-        executor.mnas_owned = (client, cluster)  # closed by shutdown_executor; a remote cluster is left running
-        return executor
+        return dask_executor(config, workers)
     raise ValueError(f"unknown executor {name!r}; choose one of serial, thread, process, dask")
 
 
@@ -73,13 +72,10 @@ def shutdown_executor(executor: cf.Executor | None, *, now: bool = False) -> Non
     (and the LocalCluster we made) open, so those are closed here too."""
     if executor is None:
         return
-    owned = getattr(executor, "mnas_owned", None)
-    if owned is not None:
-        client, cluster = owned
-        executor.shutdown(wait=not now)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    if getattr(executor, "mnas_owned", None) is not None:
+        from mnaslib.cluster import close_dask
+
+        close_dask(executor, now=now)
         return
     if now and isinstance(executor, cf.ProcessPoolExecutor):
         processes = list(getattr(executor, "_processes", {}).values())
@@ -103,6 +99,21 @@ def worker_init(parent_pid: int, environment: Mapping[str, str]) -> None:
     from mnaslib.train import set_threads
 
     set_threads(1, 1)
+
+
+def where_this_runs() -> str:
+    """This process as a user finds it again: its Dask worker's address and name where it is one, else its process
+    id; and its host."""
+    host = socket.gethostname()
+    if "distributed" in sys.modules:  # never imported by a process pool's workers
+        from distributed import get_worker
+
+        try:
+            worker = get_worker()
+            return f"Dask worker {worker.address} ({worker.name}) on host {host}"
+        except ValueError:
+            pass
+    return f"process {os.getpid()} on host {host}"
 
 
 def _die_with_parent(parent_pid: int) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mnaslib.executors import shutdown_executor
+from mnaslib.executors import ClusterLost, shutdown_executor, where_this_runs
 from mnaslib.jobs import ChildMetrics, Evaluator, Job
 from mnaslib.labels import Labelled
 from mnaslib.reward import Reward
@@ -54,6 +54,15 @@ class SearchFailed(RuntimeError):
 
 class SearchInterrupted(RuntimeError):
     """The search was stopped (Ctrl-C, SIGTERM); its finished trials are kept and a resume continues it."""
+
+
+class WorkerUnfit(RuntimeError):
+    """A worker cannot evaluate any child (the data set is missing on its machine): the search stops, naming the
+    worker, and no trial is failed for it.
+
+    Why stop rather than fail the trial and go on: such a worker fails each child in a second and takes the next,
+    so it would fail most of the search while the healthy workers train; fixed, the same command resumes it.
+    """
 
 
 @dataclass
@@ -117,12 +126,18 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
             store.save_step(step, strategy.state_bytes(), scalars)
             _write_tensorboard(writer, step, scalars)
     except KeyboardInterrupt:
-        pool.shutdown(now=True)
-        unfinished = [t["id"] for t in store.pending()]
-        store.requeue(unfinished, f"interrupted at {time.strftime('%Y-%m-%d %H:%M:%S')}; a resume evaluates it")
-        finished = len(store.trials()) - len(unfinished)
+        finished = _stop(pool, store, "interrupted")
         raise SearchInterrupted(f"search interrupted: {finished} finished trials are kept in {store.path}; run the "
                                 "same command again to resume") from None
+    except ClusterLost as err:
+        finished = _stop(pool, store, "its Dask scheduler was lost")
+        raise ClusterLost(f"{err}. {finished} finished trials are kept in {store.path}; start a scheduler and its "
+                          "workers, then run the same command again to resume (with --set "
+                          "executor.address=tcp://HOST:PORT if the scheduler moved)") from None
+    except WorkerUnfit as err:
+        finished = _stop(pool, store, "a worker could not evaluate children")
+        raise WorkerUnfit(f"{err}. Give that machine what this one has (or stop its worker), then run the same "
+                          f"command again to resume; {finished} finished trials are kept in {store.path}") from None
     finally:
         bar.close()
         pool.shutdown()
@@ -130,6 +145,14 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
             writer.close()
     store.check_identity()
     return loop.result(steps, start)
+
+
+def _stop(pool: "_Pool", store: TrialStore, why: str) -> int:
+    """Stop evaluating now and mark the unfinished trials for a resume; returns how many trials are finished."""
+    pool.shutdown(now=True)
+    unfinished = [t["id"] for t in store.pending()]
+    store.requeue(unfinished, f"{why} at {time.strftime('%Y-%m-%d %H:%M:%S')}; a resume evaluates it")
+    return len(store.trials()) - len(unfinished)
 
 
 class _Pool:
@@ -248,7 +271,7 @@ class _Loop:
             try:
                 for future in cf.as_completed(futures):
                     trial_id = futures[future]
-                    outcome = future.result()
+                    outcome = _outcome(future, self.pool.executor)
                     del remaining[trial_id]
                     yield trial_id, outcome
             except BrokenProcessPool:
@@ -294,9 +317,35 @@ def _reused_metrics(earlier: dict) -> ChildMetrics:
                         earlier["mult_adds"], 0.0, 0.0, {**extra, "reused_from": earlier["id"]})
 
 
+def _outcome(future: cf.Future, executor: cf.Executor | None) -> ChildMetrics | str:
+    """A finished job's metrics or error text (``_run_job``'s result); a Dask cluster's own failure for it
+    (``mnaslib.cluster.job_failure``) is the trial's error text, or raised when the cluster itself is gone."""
+    try:
+        return future.result()
+    except (BrokenProcessPool, WorkerUnfit):
+        raise
+    except Exception as err:
+        if getattr(executor, "mnas_owned", None) is None:
+            raise
+        from mnaslib.cluster import job_failure
+
+        return f"{WORKER_DIED}: {job_failure(executor, err)}"
+
+
+_CHECKED: set[str] = set()  # the evaluators this worker process has checked (their data loaded)
+
+
 def _run_job(evaluate: Evaluator, job: Job) -> ChildMetrics | str:
-    """What an executor runs: note in the store that the job started (so that a worker that dies fails only the
-    trial it was running, see ``WORKER_DIED``), then evaluate it."""
+    """What an executor runs: check once per process that this worker can evaluate at all (``WorkerUnfit``: on
+    another machine the data set may be missing), note in the store that the job started (so that a worker that
+    dies fails only the trial it was running, see ``WORKER_DIED``), then evaluate it."""
+    if repr(evaluate) not in _CHECKED:
+        try:
+            evaluate.check()
+        except Exception as err:
+            raise WorkerUnfit(f"{where_this_runs()} cannot evaluate children: {str(err).strip().splitlines()[0]} "
+                              f"({_data_variables()})") from None
+        _CHECKED.add(repr(evaluate))
     if job.store_path is not None and Path(job.store_path).exists():
         with TrialStore(job.store_path) as store:
             store.mark_running(job.trial_id)
@@ -314,6 +363,15 @@ def _safe_call(evaluate: Evaluator, job: Job) -> ChildMetrics | str:
     except Exception as err:
         reason = str(err) if hasattr(err, "reason") else f"{type(err).__name__}: {err}"
         return reason + "\n" + traceback.format_exc(limit=5)
+
+
+def _data_variables() -> str:
+    """The variables by which this process finds data sets and benchmarks, as set here."""
+    from mnaslib.data.base import ENV_DATA_DIR, ENV_OFFLINE
+    from mnaslib.tabular.files import ENV_BENCHMARK_DIR
+
+    return "there " + ", ".join(f"{name}={os.environ[name]}" if os.environ.get(name) else f"{name} is not set"
+                                for name in (ENV_DATA_DIR, ENV_BENCHMARK_DIR, ENV_OFFLINE))
 
 
 def _trial_seed(store: TrialStore, step: int, index: int) -> int:

@@ -220,8 +220,9 @@ class TrialStore:
 
     def mark_running(self, trial_id: int) -> None:
         """Note that a worker has started evaluating a pending trial (it still counts as unfinished on resume):
-        when a worker process dies, only its running trial is failed; the pending ones are evaluated again."""
-        self._transition(trial_id, "running", ("pending",), {})
+        when a worker process dies, only its running trial is failed; the pending ones are evaluated again. A
+        running trial may start again: a Dask scheduler gives the child of a worker that died to another."""
+        self._transition(trial_id, "running", ("pending", "running"), {})
 
     def requeue(self, trial_ids: Iterable[int], note: str) -> None:
         """Put unfinished (pending or running) trials back to pending with a note (an interrupted search: its
