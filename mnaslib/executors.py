@@ -116,6 +116,15 @@ def where_this_runs() -> str:
     return f"process {os.getpid()} on host {host}"
 
 
+def data_variables() -> str:
+    """How this process finds data sets and benchmarks: the variables as set here (on a worker: on its machine)."""
+    from mnaslib.data.base import ENV_DATA_DIR, ENV_OFFLINE
+    from mnaslib.tabular.files import ENV_BENCHMARK_DIR
+
+    return "there " + ", ".join(f"{name}={os.environ[name]}" if os.environ.get(name) else f"{name} is not set"
+                                for name in (ENV_DATA_DIR, ENV_BENCHMARK_DIR, ENV_OFFLINE))
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Exit as soon as the parent is gone: the kernel's parent-death signal where there is one, and a watchdog
     thread on every platform (a parent that dies before the signal is armed, or macOS)."""

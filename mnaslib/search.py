@@ -14,8 +14,10 @@ strategy's state and the step's curves are saved together after every completed 
 the search reloads the last state, re-asks the interrupted step (the seeded strategy returns the same samples, which
 is checked) and evaluates only the trials that had not finished. A failure of one child (diverged, out of memory,
 a latency or reward that cannot be computed) is recorded on that trial and never stops the search; a worker
-process that dies fails only the trial it was running; a step whose every child failed stops the search with the
-first error, since the next step would fail the same way.
+process that dies fails only the trial it was running (a Dask worker's child is given to another worker by Dask); a
+step whose every child failed stops the search with the first error, since the next step would fail the same way.
+A lost Dask scheduler (``ClusterLost``) or a worker that cannot evaluate at all (``WorkerUnfit``: its data set
+missing) stops the search like an interrupt, its unfinished trials kept for a resume.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mnaslib.executors import ClusterLost, shutdown_executor, where_this_runs
+from mnaslib.executors import ClusterLost, data_variables, shutdown_executor, where_this_runs
 from mnaslib.jobs import ChildMetrics, Evaluator, Job
 from mnaslib.labels import Labelled
 from mnaslib.reward import Reward
@@ -343,8 +345,8 @@ def _run_job(evaluate: Evaluator, job: Job) -> ChildMetrics | str:
         try:
             evaluate.check()
         except Exception as err:
-            raise WorkerUnfit(f"{where_this_runs()} cannot evaluate children: {str(err).strip().splitlines()[0]} "
-                              f"({_data_variables()})") from None
+            first = (str(err).strip() or type(err).__name__).splitlines()[0]
+            raise WorkerUnfit(f"{where_this_runs()} cannot evaluate children: {first} ({data_variables()})") from None
         _CHECKED.add(repr(evaluate))
     if job.store_path is not None and Path(job.store_path).exists():
         with TrialStore(job.store_path) as store:
@@ -363,15 +365,6 @@ def _safe_call(evaluate: Evaluator, job: Job) -> ChildMetrics | str:
     except Exception as err:
         reason = str(err) if hasattr(err, "reason") else f"{type(err).__name__}: {err}"
         return reason + "\n" + traceback.format_exc(limit=5)
-
-
-def _data_variables() -> str:
-    """The variables by which this process finds data sets and benchmarks, as set here."""
-    from mnaslib.data.base import ENV_DATA_DIR, ENV_OFFLINE
-    from mnaslib.tabular.files import ENV_BENCHMARK_DIR
-
-    return "there " + ", ".join(f"{name}={os.environ[name]}" if os.environ.get(name) else f"{name} is not set"
-                                for name in (ENV_DATA_DIR, ENV_BENCHMARK_DIR, ENV_OFFLINE))
 
 
 def _trial_seed(store: TrialStore, step: int, index: int) -> int:
