@@ -4,12 +4,20 @@ Worker processes are tied to their parent's life: each asks the kernel to kill i
 (``PR_SET_PDEATHSIG`` on Linux) and also watches its parent's pid (everywhere), so a search killed with SIGKILL never
 leaves workers training on for nobody, holding its terminal's pipes open. Workers ignore Ctrl-C: the parent, which
 receives it too, stops them itself, marks the unfinished trials for a resume and says so in one line.
+
+A Dask cluster (``executor.address``: a ``dask scheduler`` with ``dask worker`` processes on other machines; README,
+"Several machines with Dask") handles a lost worker itself: the scheduler gives its child to another worker, and
+the search records the child once. What this module adds is the meaning of the rest, so that the search can say it
+in one line: a scheduler that cannot be reached, or is lost mid-search, is ``ClusterLost`` with its address (instead
+of a page of asyncio traceback); a child that took ``distributed.scheduler.allowed-failures`` workers down with it
+(``KilledWorker``) fails only its trial.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import ctypes
 import ctypes.util
+import logging
 import multiprocessing
 import os
 import signal
@@ -49,10 +57,8 @@ def make_executor(config: Mapping[str, Any]) -> cf.Executor | None:
                                       initializer=worker_init, initargs=(os.getpid(), worker_environment()),
                                       **recycle)
     if name == "dask":
-        from mnaslib.cluster import dask_executor
-
         check_executor(config)
-        return dask_executor(config, workers)
+        return _dask_executor(config.get("address"), workers)
     raise ValueError(f"unknown executor {name!r}; choose one of serial, thread, process, dask")
 
 
@@ -73,9 +79,7 @@ def shutdown_executor(executor: cf.Executor | None, *, now: bool = False) -> Non
     if executor is None:
         return
     if getattr(executor, "mnas_owned", None) is not None:
-        from mnaslib.cluster import close_dask
-
-        close_dask(executor, now=now)
+        _close_dask(executor, now=now)
         return
     if now and isinstance(executor, cf.ProcessPoolExecutor):
         processes = list(getattr(executor, "_processes", {}).values())
@@ -87,6 +91,63 @@ def shutdown_executor(executor: cf.Executor | None, *, now: bool = False) -> Non
             process.join(timeout=10)
         return
     executor.shutdown(wait=not now, cancel_futures=True)
+
+
+def _dask_executor(address: str | None, workers: int) -> cf.Executor:
+    """An executor on the cluster at ``address``, else on a ``LocalCluster`` of ``workers`` processes; its
+    ``mnas_owned`` holds the client and the cluster made here (``shutdown_executor`` closes them, a remote cluster
+    is left running)."""
+    from distributed import Client, LocalCluster
+
+    cluster = None if address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                dashboard_address=None)
+    try:
+        client = Client(address or cluster)
+    except OSError as err:
+        raise ClusterLost(f"cannot reach the Dask scheduler at {address} ({_one_line(err)}); start it there "
+                          "(dask scheduler) or correct executor.address") from None
+    executor = client.get_executor()
+    executor.mnas_owned = (client, cluster)
+    return executor
+
+
+def _close_dask(executor: cf.Executor, *, now: bool) -> None:
+    """Close what ``_dask_executor`` opened (``now``: cancel the queued children). A client that lost its scheduler
+    logs its cancelled reconnection as an ERROR with a traceback when it is closed; the search has already said what
+    happened in one line, so that log is held back."""
+    client, cluster = executor.mnas_owned
+    logger = logging.getLogger("distributed.client")
+    level = logger.level
+    if client.status != "running":
+        logger.setLevel(logging.CRITICAL)
+    try:
+        executor.shutdown(wait=not now)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    finally:
+        logger.setLevel(level)
+
+
+def dask_job_failure(executor: cf.Executor, err: Exception) -> str:
+    """What an error from one of a Dask executor's futures means for its trial: ``KilledWorker`` (the child took
+    every worker Dask gave it to down with it) is that trial's error text; a cancelled future or a closed connection
+    means the scheduler is gone (Dask cancels every future of a client that loses it), raised as ``ClusterLost``;
+    anything else is raised as it is (a bug)."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(err, KilledWorker):
+        return f"every Dask worker that ran this child died ({_one_line(err)})"
+    if isinstance(err, (cf.CancelledError, OSError)):
+        client, _ = executor.mnas_owned
+        address = getattr(client.scheduler, "address", None) or "its address"
+        raise ClusterLost(f"lost the Dask scheduler at {address}: {str(err) or 'the connection to it closed'}") \
+            from None
+    raise err
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def worker_init(parent_pid: int, environment: Mapping[str, str]) -> None:

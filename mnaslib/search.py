@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mnaslib.executors import ClusterLost, data_variables, shutdown_executor, where_this_runs
+from mnaslib.executors import (ClusterLost, dask_job_failure, data_variables, shutdown_executor,
+                               where_this_runs)
 from mnaslib.jobs import ChildMetrics, Evaluator, Job
 from mnaslib.labels import Labelled
 from mnaslib.reward import Reward
@@ -321,7 +322,7 @@ def _reused_metrics(earlier: dict) -> ChildMetrics:
 
 def _outcome(future: cf.Future, executor: cf.Executor | None) -> ChildMetrics | str:
     """A finished job's metrics or error text (``_run_job``'s result); a Dask cluster's own failure for it
-    (``mnaslib.cluster.job_failure``) is the trial's error text, or raised when the cluster itself is gone."""
+    (``mnaslib.executors.dask_job_failure``) is the trial's error text, or raised when the cluster itself is gone."""
     try:
         return future.result()
     except (BrokenProcessPool, WorkerUnfit):
@@ -329,9 +330,7 @@ def _outcome(future: cf.Future, executor: cf.Executor | None) -> ChildMetrics | 
     except Exception as err:
         if getattr(executor, "mnas_owned", None) is None:
             raise
-        from mnaslib.cluster import job_failure
-
-        return f"{WORKER_DIED}: {job_failure(executor, err)}"
+        return f"{WORKER_DIED}: {dask_job_failure(executor, err)}"
 
 
 _CHECKED: set[str] = set()  # the evaluators this worker process has checked (their data loaded)
