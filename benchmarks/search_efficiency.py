@@ -1,208 +1,267 @@
-"""PPO vs random search vs regularised evolution: samples to a top network, on real or on synthetic accuracies.
+"""Every search strategy side by side on every landscape: samples to a top network, collapse, entropy.
 
-Two tables, each a plain function of tokens searched with ``mnaslib.strategies.optimize``:
+One table per landscape, every strategy (arm) in the same run, each arm over the same number of seeds (different
+per arm), budget 1,000 samples (125 asks of 8), searched with ``mnaslib.strategies.optimize`` (equivalent networks
+share one evaluation through ``key=``). Per arm: how many seeds reached a top-1% network, samples to a top-1% and a
+top-0.1% one (median [IQR]; a seed that never gets there counts as budget + 1 and is counted and shown), the
+distinct networks among the last 200 samples (a collapsed controller re-samples a few), and the policy's entropy
+(mean over decisions of entropy / log(choices): 1 is uniform, 0 collapsed) after 10%, 50% and 100% of the budget.
 
-* ``--table nas-bench-macro`` (the default): NAS-Bench-Macro's real CIFAR-10 accuracies (benchmark provenance:
-  mean of 3 trainings). Reward = the benchmark's ``mean_acc``, no latency term. Per strategy: the median and IQR
-  over seeds of the samples needed to reach a top-0.1% and a top-1% network (of the 3,969 distinct networks; a
-  seed that never gets there counts as the budget, and the number of such seeds is printed), the best accuracy
-  after 50/100/200/500 samples, and the distinct networks evaluated (the cache in ``optimize`` is keyed by the
-  canonical arch id, so equivalent keys are one evaluation). Needs the data file (``--path`` or
-  ``$MNAS_NASBENCH_MACRO``, see ``mnaslib.tabular.nasbench_macro``).
-* ``--table accel-nasbench``: Accel-NASBench's space, reward mnas_soft (T = 75 ms) of the surrogate's ImageNet
-  top-1 (fitted on the benchmark's trainings, held-out Kendall 0.92) and the Pixel-1 model's latency, the search
-  the notebooks run; the threshold is the top 0.1% reward of 50,000 uniform samples.
-* ``--table synthetic``: the seeded table over the MnasNet space (``mnaslib.tabular.synthetic``). Its accuracies
-  are made up, labelled synthetic, never evidence: it measures search mechanics on a 42-decision space. Latency is
-  the Pixel-1 model's prediction for the 224x224 deployment model; reward mnas_soft, T = 75 ms; the threshold is
-  the top 0.1% reward of 50,000 uniform samples.
+Landscapes (``--landscapes``; default all):
 
-    python benchmarks/search_efficiency.py --table nas-bench-macro --seeds 20 --budget 1000
-    python benchmarks/search_efficiency.py --table accel-nasbench --seeds 20 --budget 2000
-    python benchmarks/search_efficiency.py --table synthetic --seeds 5 --budget 2000
-    python benchmarks/search_efficiency.py --strategies ppo --first-seed 20   # held-out seeds 20-39
+* the seeded NK and trap landscapes of ``mnaslib.tabular.landscapes`` (synthetic; ``nk-tune-*`` are where the
+  controllers' defaults were chosen, every other landscape is held out); thresholds exact or from 200,000 samples;
+* ``macro``: NAS-Bench-Macro, reward = its mean CIFAR-10 accuracy (benchmark); thresholds over its 3,969 networks;
+* ``macro-latency``: NAS-Bench-Macro, reward mnas_soft of accuracy and the Pixel-1 model's latency of its own 32x32
+  network (extrapolated, see ``nasbench_macro.latency_caveat``), T = the median latency over its networks;
+* ``accel-soft``, ``accel-hard``: Accel-NASBench's space, the surrogate's ImageNet top-1 and the Pixel-1 model's
+  latency, mnas_soft / mnas_hard at the space's T (``recipes.benchmark_searches.target_ms``), as in Figure 6;
+* ``synthetic``: the seeded table over the MnasNet space (made-up accuracies, Pixel-1 latency, mnas_soft T = 75).
 
-``--ppo NAME=VALUE`` overrides a PPOConfig option; the defaults before they were set on this benchmark were
-``--ppo baseline=ema --ppo normalize_advantages=false --ppo learning_rate=0.0005 --ppo entropy_coef=0.001``.
+Real-benchmark thresholds are the top share of the benchmark's networks (NAS-Bench-Macro) or of 50,000 seeded
+uniform samples (the others). Arms: ``random``, ``evolution``, ``ppo`` (PPOConfig's defaults), ``ppo-paper`` (the
+``paper`` preset: NASNet's published controller settings), ``reinforce``, ``tpe``, ``nsga2`` (Optuna on the scalar
+reward) and ``nsga2-pareto`` (Optuna's NSGA-II on accuracy and latency as two objectives; landscapes with a
+latency only). ``--ppo``/``--reinforce NAME=VALUE`` override a config (the tuning runs); ``--cache DIR`` keeps each
+search's result so a long sweep runs in resumable chunks.
+
+    python benchmarks/search_efficiency.py --seeds 20 --cache /tmp/search-efficiency
+    python benchmarks/search_efficiency.py --landscapes nk-tune-a nk-tune-b --arms ppo --seeds 5 --ppo epsilon=0.05
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import math
 import time
-from typing import Any, Callable, Hashable
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
-from tqdm import tqdm
 
 from mnaslib.strategies import optimize
+from mnaslib.tabular.landscapes import LANDSCAPES, landscape
 
-STRATEGIES = ("random", "evolution", "ppo")
-CHECKPOINTS = (50, 100, 200, 500)
+ARMS: dict[str, tuple[str, dict[str, Any]]] = {
+    "random": ("random", {}), "evolution": ("evolution", {}), "ppo": ("ppo", {}),
+    "ppo-paper": ("ppo", {"preset": "paper"}), "reinforce": ("reinforce", {}),
+    "tpe": ("optuna", {"sampler": "tpe"}), "nsga2": ("optuna", {"sampler": "nsga2"}),
+    "nsga2-pareto": ("optuna", {"sampler": "nsga2", "objectives": ["accuracy", "latency"]}),
+}
+REAL = ("macro", "macro-latency", "accel-soft", "accel-hard", "synthetic")
 
 
-def search_rewards(fn: Callable[[list[int]], float], decisions: list[tuple[str, int]], strategy: str, seed: int,
-                   budget: int, batch_size: int, key: Callable[[list[int]], Hashable] | None,
-                   config: dict[str, Any]) -> tuple[np.ndarray, int]:
-    """The rewards of a search's first ``budget`` samples, in sampling order, and how many were real evaluations."""
-    history = optimize(fn, decisions, strategy, steps=math.ceil(budget / batch_size), batch_size=batch_size,
-                       seed=seed, key=key, **config)
+class Problem:
+    """A landscape as the benchmark needs it: reward, decisions, key, thresholds, metrics and a label."""
+
+    def __init__(self, name: str, reward: Callable, decisions: list, thresholds: dict[str, float], label: str,
+                 key: Callable | None = None, metrics: Callable | None = None) -> None:
+        self.name, self.reward, self.decisions, self.thresholds = name, reward, decisions, thresholds
+        self.label, self.key, self.metrics = label, key, metrics
+
+
+def synthetic_problem(name: str) -> Problem:
+    bench = landscape(name)
+    return Problem(name, bench, bench.decisions(), {"1%": bench.top_threshold(0.01),
+                   "0.1%": bench.top_threshold(0.001)}, f"{bench.provenance()}; thresholds {bench.threshold_method}")
+
+
+def _uniform_thresholds(space, rewards: Callable[[list], np.ndarray]) -> dict[str, float]:
+    rng = np.random.default_rng(12345)
+    values = rewards([space.sample(rng) for _ in range(50_000)])
+    return {"1%": float(np.quantile(values, 0.99)), "0.1%": float(np.quantile(values, 0.999))}
+
+
+def real_problem(name: str, path: str | None) -> Problem:
+    from mnaslib.components import deployment_options, make_evaluator, make_latency, search_space
+    from mnaslib.profile import load_profile
+    from mnaslib.reward import get_reward
+
+    if name == "synthetic":
+        from mnaslib.latency import get_provider
+        from mnaslib.space import MnasNetSpace
+        from mnaslib.tabular.synthetic import SyntheticTable
+
+        provider = get_provider("pixel1-model")
+        table = SyntheticTable(MnasNetSpace(), lambda arch: provider.latency(arch).median_ms,
+                               get_reward("mnas_soft", target_ms=75.0), seed=0)
+        return Problem(name, table, table.space.decision_sizes(), _uniform_thresholds(
+            table.space, lambda s: np.array([table(t) for t in s])), f"accuracy [{table.provenance()}], latency "
+            "[predicted (Pixel-1 model)], mnas_soft T = 75 ms; thresholds from 50,000 uniform samples",
+            key=lambda t: table.space.decode(t).arch_id)
+    if name.startswith("macro"):
+        profile = load_profile("laptop").with_overrides({"benchmark": {"name": "nasbench-macro", **(
+            {"path": path} if path else {})}})
+    else:
+        from mnaslib.recipes.benchmark_searches import benchmark_profile, target_ms
+
+        profile = benchmark_profile(load_profile("laptop"), path=path)
+    space, bench = search_space(profile), make_evaluator(profile).benchmark
+    latency, cache = make_latency(profile.latency, deployment_options(profile)), {}
+
+    def measure(tokens) -> tuple[float, float]:
+        arch = space.decode(tokens)
+        if arch.arch_id not in cache:
+            cache[arch.arch_id] = (bench.record(arch).accuracy, float(latency(arch).value))
+        return cache[arch.arch_id]
+
+    def measure_many(samples: list) -> np.ndarray:
+        """(accuracy, latency) of many samples, the surrogate queried once for all where it can be."""
+        archs = [space.decode(t) for t in samples]
+        new = list({a.arch_id: a for a in archs if a.arch_id not in cache}.values())
+        records = bench.records(new) if hasattr(bench, "records") else [bench.record(a) for a in new]
+        cache.update({a.arch_id: (r.accuracy, float(latency(a).value)) for a, r in zip(new, records)})
+        return np.array([cache[a.arch_id] for a in archs])
+
+    def metrics(tokens) -> dict[str, float]:
+        return dict(zip(("accuracy", "latency"), measure(tokens)))
+
+    def key(tokens) -> str:
+        return space.decode(tokens).arch_id
+
+    accuracy_label = bench.record(space.decode(space.sample(np.random.default_rng(0)))).provenance.label
+    if name == "macro":
+        return Problem(name, lambda t: measure(t)[0], space.decision_sizes(),
+                       {"1%": bench.top_threshold(0.01), "0.1%": bench.top_threshold(0.001)},
+                       f"accuracy [{accuracy_label}]; thresholds over its {bench.num_distinct:,} networks", key=key)
+    if name == "macro-latency":
+        samples = [space.sample(np.random.default_rng(s)) for s in range(2000)]
+        target = float(np.median(measure_many(samples)[:, 1]))
+        reward, how = get_reward("mnas_soft", target_ms=target), f"mnas_soft, T = {target:.3g} (median over 2,000)"
+    else:
+        target, _ = target_ms(profile)
+        kind = "mnas_soft" if name == "accel-soft" else "mnas_hard"
+        reward, how = get_reward(kind, target_ms=target), f"{kind}, T = {target:g} ms"
+    def scalar(tokens) -> float:
+        return float(reward(*measure(tokens)))
+
+    thresholds = _uniform_thresholds(space, lambda s: np.asarray(reward(*measure_many(s).T), dtype=float))
+    return Problem(name, scalar, space.decision_sizes(), thresholds, f"accuracy [{accuracy_label}], latency "
+                   f"[{latency(space.decode(space.sample(np.random.default_rng(0)))).label}], {how}; thresholds "
+                   "from 50,000 uniform samples", key=key, metrics=metrics)
+
+
+def run_one(problem: Problem, arm: str, seed: int, budget: int, batch: int, config: dict) -> dict[str, Any]:
+    name, base = ARMS[arm]
+    history = optimize(problem.reward, problem.decisions, name, steps=-(-budget // batch), batch_size=batch,
+                       seed=seed, key=problem.key, metrics=problem.metrics if arm == "nsga2-pareto" else None,
+                       **{**base, **config})
     trials = history.trials[:budget]
-    return np.array([t.reward for t in trials], dtype=float), sum(not t.reused for t in trials)
+    keys = [(problem.key or tuple)(t.tokens) for t in trials]
+    fractions = [s.get("entropy_fraction", np.nan) for s in history.stats]
+    return {"rewards": np.array([t.reward for t in trials], dtype=float),
+            "distinct_last200": len(set(keys[-200:])), "entropy": np.array(fractions, dtype=float)}
 
 
-def samples_to(rewards: np.ndarray, threshold: float) -> int | None:
-    """1-based index of the first sample at or above ``threshold``; None if none is."""
-    hits = np.flatnonzero(rewards >= threshold)
+def first_hit(rewards: np.ndarray, threshold: float) -> int | None:
+    hits = np.flatnonzero(rewards >= threshold - 1e-12)
     return int(hits[0]) + 1 if hits.size else None
 
 
-def median_iqr(counts: list[int | None], budget: int) -> str:
-    """``median [q1-q3] (k not reached)``, a seed that never reached the threshold counted as the budget."""
-    values = np.array([budget if c is None else c for c in counts], dtype=float)
-    q1, median, q3 = np.percentile(values, [25, 50, 75])
-    missed = sum(c is None for c in counts)
-    return f"{median:5.0f} [{q1:4.0f}-{q3:4.0f}]" + (f" ({missed} not reached)" if missed else "")
+def summarise(runs: list[dict], problem: Problem, budget: int) -> dict[str, str]:
+    def counts(share: str) -> str:
+        found = [first_hit(r["rewards"], problem.thresholds[share]) for r in runs]
+        values = np.array([budget + 1 if c is None else c for c in found], dtype=float)
+        q1, median, q3 = np.percentile(values, [25, 50, 75])
+        missed = sum(c is None for c in found)
+        return f"{median:.0f} [{q1:.0f}-{q3:.0f}]" + (f", {missed} never" if missed else "")
+
+    reached = sum(first_hit(r["rewards"], problem.thresholds["1%"]) is not None for r in runs)
+    entropy = [r["entropy"] for r in runs]
+    points = []
+    for share in (0.1, 0.5, 1.0):
+        values = [e[min(len(e) - 1, int(share * len(e)) - 1 if share < 1 else len(e) - 1)] for e in entropy if len(e)]
+        points.append("-" if not values or np.isnan(values).all() else f"{np.nanmedian(values):.2f}")
+    distinct = [r["distinct_last200"] for r in runs]
+    return {"top-1% reached": f"{reached}/{len(runs)}", "samples to top 1%": counts("1%"),
+            "samples to top 0.1%": counts("0.1%"),
+            "distinct in last 200": f"{np.median(distinct):.0f} [{min(distinct)}-{max(distinct)}]",
+            "entropy @10/50/100%": "/".join(points)}
 
 
-def seed_range(args: argparse.Namespace) -> str:
-    return f"seeds {args.first_seed}-{args.first_seed + args.seeds - 1}"
+def resolved(arm: str, config: dict) -> dict:
+    """The arm's full configuration (defaults filled in), so a cached result never outlives a change of default."""
+    from mnaslib.strategies import PPOConfig, ReinforceConfig
+
+    name, base = ARMS[arm]
+    merged = {**base, **config}
+    if name == "ppo":
+        return PPOConfig.from_dict(merged).to_dict()
+    return ReinforceConfig.from_dict(merged).to_dict() if name == "reinforce" else merged
 
 
-def run_strategies(fn, decisions, args, key=None) -> dict[str, list[tuple[np.ndarray, int]]]:
-    results = {}
-    for strategy in args.strategies:
-        config = args.ppo if strategy == "ppo" else {}
-        start = time.perf_counter()
-        seeds = range(args.first_seed, args.first_seed + args.seeds)
-        results[strategy] = [search_rewards(fn, decisions, strategy, seed, args.budget, args.batch_size, key, config)
-                             for seed in tqdm(seeds, desc=strategy, leave=False)]
-        print(f"  {strategy}: {args.seeds} seeds in {time.perf_counter() - start:.0f} s", flush=True)
-    return results
-
-
-def nas_bench_macro(args: argparse.Namespace) -> None:
-    from mnaslib.tabular.nasbench_macro import NASBenchMacro
-
-    bench = NASBenchMacro.load(args.path)
-    space = bench.space
-    thresholds = {"top 0.1%": bench.top_threshold(0.001), "top 1%": bench.top_threshold(0.01)}
-    print(f"NAS-Bench-Macro ({bench.source}); reward = accuracy [{bench.provenance}], no latency term")
-    accuracies = np.array([record.accuracy for _, record in bench.distinct()])
-    for name, value in thresholds.items():
-        print(f"  {name} threshold: {100 * value:.2f}% ({np.count_nonzero(accuracies >= value)} of the "
-              f"{bench.num_distinct:,} distinct networks reach it)")
-    results = run_strategies(bench.accuracy, space.decision_sizes(), args, key=lambda t: space.decode(t).arch_id)
-    print(f"\nmedian [IQR] over {seed_range(args)}, budget {args.budget} samples, batch {args.batch_size}"
-          f"{'; PPO ' + json.dumps(args.ppo) if args.ppo and 'ppo' in args.strategies else ''}")
-    for strategy, runs in results.items():
-        print(f"  {strategy}")
-        for name, value in thresholds.items():
-            found = [samples_to(rewards, value) for rewards, _ in runs]
-            print(f"    samples to a {name:8s} network: {median_iqr(found, args.budget)}")
-        best = "  ".join(f"@{n}: {100 * np.median([r[:n].max() for r, _ in runs]):.2f}%"
-                         for n in CHECKPOINTS if n <= args.budget)
-        print(f"    best accuracy (median) {best}")
-        print(f"    distinct networks evaluated: median {np.median([e for _, e in runs]):.0f} of "
-              f"{args.budget} samples")
-
-
-def reward_table(fn: Callable[[list[int]], float], space, args: argparse.Namespace,
-                 uniform_rewards: Callable[[list[list[int]]], np.ndarray]) -> None:
-    """Samples to a top-``quantile`` reward (estimated from 50,000 uniform samples) per strategy."""
-    start = time.perf_counter()
-    rng = np.random.default_rng(12345)
-    threshold = float(np.quantile(uniform_rewards([space.sample(rng) for _ in range(50_000)]), args.quantile))
-    share = f"top {100 * (1 - args.quantile):.1f}%"
-    print(f"  {share} reward threshold: {threshold:.4f} (50,000 uniform samples, {time.perf_counter() - start:.0f} s)")
-    results = run_strategies(fn, space.decision_sizes(), args, key=lambda t: space.decode(t).arch_id)
-    counts = {strategy: [samples_to(r, threshold) for r, _ in runs] for strategy, runs in results.items()}
-    print(f"\nsamples to a {share} reward, median [IQR] over {seed_range(args)}, budget {args.budget}, batch "
-          f"{args.batch_size}{'; PPO ' + json.dumps(args.ppo) if args.ppo and 'ppo' in args.strategies else ''}")
-    random = np.median([args.budget if c is None else c for c in counts.get("random", [None])])
-    for strategy, found in counts.items():
-        median = np.median([args.budget if c is None else c for c in found])
-        ratio = f"   random/this = {random / median:5.2f}x" if "random" in counts else ""
-        print(f"  {strategy:10s} {median_iqr(found, args.budget)}{ratio}   runs: "
-              f"{[args.budget if c is None else c for c in found]}")
-        best = "  ".join(f"@{n}: {np.median([r[:n].max() for r, _ in results[strategy]]):.4f}"
-                         for n in CHECKPOINTS if n <= args.budget)
-        print(f"             best reward (median) {best}")
-        print(f"             distinct networks evaluated: median {np.median([e for _, e in results[strategy]]):.0f}"
-              f" of {args.budget} samples")
-
-
-def synthetic(args: argparse.Namespace) -> None:
-    from mnaslib.latency import get_provider
-    from mnaslib.reward import get_reward
-    from mnaslib.space import MnasNetSpace
-    from mnaslib.tabular.synthetic import SyntheticTable
-
-    provider = get_provider("pixel1-model")
-    bench = SyntheticTable(MnasNetSpace(), lambda arch: provider.latency(arch).median_ms,
-                           get_reward("mnas_soft", target_ms=75.0), seed=0)
-    print(f"synthetic table over the MnasNet space: accuracy [{bench.provenance()}], latency [predicted "
-          "(Pixel-1 model)], reward mnas_soft T = 75 ms. Made-up accuracies: search mechanics, not evidence.")
-    reward_table(bench, bench.space, args, lambda samples: np.array([bench(t) for t in samples]))
-
-
-def accel_nasbench(args: argparse.Namespace) -> None:
-    from mnaslib.components import deployment_options, make_evaluator, make_latency, search_space
-    from mnaslib.profile import load_profile
-    from mnaslib.recipes.benchmark_searches import benchmark_profile
-    from mnaslib.reward import get_reward
-
-    profile = benchmark_profile(load_profile("laptop"), path=args.path)
-    space, bench = search_space(profile), make_evaluator(profile).benchmark
-    latency = make_latency(profile.latency, deployment_options(profile))
-    reward = get_reward("mnas_soft", target_ms=75.0)
-
-    def rewards(samples: list[list[int]]) -> np.ndarray:
-        archs = [space.decode(t) for t in samples]
-        accuracy = np.array([r.accuracy for r in bench.records(archs)])
-        return np.asarray(reward(accuracy, np.array([latency(a).value for a in archs])), dtype=float)
-
-    arch = space.efficientnet_b0()
-    print(f"Accel-NASBench: accuracy [{bench.record(arch).provenance.label}], latency "
-          f"[{latency(arch).label}], reward mnas_soft T = 75 ms")
-    reward_table(lambda tokens: float(rewards([tokens])[0]), space, args, rewards)
-
-
-TABLES = {"nas-bench-macro": nas_bench_macro, "accel-nasbench": accel_nasbench, "synthetic": synthetic}
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. learning_rate=0.005), got {text!r}")
-    try:
-        return name, json.loads(value)
-    except json.JSONDecodeError:
-        return name, value
+def cached_run(args: argparse.Namespace, problem: Problem, arm: str, seed: int) -> dict[str, Any]:
+    config = {"ppo": args.ppo, "ppo-paper": args.ppo_paper, "reinforce": args.reinforce}.get(arm, {})
+    if args.cache is None:
+        return run_one(problem, arm, seed, args.budget, args.batch_size, config)
+    tag = hashlib.sha256(json.dumps([arm, resolved(arm, config), args.budget, args.batch_size],
+                                    sort_keys=True).encode()).hexdigest()
+    path = Path(args.cache) / problem.name / f"{arm}-{tag[:10]}-seed{seed}.npz"
+    if path.exists():
+        with np.load(path) as data:
+            return {"rewards": data["rewards"], "distinct_last200": int(data["distinct_last200"]),
+                    "entropy": data["entropy"]}
+    result = run_one(problem, arm, seed, args.budget, args.batch_size, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **result)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", choices=TABLES, default="nas-bench-macro")
-    parser.add_argument("--path", help="the benchmark's file or its folder (default: $MNAS_NASBENCH_MACRO or "
-                                       "$MNAS_ACCEL_NASBENCH, $MNAS_BENCHMARK_DIR, the cache or a checked download)")
-    parser.add_argument("--seeds", type=int, default=None, help="default 20 (nas-bench-macro, accel-nasbench), 5 "
-                                                                "(synthetic)")
-    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
-    parser.add_argument("--budget", type=int, default=None, help="samples per search; default 1000 "
-                                                                 "(nas-bench-macro), 2000 (the others)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--quantile", type=float, default=0.999, help="synthetic and accel-nasbench: the reward "
-                                                                     "quantile to reach")
-    parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
-    parser.add_argument("--ppo", type=parse_override, action="append", default=[], metavar="NAME=VALUE",
-                        help="a PPOConfig option for the PPO runs (repeatable)")
+    parser.add_argument("--landscapes", nargs="+", default=[*LANDSCAPES, *REAL], choices=[*LANDSCAPES, *REAL])
+    parser.add_argument("--arms", nargs="+", default=[a for a in ARMS], choices=list(ARMS))
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--budget", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--path", help="the benchmark's file or folder (default: $MNAS_BENCHMARK_DIR or the download)")
+    parser.add_argument("--cache", help="a folder keeping each search's result, so an interrupted sweep resumes")
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop starting searches after this long")
+    for name in ("ppo", "ppo-paper", "reinforce"):
+        parser.add_argument(f"--{name}", type=_override, action="append", default=[], metavar="NAME=VALUE",
+                            dest=name.replace("-", "_"), help=f"a {name} config option (repeatable)")
     args = parser.parse_args()
-    args.seeds = args.seeds or (5 if args.table == "synthetic" else 20)
-    args.budget = args.budget or (1000 if args.table == "nas-bench-macro" else 2000)
-    args.ppo = dict(args.ppo)
-    TABLES[args.table](args)
+    args.ppo, args.ppo_paper, args.reinforce = dict(args.ppo), dict(args.ppo_paper), dict(args.reinforce)
+    start = time.perf_counter()
+    for name in args.landscapes:
+        problem = synthetic_problem(name) if name in LANDSCAPES else real_problem(name, args.path)
+        print(f"\n### {name}: {problem.label}\n" + ", ".join(f"top {k} >= {v:.4f}" for k, v in
+                                                        problem.thresholds.items()))
+        print(f"median [IQR] over seeds; budget {args.budget} ({args.batch_size} per ask); never reached counts "
+              f"{args.budget + 1}")
+        rows = []
+        for arm in args.arms:
+            if arm == "nsga2-pareto" and problem.metrics is None:
+                continue
+            # different seeds per arm, the same whichever arms a run names (so cached runs fit together)
+            seeds = [args.first_seed + 1000 * list(ARMS).index(arm) + k for k in range(args.seeds)]
+            runs = []
+            for seed in seeds:
+                if args.max_seconds and time.perf_counter() - start > args.max_seconds:
+                    print(f"stopped after {args.max_seconds:.0f} s (the cache keeps what finished)")
+                    return
+                runs.append(cached_run(args, problem, arm, seed))
+            rows.append({"arm": arm, "seeds": len(runs), **summarise(runs, problem, args.budget)})
+        _print_table(rows)
+    print(f"\n{time.perf_counter() - start:.0f} s")
+
+
+def _print_table(rows: list[dict[str, str]]) -> None:
+    columns = list(rows[0])
+    print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+
+
+def _override(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. epsilon=0.05), got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 if __name__ == "__main__":

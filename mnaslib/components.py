@@ -53,19 +53,11 @@ def make_space(config: Mapping[str, Any]):
 
 def check_strategy(config: Mapping[str, Any]) -> None:
     """The strategy section, validated without building the controller (which would load TensorFlow)."""
-    from mnaslib.strategies import STRATEGIES, PPOConfig
+    from mnaslib.strategies import check_strategy_options
 
     name, options = config.get("name", "ppo"), {k: v for k, v in config.items() if k != "name"}
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown search strategy {name!r}; choose one of {sorted(STRATEGIES)}")
-    if name == "ppo":
-        PPOConfig.from_dict(options)
-    elif name == "random" and options:
-        raise ValueError(f"random search takes no configuration, got {sorted(options)}")
-    elif name == "evolution":
-        unknown = set(options) - {"population_size", "sample_size"}
-        if unknown:
-            raise ValueError(f"unknown evolution options {sorted(unknown)}; known: population_size, sample_size")
+    check_strategy_options(name, options)
+    if name == "evolution":
         population = as_int(options.get("population_size", 64), "strategy.population_size")
         sample = as_int(options.get("sample_size", 16), "strategy.sample_size")
         if population < 2 or not 1 <= sample <= population:

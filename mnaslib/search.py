@@ -124,7 +124,13 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
                                    f"error: {first['error'].splitlines()[0]}. Fix the cause and run the same command "
                                    f"with --retry-failed (run directory {Path(store.path).parent})")
             rewards = [rows[t["id"]]["reward"] if rows[t["id"]]["status"] == "done" else None for t in trials]
-            stats = strategy.tell(batch, rewards)
+            # a multi-objective strategy is told accuracy and latency beside the scalar reward
+            if set(getattr(strategy, "objectives", ("reward",))) - {"reward"}:
+                metrics = [{"accuracy": rows[t["id"]]["accuracy"], "latency": rows[t["id"]]["latency_ms"]}
+                           for t in trials]
+                stats = strategy.tell(batch, rewards, metrics)
+            else:
+                stats = strategy.tell(batch, rewards)
             scalars = _step_scalars(rows.values(), stats)
             store.save_step(step, strategy.state_bytes(), scalars)
             _write_tensorboard(writer, step, scalars)

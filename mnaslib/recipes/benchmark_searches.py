@@ -103,12 +103,13 @@ def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seed
         for index, arm in enumerate(arms):
             runs = ArmRuns(arm, [seed + 1000 * index + k for k in range(seeds)])
             changes = dict(arm.overrides)
-            reward = changes.pop("reward", None)  # replaced, not merged: accuracy alone takes no target
+            # replaced, not merged: accuracy alone takes no target, and random search takes no PPO options
+            whole = {key: dict(changes.pop(key)) for key in ("reward", "strategy") if key in changes}
             for arm_seed in runs.seeds:
                 folder = Path(run_dir) / f"{arm.key}_seed{arm_seed}"
                 arm_profile = profile.with_overrides({**changes, "seed": arm_seed})
-                if reward is not None:
-                    arm_profile = arm_profile.search_with(reward=dict(reward))
+                if whole:
+                    arm_profile = arm_profile.search_with(**whole)
                 search_from_profile(arm_profile, folder, progress=False)
                 runs.trials.append(load_run(folder)[0])
                 bar.update()
@@ -151,6 +152,48 @@ def figure6_claims(runs: dict[str, ArmRuns], target: float) -> pd.DataFrame:
                      "soft": _median([c.iloc[index]["soft [computed]"] for c in checks], "computed", "{:.3g}"),
                      "verdict": across_seeds([c.iloc[index]["holds here"] for c in checks])})
     return render_table(rows)
+
+
+def latency_spreads(runs: dict[str, ArmRuns], last: float = 0.2) -> pd.DataFrame:
+    """Per arm and seed: the latency range its samples cover (10th-90th percentile, ms, and their ratio), over all
+    samples and over the last ``last`` share of them, and the distinct networks among those last samples. A search
+    whose controller collapses ends with a narrow range and few distinct networks whatever its reward."""
+    rows = []
+    for arm_runs in runs.values():
+        for seed, trials in zip(arm_runs.seeds, arm_runs.trials):
+            done = trials[trials["status"] == "done"]
+            tail = done.iloc[-max(1, int(round(last * len(done)))):]
+            row = {"arm": arm_runs.arm.key, "seed": seed}
+            for name, part in (("all", done), (f"last {100 * last:.0f}%", tail)):
+                p10, p90 = np.percentile(part["latency_ms"].to_numpy(float), [10, 90])
+                row[f"{name}: p10-p90 (ms)"] = f"{p10:.1f}-{p90:.1f}"
+                row[f"{name}: width (ms)"] = round(float(p90 - p10), 2)
+                row[f"{name}: p90/p10"] = round(float(p90 / p10), 3)
+            row[f"last {100 * last:.0f}%: distinct networks"] = int(tail["arch_id"].nunique())
+            row["_samples"] = len(tail)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def figure6_reading(spreads: pd.DataFrame, last: float = 0.2) -> str:
+    """Whether the paper's reading (the soft reward samples a wider latency range than the hard one) holds in these
+    searches, seed pair by seed pair, over all samples and over the last ones, and whether the controller had
+    collapsed (few distinct networks at the end): the sentence notebook 03 and the README report, built from the
+    numbers, never written by hand."""
+    tail = f"last {100 * last:.0f}%"
+    hard, soft = (spreads[spreads["arm"] == arm].reset_index(drop=True) for arm in ("hard", "soft"))
+    parts = []
+    for name in ("all", tail):
+        verdict = across_seeds(list(soft[f"{name}: width (ms)"] > hard[f"{name}: width (ms)"]))
+        parts.append(f"over {'all samples' if name == 'all' else 'the ' + tail + ' of the samples'} the soft "
+                     f"reward's 10th-90th percentile latency range is wider than the hard one's: {verdict} (median "
+                     f"width {soft[f'{name}: width (ms)'].median():.1f} ms soft against "
+                     f"{hard[f'{name}: width (ms)'].median():.1f} ms hard)")
+    distinct = spreads[f"{tail}: distinct networks"] / spreads["_samples"]
+    state = ("the controller had collapsed" if distinct.median() < 0.1 else "the controller was still exploring")
+    return (f"{'; '.join(parts)[0].upper()}{'; '.join(parts)[1:]}. At the end {state}: the median search sampled "
+            f"{spreads[f'{tail}: distinct networks'].median():.0f} distinct networks in its last "
+            f"{spreads['_samples'].median():.0f} samples (fewest {spreads[f'{tail}: distinct networks'].min()}).")
 
 
 # ---------------------------------------------------------------------------------------------------------------

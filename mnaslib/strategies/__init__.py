@@ -55,29 +55,47 @@ import numpy as np
 
 from mnaslib.strategies.base import STRATEGIES, Decisions, SearchStrategy, check_decisions
 from mnaslib.strategies.baselines import RandomSearch, RegularizedEvolution
-from mnaslib.strategies.ppo import PPOConfig, RLController
+from mnaslib.strategies.ppo import PPO_PRESETS, PPOConfig, RLController
+from mnaslib.strategies.reinforce import Reinforce, ReinforceConfig
+from mnaslib.strategies.samplers import OptunaStrategy, check_optuna_options
 
-__all__ = ["STRATEGIES", "History", "PPOConfig", "RLController", "RandomSearch", "RegularizedEvolution",
-           "SearchStrategy", "Trial", "check_decisions", "make_strategy", "optimize"]
+__all__ = ["PPO_PRESETS", "STRATEGIES", "History", "OptunaStrategy", "PPOConfig", "RLController", "RandomSearch",
+           "RegularizedEvolution", "Reinforce", "ReinforceConfig", "SearchStrategy", "Trial", "check_decisions",
+           "check_strategy_options", "make_strategy", "optimize"]
 
-def make_strategy(name: str, decisions: Decisions, seed: int = 0, **config: Any) -> SearchStrategy:
-    """Build a strategy by name (``ppo``, ``random`` or ``evolution``) with its configuration as keywords.
-
-    ``ppo`` takes ``PPOConfig`` fields, ``evolution`` takes ``population_size`` and ``sample_size``, ``random``
-    takes none; anything else is a ValueError so a mistyped YAML key fails loudly.
-    """
+def check_strategy_options(name: str, config: dict[str, Any]) -> None:
+    """Validate a strategy's configuration without building it (no TensorFlow, no study); ValueError if wrong."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}; choose one of {sorted(STRATEGIES)}")
     if name == "ppo":
+        PPOConfig.from_dict(config)
+    elif name == "reinforce":
+        ReinforceConfig.from_dict(config)
+    elif name == "optuna":
+        unknown = set(config) - {"sampler", "objectives", "sampler_options"}
+        if unknown:
+            raise ValueError(f"unknown optuna options {sorted(unknown)}; known: objectives, sampler, sampler_options")
+        check_optuna_options(**config)
+    elif name == "random" and config:
+        raise ValueError(f"random search takes no configuration, got {sorted(config)}")
+    elif name == "evolution" and set(config) - {"population_size", "sample_size"}:
+        raise ValueError(f"unknown evolution options {sorted(set(config) - {'population_size', 'sample_size'})}; "
+                         "known: population_size, sample_size")
+
+
+def make_strategy(name: str, decisions: Decisions, seed: int = 0, **config: Any) -> SearchStrategy:
+    """Build a strategy by name with its configuration as keywords.
+
+    ``ppo`` takes ``PPOConfig`` fields (and ``preset``), ``reinforce`` ``ReinforceConfig`` fields, ``optuna``
+    ``sampler``, ``objectives`` and ``sampler_options``, ``evolution`` ``population_size`` and ``sample_size``,
+    ``random`` none; anything else is a ValueError so a mistyped YAML key fails loudly.
+    """
+    check_strategy_options(name, config)
+    if name == "ppo":
         return RLController(decisions, seed=seed, config=PPOConfig.from_dict(config))
-    if name == "random":
-        if config:
-            raise ValueError(f"random search takes no configuration, got {sorted(config)}")
-        return RandomSearch(decisions, seed=seed)
-    allowed = {"population_size", "sample_size"}
-    if set(config) - allowed:
-        raise ValueError(f"unknown evolution options {sorted(set(config) - allowed)}; known: {sorted(allowed)}")
-    return RegularizedEvolution(decisions, seed=seed, **config)
+    if name == "reinforce":
+        return Reinforce(decisions, seed=seed, config=ReinforceConfig.from_dict(config))
+    return STRATEGIES[name](decisions, seed=seed, **config)
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,7 @@ class Trial:
     tokens: list[int]
     reward: float | None
     reused: bool = False
+    metrics: dict[str, float] | None = None
 
 
 @dataclass
@@ -117,7 +136,8 @@ class History:
 
 def optimize(fn: Callable[[list[int]], float | None], decisions: Decisions, strategy: str | SearchStrategy,
              steps: int, batch_size: int, seed: int = 0, *, key: Callable[[list[int]], Hashable] | None = None,
-             reevaluate: bool = False, max_evaluations: int | None = None, **config: Any) -> History:
+             reevaluate: bool = False, max_evaluations: int | None = None,
+             metrics: Callable[[list[int]], dict[str, float]] | None = None, **config: Any) -> History:
     """Run up to ``steps`` ask/tell rounds of ``batch_size`` samples on a plain function of tokens -> reward.
 
     ``strategy`` is a name for ``make_strategy`` (then ``seed`` and ``config`` apply) or a ready strategy over the
@@ -129,6 +149,10 @@ def optimize(fn: Callable[[list[int]], float | None], decisions: Decisions, stra
     ``reused``; the strategy is told every sample all the same, so sample counts stay honest and
     ``History.evaluations`` says how many evaluations were real. A failed evaluation is not cached, so sampling it
     again tries again. ``reevaluate=True`` turns the cache off, for a noisy ``fn`` whose repeats are the point.
+
+    ``metrics`` (tokens -> e.g. ``{"accuracy": ..., "latency": ...}``) gives what a multi-objective strategy
+    optimises besides the reward (``make_strategy("optuna", ..., objectives=["accuracy", "latency"])``); it is
+    evaluated, cached and told with the reward.
 
     ``max_evaluations`` caps the real evaluations: the search stops at the first sample that would need one more,
     and the batch up to that sample is told. ``steps`` bounds the rounds either way, because a strategy that only
@@ -154,17 +178,20 @@ def optimize(fn: Callable[[list[int]], float | None], decisions: Decisions, stra
         for tokens in search.ask(batch_size):
             cache_key = (key or tuple)(tokens)
             if not reevaluate and cache_key in cache:
-                trials.append(Trial(step, tokens, cache[cache_key], reused=True))
+                known, values = cache[cache_key]
+                trials.append(Trial(step, tokens, known, reused=True, metrics=values))
                 continue
             if evaluated >= budget:
                 break
             reward, evaluated = fn(tokens), evaluated + 1
             reward = None if reward is None else float(reward)
+            values = None if metrics is None else dict(metrics(tokens))
             if reward is not None and math.isfinite(reward):
-                cache[cache_key] = reward
-            trials.append(Trial(step, tokens, reward))
+                cache[cache_key] = (reward, values)
+            trials.append(Trial(step, tokens, reward, metrics=values))
         if trials:
-            history.stats.append(search.tell([t.tokens for t in trials], [t.reward for t in trials]))
+            told = None if metrics is None else [t.metrics or {} for t in trials]
+            history.stats.append(search.tell([t.tokens for t in trials], [t.reward for t in trials], told))
             history.trials.extend(trials)
         if len(trials) < batch_size:
             break

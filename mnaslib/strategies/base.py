@@ -56,6 +56,7 @@ class SearchStrategy(abc.ABC):
     """
 
     kind: ClassVar[str]
+    objectives: tuple[str, ...] = ("reward",)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -82,8 +83,12 @@ class SearchStrategy(abc.ABC):
             raise ValueError(f"ask needs a positive integer number of samples, got {n!r}")
         return [[int(t) for t in row] for row in self._ask(int(n))]
 
-    def tell(self, tokens: Sequence[Sequence[int]], rewards: Sequence[float | None]) -> dict[str, float]:
+    def tell(self, tokens: Sequence[Sequence[int]], rewards: Sequence[float | None],
+             metrics: Sequence[Mapping[str, float]] | None = None) -> dict[str, float]:
         """Report rewards for token sequences and update the strategy; returns statistics for logging.
+
+        ``metrics`` (per sample, e.g. ``{"accuracy": ..., "latency": ...}``) is for strategies that optimise more
+        than the scalar reward (``objectives`` names what they need); the others ignore it.
 
         A reward of ``None``, NaN or inf marks a failed trial. Failed trials are dropped before the update because
         a training crash says nothing about how good an architecture is, and a non-finite value would turn every
@@ -211,3 +216,14 @@ def _require(state: Mapping[str, Any], key: str) -> Any:
 def _as_str(value: Any) -> str:
     """Strings come back from ``np.load`` as 0-d unicode arrays; accept both forms."""
     return str(value.item()) if isinstance(value, np.ndarray) else str(value)
+
+
+def uniform_overrides(rng: np.random.Generator, n: int, sizes: Sequence[int], epsilon: float) -> np.ndarray | None:
+    """An exploration floor: an ``(n, num_decisions)`` array holding a uniform token where a decision is to be
+    sampled uniformly (each with probability ``epsilon``) and -1 elsewhere; None when ``epsilon`` is 0, so a
+    strategy without the floor draws nothing extra and keeps its seeded sequences."""
+    if epsilon <= 0:
+        return None
+    explore = rng.uniform(size=(n, len(sizes))) < epsilon
+    tokens = np.stack([rng.integers(size, size=n) for size in sizes], axis=1)
+    return np.where(explore, tokens, -1)
