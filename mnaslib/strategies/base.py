@@ -7,6 +7,7 @@ integer token sequences (see the package docstring). Subclasses register themsel
 from __future__ import annotations
 
 import abc
+import dataclasses
 import io
 import json
 import math
@@ -216,6 +217,15 @@ def _require(state: Mapping[str, Any], key: str) -> Any:
 def _as_str(value: Any) -> str:
     """Strings come back from ``np.load`` as 0-d unicode arrays; accept both forms."""
     return str(value.item()) if isinstance(value, np.ndarray) else str(value)
+
+
+def config_from_dict(cls: type, values: Mapping[str, Any], what: str, extra: str = "") -> Any:
+    """A configuration dataclass from a mapping, refusing unknown keys so a typo in a YAML file fails loudly."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; known keys: {sorted(known)}{extra}")
+    return cls(**values)
 
 
 def uniform_overrides(rng: np.random.Generator, n: int, sizes: Sequence[int], epsilon: float) -> np.ndarray | None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mnaslib.strategies.base import (Decisions, SearchStrategy, State, _as_str, _is_real, _require,
-                                     uniform_overrides)
+                                     config_from_dict, uniform_overrides)
 
 BASELINES = ("batch", "ema")
 
@@ -100,11 +100,7 @@ class PPOConfig:
             if preset not in PPO_PRESETS:
                 raise ValueError(f"unknown PPO preset {preset!r}; known: {', '.join(PPO_PRESETS)}")
             values = {**PPO_PRESETS[preset], **values}
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown PPOConfig keys {unknown}; known keys: {sorted(known)} (and preset)")
-        return cls(**values)
+        return config_from_dict(cls, values, "PPOConfig keys", " (and preset)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the values, for YAML/JSON."""

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mnaslib.strategies.base import (Decisions, SearchStrategy, State, _as_str, _is_real, _require,
-                                     uniform_overrides)
+                                     config_from_dict, uniform_overrides)
 from mnaslib.strategies.ppo import BASELINES
 
 
@@ -56,11 +56,7 @@ class ReinforceConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "ReinforceConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown reinforce options {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return config_from_dict(cls, values, "reinforce options")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
