@@ -210,3 +210,45 @@ def test_stats_report_entropy_as_a_share_of_uniform():
     strategy = make_strategy("reinforce", DECISIONS)
     stats = strategy.tell(strategy.ask(4), [0.1, 0.2, 0.3, 0.4])
     assert math.isclose(stats["entropy_fraction"], 1.0, rel_tol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------ reports
+def _arm_runs(key, centre, width, distinct, seeds=(0, 1, 2)):
+    """An arm's searches as trial tables: 100 samples whose latencies spread over ``width`` ms around ``centre``
+    and whose last 20 cycle through ``distinct`` networks."""
+    import pandas as pd
+
+    from mnaslib.recipes.benchmark_searches import Arm, ArmRuns
+
+    runs = ArmRuns(Arm(key, key, {}), list(seeds))
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        latency = centre + width * (rng.uniform(size=100) - 0.5)
+        ids = [f"n{i}" for i in range(80)] + [f"m{i % distinct}" for i in range(20)]
+        runs.trials.append(pd.DataFrame({"status": "done", "latency_ms": latency, "arch_id": ids,
+                                         "reward": rng.uniform(size=100), "accuracy": 0.7}))
+    return runs
+
+
+def test_figure6_reading_is_generated_from_the_spreads():
+    from mnaslib.recipes.benchmark_searches import figure6_reading, latency_spreads
+
+    wide_soft = latency_spreads({"hard": _arm_runs("hard", 70, 5, 20), "soft": _arm_runs("soft", 80, 40, 20)})
+    assert len(wide_soft) == 6 and (wide_soft["last 20%: distinct networks"] == 20).all()
+    text = figure6_reading(wide_soft)
+    assert "wider than the hard one's: holds (3/3 seeds)" in text and "still exploring" in text
+    narrow_soft = latency_spreads({"hard": _arm_runs("hard", 70, 40, 1), "soft": _arm_runs("soft", 80, 5, 1)})
+    text = figure6_reading(narrow_soft)
+    assert "does not hold (0/3 seeds)" in text and "had collapsed" in text
+
+
+def test_strategy_table_counts_seeds_that_never_reach_the_threshold():
+    from mnaslib.recipes.strategy_comparison import strategy_table
+
+    random, stuck = _arm_runs("random", 70, 10, 20), _arm_runs("stuck", 70, 10, 1)
+    for trials in stuck.trials:
+        trials["reward"] = 0.0  # never reaches a top reward
+    table = strategy_table({"random": random, "stuck": stuck})
+    assert "random search's 300 samples" in table.attrs["threshold"]
+    assert list(table["seeds that got there"]) == ["1 of 3", "0 of 3"]  # the top 0.1% of 300: one sample
+    assert str(table.iloc[1, 1]).startswith("101 [101-101]")
