@@ -190,7 +190,7 @@ def resolved(arm: str, config: dict) -> dict:
     return ReinforceConfig.from_dict(merged).to_dict() if name == "reinforce" else merged
 
 
-def cached_run(args: argparse.Namespace, problem: Problem, arm: str, seed: int) -> dict[str, Any]:
+def cached_run(args: argparse.Namespace, problem: Problem, arm: str, seed: int) -> dict[str, Any] | None:
     config = {"ppo": args.ppo, "ppo-paper": args.ppo_paper, "reinforce": args.reinforce}.get(arm, {})
     if args.cache is None:
         return run_one(problem, arm, seed, args.budget, args.batch_size, config)
@@ -201,6 +201,8 @@ def cached_run(args: argparse.Namespace, problem: Problem, arm: str, seed: int) 
         with np.load(path) as data:
             return {"rewards": data["rewards"], "distinct_last200": int(data["distinct_last200"]),
                     "entropy": data["entropy"]}
+    if args.cached_only:
+        return None
     result = run_one(problem, arm, seed, args.budget, args.batch_size, config)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **result)
@@ -218,6 +220,8 @@ def main() -> None:
     parser.add_argument("--path", help="the benchmark's file or folder (default: $MNAS_BENCHMARK_DIR or the download)")
     parser.add_argument("--cache", help="a folder keeping each search's result, so an interrupted sweep resumes")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop starting searches after this long")
+    parser.add_argument("--cached-only", action="store_true", help="report only the searches in --cache (the seeds "
+                                                                   "column says how many there are)")
     for name in ("ppo", "ppo-paper", "reinforce"):
         parser.add_argument(f"--{name}", type=_override, action="append", default=[], metavar="NAME=VALUE",
                             dest=name.replace("-", "_"), help=f"a {name} config option (repeatable)")
@@ -242,8 +246,12 @@ def main() -> None:
                     print(f"stopped after {args.max_seconds:.0f} s (the cache keeps what finished)")
                     return
                 runs.append(cached_run(args, problem, arm, seed))
+            runs = [r for r in runs if r is not None]
+            if not runs:
+                continue
             rows.append({"arm": arm, "seeds": len(runs), **summarise(runs, problem, args.budget)})
-        _print_table(rows)
+        if rows:
+            _print_table(rows)
     print(f"\n{time.perf_counter() - start:.0f} s")
 
 

@@ -341,7 +341,7 @@ def test_make_strategy_and_config():
     assert (ppo.config.lstm_units, ppo.config.epochs, ppo.config.clip_ratio) == (12, 2, 0.2)
     assert PPOConfig.from_dict(ppo.config.to_dict()) == ppo.config
     assert [tuple(w.shape) for w in ppo.weights()[:2]] == [(1, 6), (6, 48)]    # start embedding, LSTM kernel
-    with pytest.raises(ValueError, match=r"\['evolution', 'ppo', 'random'\]"):
+    with pytest.raises(ValueError, match=r"\['evolution', 'optuna', 'ppo', 'random', 'reinforce'\]"):
         make_strategy("bayesian", DECISIONS)
     with pytest.raises(ValueError, match="unknown PPOConfig keys"):
         make_strategy("ppo", DECISIONS, learning_rat=0.1)
