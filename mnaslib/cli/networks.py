@@ -20,6 +20,7 @@ def add_commands(sub) -> None:
     latency.add_argument("--provider", default="pixel1-model",
                          help="pixel1-model (default: the Pixel-1 cost model) | host (LiteRT on this CPU) | "
                               "host-model (this CPU's layer table; run `mnas calibrate` first) | adb (a phone) | "
+                              "device-model --name NAME (your phone's model, from `mnas calibrate --device adb`) | "
                               "flops (mult-adds, not a latency)")
     latency.add_argument("--clock", choices=("wall", "thread_cpu"), default="wall",
                          help="host provider: wall-clock time (what a user waits) or the measuring thread's CPU "
@@ -27,13 +28,15 @@ def add_commands(sub) -> None:
     latency.add_argument("--runs", type=int, default=100, help="host provider: timed runs per round (default 100)")
     latency.add_argument("--serial", help="adb provider: the device's serial, when several phones are attached")
     latency.add_argument("--taskset-mask", help="adb provider: hex CPU mask of the phone's big cores (Pixel 1: c)")
+    latency.add_argument("--name", help="device-model provider: the name given to `mnas calibrate --name`")
     latency.set_defaults(func=cmd_latency)
 
-    calibrate = sub.add_parser("calibrate", help="measure this CPU's layer table and calibrate the host-model "
-                                                 "provider on the reference networks, tested on held-out ones")
-    calibrate.add_argument("--test", type=int, default=10, help="held-out random architectures to test on "
-                                                                "(default 10)")
-    calibrate.add_argument("--seed", type=int, default=0, help="seed of the held-out architectures")
+    calibrate = sub.add_parser("calibrate", help="fit a latency model of your own device (--device adb | host, or "
+                                                 "--from-csv), or calibrate this CPU's host-model layer table")
+    calibrate.add_argument("--test", type=int, default=10, help="host layer table: held-out random architectures "
+                                                                "to test on (default 10)")
+    calibrate.add_argument("--seed", type=int, default=0, help="seed of the architectures drawn (default 0)")
+    _device_model_args(calibrate)
     calibrate.set_defaults(func=cmd_calibrate)
 
     export = sub.add_parser("export", help="write a network as .tflite or .keras, or its architecture as .json")
@@ -41,6 +44,25 @@ def add_commands(sub) -> None:
     export.add_argument("--output", "-o", required=True, help="the file to write: .json (architecture, readable "
                                                                "by every command), .tflite or .keras")
     export.set_defaults(func=cmd_export)
+
+
+def _device_model_args(parser: argparse.ArgumentParser) -> None:
+    """``mnas calibrate``'s device-model options (the rest of the command calibrates the host layer table)."""
+    parser.add_argument("--device", choices=("adb", "host"),
+                        help="measure networks on the attached phone (adb) or with LiteRT on this CPU (host) and fit "
+                             "a named device model from them")
+    parser.add_argument("--from-csv", metavar="FILE", help="fit a named device model from a CSV of measurements made "
+                        "elsewhere: columns architecture, ms (optional multiplier, input_size)")
+    parser.add_argument("--name", help="the device model's name, e.g. my-pixel7; a profile selects it with "
+                                       "latency: {provider: device-model, name: my-pixel7}")
+    parser.add_argument("--count", type=int, default=30, help="networks to measure (default 30)")
+    parser.add_argument("--sizes", default="96,128,160,192,224", help="input sizes to draw from (default "
+                                                                       "96,128,160,192,224)")
+    parser.add_argument("--widths", default="0.35,0.5,0.75,1.0,1.4", help="width multipliers to draw from")
+    parser.add_argument("--models-dir", help="where device models live (default $MNAS_DEVICE_MODELS, else "
+                                             "~/.config/mnaslib/device-models)")
+    parser.add_argument("--serial", help="adb: the phone's serial, when several are attached")
+    parser.add_argument("--taskset-mask", help="adb: hex CPU mask of the phone's big cores (Pixel 1: c)")
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
@@ -112,6 +134,10 @@ def cmd_latency(args: argparse.Namespace) -> int:
         options = {"clock": args.clock, "runs": args.runs}
     elif name == "host-model":
         options = {"measure_missing": True}
+    elif name == "device-model":
+        if not args.name:
+            raise ValueError("the device-model provider needs the model's name: --name my-pixel7")
+        options = {"name": args.name}
     provider = get_provider(name, **options)
     if hasattr(provider, "check"):  # a phone: is it there at all, before tens of seconds of conversion
         provider.check()
@@ -122,6 +148,10 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    if args.device or args.from_csv or args.name:
+        from mnaslib.latency.device_calibration import calibrate_device_command
+
+        return calibrate_device_command(args)
     from tqdm.auto import tqdm
 
     from mnaslib.latency.calibration import held_out_check

@@ -107,6 +107,7 @@ PROVIDERS: dict[str, str | ProviderFactory] = {
     "pixel1-model": "mnaslib.latency.cost_model:Pixel1ModelProvider",
     "host-model": "mnaslib.latency.cost_model:HostModelProvider",
     "flops": "mnaslib.latency.cost_model:FlopsProvider",
+    "device-model": "mnaslib.latency.device_model:device_model_provider",
 }
 ALIASES = {"host": "host-tflite", "adb": "pixel-adb"}  # the short names the CLI and configs use
 

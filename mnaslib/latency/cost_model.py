@@ -9,7 +9,9 @@ search cares about: ``build_model(arch, depth_multiplier=..., input_size=224, nu
   It is not a latency and says so: its result's ``unit`` is ``M mult-adds`` and its provenance says the same.
 * ``host-model``: sum of per-layer latencies measured on this machine, calibrated on whole networks
   (:mod:`mnaslib.latency.layer_table`).
-* ``pixel1-model``: a linear model fitted on the published Pixel-1 latencies (:mod:`mnaslib.latency.pixel1`).
+* ``pixel1-model``: a linear model fitted on the published Pixel-1 latencies (:mod:`mnaslib.latency.pixel1`);
+* ``device-model``: the same model fitted on a user's own phone by ``mnas calibrate --device adb``
+  (:mod:`mnaslib.latency.device_model`).
 
 A prediction is deterministic, so a result's ``runs`` is 1 and its ``std_ms``/``cv`` are 0; how far to trust it is
 in the provenance label (the model's held-out error) and in ``details``.
@@ -24,7 +26,7 @@ from mnaslib.buildable import BuildOptions, Buildable
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.layer_table import HostLayerTable
 from mnaslib.latency.ops import arch_ops
-from mnaslib.latency.pixel1 import arch_features, load_pixel1_model, model_features
+from mnaslib.latency.pixel1 import Pixel1Model, load_pixel1_model
 from mnaslib.zoo import as_arch
 from mnaslib.labels import Provenance
 from mnaslib.arch import Arch
@@ -111,19 +113,24 @@ class Pixel1ModelProvider(LatencyProvider):
         return _analytic(self, network, options)
 
     def latency(self, model_or_arch: Any) -> LatencyResult:
-        model = load_pixel1_model(self.model_path)
-        if _is_keras_model(model_or_arch):
-            features, source = model_features(model_or_arch), model_or_arch.name
-        else:
-            arch = _arch_or_error(model_or_arch, "the pixel1-model provider", "an Arch, a reference name, block "
-                                                                             "strings or a keras.Model")
-            features = arch_features(arch, _options(self))
-            source = arch.name or arch.arch_id
-        return _prediction(model.predict_features(features), Provenance("predicted", model.label),
-                           {"model": source, "loo_mape": model.loo_mape, "loo_max_error": model.loo_max_error,
-                            "fit_date": model.fit_date, "contributions_ms": model.contributions(features),
-                            "depth_multiplier": self.depth_multiplier, "input_size": self.input_size,
-                            "num_classes": self.num_classes})
+        return _feature_prediction(self, load_pixel1_model(self.model_path), model_or_arch)
+
+
+def _feature_prediction(provider: LatencyProvider, model: Pixel1Model, model_or_arch: Any) -> LatencyResult:
+    """A feature model's prediction for an ``Arch`` (analytic) or a Keras model, labelled with its grouped error."""
+    if _is_keras_model(model_or_arch):
+        features, source = model.model_features(model_or_arch), model_or_arch.name
+    else:
+        arch = _arch_or_error(model_or_arch, f"the {provider.name} provider", "an Arch, a reference name, block "
+                                                                            "strings or a keras.Model")
+        features = model.arch_features(arch, _options(provider))
+        source = arch.name or arch.arch_id
+    return _prediction(model.predict_features(features), Provenance("predicted", model.label),
+                       {"model": source, "grouped_mape": model.grouped_mape, "loo_mape": model.loo_mape,
+                        "measured_range": model.measured_range, "fit_date": model.fit_date,
+                        "contributions_ms": model.contributions(features),
+                        "depth_multiplier": provider.depth_multiplier, "input_size": provider.input_size,
+                        "num_classes": provider.num_classes})
 
 
 @dataclass

@@ -42,13 +42,17 @@ from mnaslib.arch import Arch, BlockSpec
 
 class Op(NamedTuple):
     """One operator the runtime executes: its kind (``conv1x1``, ``convkxk``, ``depthwise``, ``dense``,
-    ``elementwise``, ``pool`` or ``copy`` for padding/cropping/concatenation), the activation elements it reads and
-    writes, and its mult-adds (0 for ops without multiply-accumulates)."""
+    ``elementwise``, ``softmax`` (a classifier's), ``pool``, ``pad`` (explicit padding/cropping) or ``copy``
+    (concatenation)), the activation elements it reads and writes, its mult-adds (0 for ops without
+    multiply-accumulates) and, for the kinds with mult-adds, its input and output channels (a depthwise
+    convolution's are equal)."""
 
     kind: str
     in_elems: int
     out_elems: int
     mult_adds: int
+    in_channels: int = 0   # of a convolution or dense layer: the channels it reduces over (a kernel's efficiency
+    out_channels: int = 0  # depends on them as well as on its mult-adds); 0 for every other op
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -58,7 +62,7 @@ _CONV_TYPES = (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D, la
 _FUSABLE_ACTIVATIONS = ("relu", "relu6", "linear")
 _POOL_TYPES = (layers.AveragePooling2D, layers.MaxPooling2D, layers.GlobalAveragePooling2D,
                layers.GlobalMaxPooling2D)
-_COPY_TYPES = (layers.ZeroPadding2D, layers.Cropping2D, layers.Concatenate)
+_PAD_TYPES = (layers.ZeroPadding2D, layers.Cropping2D)
 _ELEMENTWISE_TYPES = (layers.Add, layers.Multiply, layers.Subtract, layers.Maximum, layers.Minimum,
                       layers.Average)
 # Layers that cost nothing at inference: reshaping a contiguous buffer moves no data, and the converter removes
@@ -135,22 +139,24 @@ def _layer_ops(layer: keras.layers.Layer) -> list[Op]:
     out = _elems(layer.output.shape)
     ins = sum(_elems(t.shape) for t in _tensors(layer.input))
     if isinstance(layer, _CONV_TYPES):
-        ops = []
+        ops, c_in, c_out = [], int(layer.input.shape[-1]), int(layer.output.shape[-1])
         if isinstance(layer, layers.SeparableConv2D):
-            channels = layer.input.shape[-1] * layer.depth_multiplier
+            channels = c_in * layer.depth_multiplier
             mid = _elems(layer.output.shape[:-1] + (channels,))
             kh, kw = layer.kernel_size
             depthwise = mid * kh * kw
-            ops += [Op("depthwise", ins, mid, depthwise), Op("conv1x1", mid, out, layer_mult_adds(layer) - depthwise)]
+            ops += [Op("depthwise", ins, mid, depthwise, channels, channels),
+                    Op("conv1x1", mid, out, layer_mult_adds(layer) - depthwise, channels, c_out)]
         elif isinstance(layer, layers.DepthwiseConv2D):
-            ops.append(Op("depthwise", ins, out, layer_mult_adds(layer)))
+            ops.append(Op("depthwise", ins, out, layer_mult_adds(layer), c_out, c_out))
         elif isinstance(layer, layers.Dense):
-            ops.append(Op("dense", ins, out, layer_mult_adds(layer)))
+            ops.append(Op("dense", ins, out, layer_mult_adds(layer), c_in, c_out))
         else:
             kind = "conv1x1" if tuple(layer.kernel_size) == (1, 1) else "convkxk"
-            ops.append(Op(kind, ins, out, layer_mult_adds(layer)))
-        if _activation_name(layer) not in _FUSABLE_ACTIVATIONS:  # sigmoid, softmax ...: a kernel of their own
-            ops.append(Op("elementwise", out, out, 0))  # (of a hard sigmoid, the MUL by 1/6 remains)
+            ops.append(Op(kind, ins, out, layer_mult_adds(layer), c_in, c_out))
+        activation = _activation_name(layer)
+        if activation not in _FUSABLE_ACTIVATIONS:  # sigmoid, softmax ...: a kernel of their own (of a hard
+            ops.append(Op("softmax" if activation == "softmax" else "elementwise", out, out, 0))  # sigmoid, the MUL)
         return ops
     if isinstance(layer, layers.BatchNormalization):
         return [] if _folded_bn(layer) else [Op("elementwise", ins, out, 0)]
@@ -164,7 +170,9 @@ def _layer_ops(layer: keras.layers.Layer) -> list[Op]:
         return [Op("elementwise", ins, out, 0)]
     if isinstance(layer, _POOL_TYPES):
         return [Op("pool", ins, out, 0)]
-    if isinstance(layer, _COPY_TYPES):
+    if isinstance(layer, _PAD_TYPES):
+        return [Op("pad", ins, out, 0)]
+    if isinstance(layer, layers.Concatenate):
         return [Op("copy", ins, out, 0)]
     raise ValueError(f"layer {layer.name!r} of type {type(layer).__name__} has no latency cost rule; known types: "
                      "convolutions, dense, batch norm, activations/ReLU, add/multiply, pooling, padding/cropping/"
@@ -308,40 +316,41 @@ def layer_ops(key: LayerKey) -> Iterator[Op]:
     h, c = key.resolution, key.in_channels
     if key.part == "stem":
         ho = key.out_resolution
-        yield Op("convkxk", h * h * c, ho * ho * key.out_channels, ho * ho * 9 * c * key.out_channels)
+        yield Op("convkxk", h * h * c, ho * ho * key.out_channels, ho * ho * 9 * c * key.out_channels, c,
+                 key.out_channels)
         return
     if key.part == "head":
         hw, f = h * h, key.out_channels
-        yield Op("conv1x1", hw * c, hw * f, hw * c * f)
+        yield Op("conv1x1", hw * c, hw * f, hw * c * f, c, f)
         yield Op("pool", hw * f, f, 0)
-        yield Op("dense", f, key.classes, f * key.classes)
+        yield Op("dense", f, key.classes, f * key.classes, f, key.classes)
         return
     ho, k, o = key.out_resolution, key.kernel, key.out_channels
     hw, hwo = h * h, ho * ho
     if key.op == "conv":
-        yield Op("conv1x1" if k == 1 else "convkxk", hw * c, hwo * o, hwo * k * k * c * o)
+        yield Op("conv1x1" if k == 1 else "convkxk", hw * c, hwo * o, hwo * k * k * c * o, c, o)
         mid = o
     else:
         mid = c
         if key.expand_ratio != 1:
             mid = key.in_filters * key.expand_ratio
-            yield Op("conv1x1", hw * c, hw * mid, hw * c * mid)
-        yield Op("depthwise", hw * mid, hwo * mid, hwo * k * k * mid)
+            yield Op("conv1x1", hw * c, hw * mid, hw * c * mid, c, mid)
+        yield Op("depthwise", hw * mid, hwo * mid, hwo * k * k * mid, mid, mid)
     if key.se_channels:
         se = key.se_channels
         yield Op("pool", hwo * mid, mid, 0)
-        yield Op("conv1x1", mid, se, mid * se)
-        yield Op("conv1x1", se, mid, se * mid)
+        yield Op("conv1x1", mid, se, mid * se, mid, se)
+        yield Op("conv1x1", se, mid, se * mid, se, mid)
         yield Op("elementwise", mid, mid, 0)  # the sigmoid (LOGISTIC), or the hard sigmoid's MUL by 1/6
         yield Op("elementwise", hwo * mid + mid, hwo * mid, 0)  # the rescale
     if key.op != "conv":
-        yield Op("conv1x1", hwo * mid, hwo * o, hwo * mid * o)
+        yield Op("conv1x1", hwo * mid, hwo * o, hwo * mid * o, mid, o)
     if key.skip == "none":
         return
     if "pool" in key.skip:
         yield Op("pool", hw * c, hwo * c, 0)
     if "proj" in key.skip:
-        yield Op("conv1x1", hwo * c, hwo * o, hwo * c * o)
+        yield Op("conv1x1", hwo * c, hwo * o, hwo * c * o, c, o)
     yield Op("elementwise", 2 * hwo * o, hwo * o, 0)
 
 
