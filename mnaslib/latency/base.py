@@ -134,7 +134,7 @@ def _factory(entry: str | ProviderFactory) -> ProviderFactory:
     return entry
 
 
-def get_provider(name: str, **options: Any) -> LatencyProvider:
+def get_provider(name: str, /, **options: Any) -> LatencyProvider:
     """Build the provider registered as ``name`` with ``options`` (e.g. ``get_provider('host-tflite', runs=200)``);
     ``host`` and ``adb`` are accepted for ``host-tflite`` and ``pixel-adb``."""
     name = ALIASES.get(name, name)

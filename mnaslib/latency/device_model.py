@@ -73,8 +73,7 @@ class Measurement:
     def network(self) -> Buildable:
         from mnaslib.zoo import resolve
 
-        words = self.architecture.split()
-        return resolve(words[0] if len(words) == 1 else words)
+        return resolve(self.architecture)
 
     def options(self) -> BuildOptions:
         return BuildOptions(depth_multiplier=self.multiplier, input_size=self.input_size)
@@ -89,8 +88,11 @@ class Measurement:
 
     @property
     def family(self) -> str:
-        """Reference and Keras networks are each a family; random architectures are one (``random``)."""
-        return self.architecture if len(self.architecture.split()) == 1 else "random"
+        """Reference and Keras networks are each a family; architectures given as block strings are one
+        (``block strings``: the random ones of a calibration)."""
+        from mnaslib.zoo import canonical_name, names
+
+        return canonical_name(self.architecture) if canonical_name(self.architecture) in names() else "block strings"
 
 
 def measurement_schemes(measurements: Sequence[Measurement]) -> dict[str, np.ndarray]:
