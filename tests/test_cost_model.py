@@ -121,8 +121,11 @@ def nasnet():
 def test_keras_ops_fold_batch_norm_and_keep_standalone_activations(nasnet):
     """NASNet's pre-activation ReLUs are ops of their own; MobileNetV2's ReLU6 after a conv's BN are fused."""
     v2 = keras_ops(network("keras-mobilenetv2").build())
-    assert sum(op.kind == "elementwise" for op in v2) == 10 + 1  # 10 residual adds + the softmax
-    assert sum(op.kind == "copy" for op in keras_ops(nasnet)) == 24 + 4 + 20  # paddings, croppings, concatenations
+    assert sum(op.kind == "elementwise" for op in v2) == 10  # 10 residual adds
+    assert sum(op.kind == "softmax" for op in v2) == 1 and sum(op.kind == "pad" for op in v2) == 4
+    nasnet_ops = keras_ops(nasnet)
+    assert sum(op.kind == "pad" for op in nasnet_ops) == 24 + 4  # paddings, croppings
+    assert sum(op.kind == "copy" for op in nasnet_ops) == 20  # concatenations
 
 
 def test_flops_provider_equals_profile_mult_adds(nasnet):
@@ -191,11 +194,14 @@ def test_calibration_and_test_sets_must_not_overlap(measured_table):
 def test_pixel1_model_refit_reproduces_its_stored_fit():
     stored = load_pixel1_model()
     refit = fit_pixel1_model(out_path=None)
+    assert refit.spec == stored.spec
+    assert refit.grouped_mape == pytest.approx(stored.grouped_mape, rel=1e-9)
     assert refit.loo_mape == pytest.approx(stored.loo_mape, rel=1e-9)
     np.testing.assert_allclose(refit.coefficients, stored.coefficients, rtol=1e-9)
     assert [p["point"] for p in refit.points] == [p["point"] for p in stored.points]
-    assert refit.loo_mape < 0.06  # achieved: 5.3% over 42 published points (goal <= 10%)
-    assert refit.loo_max_error < 0.25  # achieved: 23.6% (A1 0.75x at 96 px, which the README puts at 17 ms)
+    # Nested grouped CV (families, widths, resolutions held out; the feature choice too) is the honest error.
+    assert refit.grouped_mape < 0.07  # achieved: 6.4% over 42 published points (issue 23's goal <= 6%: not met)
+    assert refit.loo_mape < refit.grouped_mape  # leave-one-out interpolates, so it flatters
 
 
 def test_pixel1_model_predicts_a1_and_labels_its_error():
@@ -204,7 +210,7 @@ def test_pixel1_model_predicts_a1_and_labels_its_error():
     result = provider.latency(reference("a1"))
     assert abs(result.median_ms / published - 1) < 0.03  # achieved: 79.4 ms vs 78 ms (+1.8%)
     assert result.provenance.kind == "predicted"
-    assert result.provenance.detail == f"Pixel-1 model, LOO MAPE {100 * load_pixel1_model().loo_mape:.1f}%"
+    assert result.provenance.detail == load_pixel1_model().label
     from_keras = provider.latency(network("a1").build())
     assert from_keras.median_ms == pytest.approx(result.median_ms, rel=1e-12)
 

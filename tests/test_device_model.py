@@ -15,7 +15,7 @@ from mnaslib.buildable import BuildOptions
 from mnaslib.cli import main
 from mnaslib.latency import AdbError, get_provider
 from mnaslib.latency.device_calibration import MeasurementStore, adb_measure, calibration_networks, measure_all
-from mnaslib.latency.device_model import Measurement, fit_device_model, load_device_model
+from mnaslib.latency.device_model import Measurement, load_device_model
 from mnaslib.latency.feature_model import group_predictions, validation_summary
 from mnaslib.latency.pixel1 import load_pixel1_model
 from mnaslib.zoo import KERAS_NETWORKS, reference

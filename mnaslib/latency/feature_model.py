@@ -62,24 +62,31 @@ class FeatureSpec:
     * ``outputs``: output elements of convolutions and of depthwise convolutions (a kernel's per-output cost:
       loading and storing accumulators, which a small reduction does not amortise);
     * ``channel_tile``: mult-adds counted with channels rounded up to this tile (SIMD kernels compute whole tiles,
-      so 20 channels cost 24 or 32); 0 counts exact mult-adds.
+      so 20 channels cost 24 or 32); 0 counts exact mult-adds;
+    * ``large_depthwise``: mult-adds of depthwise kernels larger than 3x3 are a feature of their own (runtimes
+      hand-tune the 3x3 depthwise kernel; 5x5 and 7x7 may take a slower path).
     """
 
     large_tensor: int = 0
     outputs: bool = False
     channel_tile: int = 0
+    large_depthwise: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
+        macs = tuple(f"mult_adds_{kind}_m" for kind in _MACS_KINDS)
+        if self.large_depthwise:
+            macs += ("mult_adds_depthwise_large_kernel_m",)
         traffic = ("traffic_small_m", "traffic_large_m") if self.large_tensor else ("traffic_m",)
         outputs = ("outputs_conv_m", "outputs_depthwise_m") if self.outputs else ()
-        return (*(f"mult_adds_{kind}_m" for kind in _MACS_KINDS), *traffic, *outputs, "ops")
+        return (*macs, *traffic, *outputs, "ops")
 
     @property
     def text(self) -> str:
         return (f"large tensor > {self.large_tensor} elements, " if self.large_tensor else "one traffic term, ") + \
             ("per-output costs, " if self.outputs else "") + \
-            (f"channels in tiles of {self.channel_tile}" if self.channel_tile else "exact mult-adds")
+            (f"channels in tiles of {self.channel_tile}" if self.channel_tile else "exact mult-adds") + \
+            (", depthwise kernels above 3x3 apart" if self.large_depthwise else "")
 
     def vector(self, ops: Iterable[Op]) -> np.ndarray:
         """The features (``names`` order) of an op list; callers pass :func:`canonical_ops` output."""
@@ -87,7 +94,10 @@ class FeatureSpec:
         values = np.zeros(len(index))
         for op in ops:
             if op.kind in _MACS_KINDS:
-                values[index[f"mult_adds_{op.kind}_m"]] += op.mult_adds * self._tile_factor(op) / 1e6
+                kind = op.kind
+                if kind == "depthwise" and self.large_depthwise and op.mult_adds > 9 * op.out_elems:  # k*k per output
+                    kind = "depthwise_large_kernel"
+                values[index[f"mult_adds_{kind}_m"]] += op.mult_adds * self._tile_factor(op) / 1e6
                 if self.outputs:
                     values[index["outputs_depthwise_m" if op.kind == "depthwise" else "outputs_conv_m"]] += \
                         op.out_elems / 1e6
@@ -109,8 +119,8 @@ class FeatureSpec:
 
 
 # The candidates grouped CV chooses among: small on purpose (42 published points cannot support a wide search).
-CANDIDATES = tuple(FeatureSpec(large, outputs, tile) for large in (0, 131072, 262144) for outputs in (False, True)
-                   for tile in (0, 8, 16))
+CANDIDATES = tuple(FeatureSpec(large, outputs, tile, kernels) for large in (0, 131072, 262144)
+                   for outputs in (False, True) for tile in (0, 8, 16) for kernels in (False, True))
 
 
 # ---------------------------------------------------------------------------------------------------------------
