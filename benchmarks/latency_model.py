@@ -1,4 +1,4 @@
-"""How good are the latency cost models? Host-model accuracy on random architectures, and the Pixel-1 model's LOO.
+"""How good are the latency cost models? Host-model accuracy on random architectures, the Pixel-1 model's grouped CV.
 
 Host model: the layer table is calibrated (``measured = a * layer_sum + b``) on the reference networks plus
 ``--calibration-random`` random architectures, then tested on ``--n`` *other* random architectures of the MnasNet
@@ -7,8 +7,10 @@ interleaved reference layer, see ``mnaslib.latency.layer_table``). Printed: the 
 +-10% and +-5%, the median and max absolute error, the same against the project's plain wall-clock median (to show
 what the noise of this machine does to an unnormalised measurement), the repeatability of the ground truth itself
 (``--repeat`` test networks measured a second time), and predictions per second against measurements per second.
-Pixel-1 model: the stored fit's leave-one-out MAPE and worst points (``--refit`` refits it first), and its
-predictions per second on new architectures.
+Pixel-1 model: the stored fit's grouped cross-validation (leave one family / width / resolution out, the feature
+choice nested inside) beside leave-one-out, each held-out band's mean error, the same folds for the previous model's
+six features and for latency proportional to mult-adds (``--refit`` refits it first), and its predictions per
+second on new architectures.
 
 Measurements and layers are cached in the host layer table (``--cache-dir``), so a rerun only measures what is new.
 At N=100 expect about 30 minutes on a 2-core machine; progress is shown with tqdm.
@@ -28,7 +30,9 @@ from tqdm import tqdm
 from mnaslib.latency.calibration import calibrate, held_out_sets, random_archs
 from mnaslib.latency.layer_table import HostLayerTable
 from mnaslib.latency.runtime import cpu_model
-from mnaslib.latency.pixel1 import fit_pixel1_model, load_pixel1_model
+from mnaslib.latency.feature_model import FeatureSpec, group_predictions, worst_band
+from mnaslib.latency.pixel1 import (describe_validation, fit_pixel1_model, load_pixel1_model, load_points,
+                                   point_schemes)
 
 def _share(errors: np.ndarray, bound: float) -> str:
     return f"{100 * np.mean(np.abs(errors) <= bound):.1f}%"
@@ -78,12 +82,26 @@ def host_model(args: argparse.Namespace) -> None:
 
 def pixel1_model(args: argparse.Namespace) -> None:
     model = fit_pixel1_model() if args.refit else load_pixel1_model()
-    errors = sorted(model.points, key=lambda p: -abs(p["loo_error"]))
-    print(f"pixel1 model ({model.fit_date}, {len(model.points)} published points): LOO MAPE "
-          f"{100 * model.loo_mape:.1f}%, max {100 * model.loo_max_error:.1f}%, within 10% "
-          f"{100 * np.mean([abs(p['loo_error']) <= 0.10 for p in model.points]):.0f}% of points")
-    print(f"  goal: LOO MAPE at most 10% -> {'met' if model.loo_mape <= 0.10 else 'NOT met'}")
-    print("  worst: " + ", ".join(f"{p['point']} {100 * p['loo_error']:+.1f}%" for p in errors[:5]))
+    validation = model.validation
+    print(f"pixel1 model ({model.fit_date}, {len(model.points)} published points):")
+    print("\n".join(describe_validation(model)))
+    band, error = worst_band(validation)
+    met = validation["grouped_mape"] <= 0.06 and abs(error) <= 0.05
+    print(f"  goal (issue 23): grouped-CV MAPE <= 6% and every width/resolution band within +-5% -> "
+          f"{100 * validation['grouped_mape']:.1f}%, worst band {band} {100 * error:+.1f}%: "
+          f"{'met' if met else 'NOT met'}")
+    points = load_points()
+    op_lists = [p.ops() for p in points]
+    latency = np.array([p.latency_ms for p in points])
+    weights = np.array([p.weight for p in points])
+    schemes = point_schemes(points)
+    for name, spec in (("chosen features, fixed", model.spec), ("previous model's six features", FeatureSpec())):
+        matrix = np.stack([spec.vector(ops) for ops in op_lists])
+        errors = {scheme: group_predictions(matrix, latency, weights, g) / latency - 1 for scheme, g in schemes.items()}
+        line = ", ".join(f"{scheme} out {100 * np.mean(np.abs(e)):.1f}%" for scheme, e in errors.items())
+        print(f"  same folds, {name}: {line}")
+    print(f"  same folds, latency proportional to mult-adds: grouped MAPE "
+          f"{100 * validation['mult_adds_only_grouped_mape']:.1f}%")
     # New architectures each time; the first pass also fills the per-layer and per-block feature caches. CPU time
     # is reported beside wall time because other processes share this machine's cores.
     for which, seed in (("cold caches", args.seed + 2), ("warm layer caches", args.seed + 3)):

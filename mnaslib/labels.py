@@ -3,7 +3,7 @@
 The reproduction's first rule is that a reader can always tell where a number came from. A ``Provenance`` is a
 kind plus a free-text detail; a ``Labelled`` value carries one, and ``Labelled.render`` is the one way a table
 cell, a report line or a figure annotation writes it: ``75.2 [paper (V)]``, ``79.4 [predicted (Pixel-1 model,
-LOO MAPE 5.3%)]``, ``- [not run at the ci profile]``.
+grouped-CV MAPE 6.3% ...)]``, ``- [not run at the ci profile]``.
 
 Kinds:
 

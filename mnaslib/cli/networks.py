@@ -152,17 +152,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         from mnaslib.latency.device_calibration import calibrate_device_command
 
         return calibrate_device_command(args)
-    from tqdm.auto import tqdm
-
-    from mnaslib.latency.calibration import held_out_check
+    from mnaslib.latency.calibration import host_model_check
     from mnaslib.latency.layer_table import HostLayerTable
-    from mnaslib.zoo import CALIBRATION_REFERENCES
 
     if args.test < 1:
         raise ValueError(f"--test must be at least 1 held-out architecture, got {args.test}")
     table = HostLayerTable()
-    with tqdm(total=len(CALIBRATION_REFERENCES) + args.test, desc="networks (layers + whole)") as bar:
-        calibration, rows = held_out_check(table, args.test, args.seed, progress=bar)
+    calibration, rows = host_model_check(args.test, args.seed, table)
     errors = [abs(r["error"]) for r in rows]
     print(f"calibrated {table.path}: measured = {calibration.a:.3f} * layer sum + {calibration.b:.3f} ms on "
           f"{calibration.calibration_networks} reference networks")

@@ -97,3 +97,14 @@ def held_out_check(table: HostLayerTable, n_test: int, seed: int = 0, calibratio
     calibration_set, test_set = held_out_sets(n_test, seed, calibration_random)
     calibration, rows = calibrate(table, calibration_set, test_set, progress=progress)
     return calibration, [r for r in rows if r["set"] == "test"]
+
+
+def host_model_check(n_random: int, seed: int = 0, table: HostLayerTable | None = None
+                     ) -> tuple[Calibration, list[dict[str, Any]]]:
+    """``held_out_check`` of this machine's host layer table (``table``, default the cached one) with a progress
+    bar: what ``mnas calibrate`` and notebook 02 run; the first run fills the table (minutes)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(CALIBRATION_REFERENCES) + n_random, desc="networks (layers + whole)") as bar:
+        return held_out_check(table or HostLayerTable(), n_random, seed, progress=bar)
+

@@ -1,10 +1,13 @@
 """Notebook 02: latency instead of mult-adds: baselines timed and predicted, the Pixel-1 model against every
-published point, and the host layer-table model against held-out measurements."""
+published point (leave-one-out and grouped), and the host layer-table model against held-out measurements."""
 from __future__ import annotations
 
 from typing import Iterable
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from mnaslib.buildable import BuildOptions
 from mnaslib.counting import summarize
@@ -28,15 +31,36 @@ def latency_table(names: Iterable[str], providers: dict[str, object], input_size
 
 
 def pixel1_points_table(model) -> pd.DataFrame:
-    """Every published Pixel-1 point the Pixel-1 model was fitted on, with its leave-one-out prediction and error."""
+    """Every published Pixel-1 point the Pixel-1 model was fitted on, with its leave-one-out error and its errors
+    when its whole family, width or resolution was held out (nested grouped CV)."""
     return render_table([{
         "point": p["point"],
         "published (ms)": Labelled(p["latency_ms"], paper_provenance(p["status"])),
         "leave-one-out prediction (ms)": Labelled(p["loo_ms"], "predicted, LOO", "{:.1f}"),
-        "error": f"{100 * p['loo_error']:+.1f}%",
+        "LOO error": f"{100 * p['loo_error']:+.1f}%",
+        **{f"{scheme} held out": f"{100 * (ms / p['latency_ms'] - 1):+.1f}%" for scheme, ms in p["heldout_ms"].items()},
         "source": p["source"],
     } for p in model.points])
 
+
+def residual_figure(model) -> Figure:
+    """Held-out errors against width multiplier (width held out) and input size (resolution held out), each band's
+    mean marked, the +-5% goal shaded: where a model leans when it extrapolates."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for ax, scheme, key in ((axes[0], "width", "multiplier"), (axes[1], "resolution", "input_size")):
+        x = np.array([p[key] for p in model.points], dtype=float)
+        errors = np.array([100 * (p["heldout_ms"][scheme] / p["latency_ms"] - 1) for p in model.points])
+        ax.axhspan(-5, 5, color="0.92")
+        ax.axhline(0, color="0.5", linewidth=0.8)
+        ax.scatter(x, errors, s=14, alpha=0.7, label="point (its band held out)")
+        bands = sorted(set(x))
+        ax.plot(bands, [errors[x == b].mean() for b in bands], "D-", color="C3", label="band mean")
+        ax.set_xlabel(f"{'width multiplier' if key == 'multiplier' else 'input size (px)'}")
+        ax.set_title(f"leave one {scheme} out")
+    axes[0].set_ylabel(f"error (%) [predicted ({model.device} model) vs paper]")
+    axes[0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
 
 def host_model_check_table(calibration, rows: list[dict]) -> pd.DataFrame:
     """The host model's held-out test rows (from ``layer_table.held_out_check``), each cell labelled."""
