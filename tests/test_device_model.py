@@ -15,7 +15,7 @@ from mnaslib.buildable import BuildOptions
 from mnaslib.cli import main
 from mnaslib.latency import AdbError, get_provider
 from mnaslib.latency.device_calibration import MeasurementStore, adb_measure, calibration_networks, measure_all
-from mnaslib.latency.device_model import Measurement, load_device_model
+from mnaslib.latency.device_model import Measurement, fit_device_model, load_device_model
 from mnaslib.latency.feature_model import group_predictions, validation_summary
 from mnaslib.latency.pixel1 import load_pixel1_model
 from mnaslib.zoo import KERAS_NETWORKS, reference
@@ -174,3 +174,13 @@ def test_calibrate_phone_lost_mid_way_is_one_line_exit_2(fake_adb, monkeypatch, 
     assert errors == err[-1:] and err[-1].startswith("mnas calibrate: error: no Android device is connected")
     err = err[-1]
     assert "1 of 2 measurements are kept" in err and not (tmp_path / "p.json").exists()
+
+
+def test_a_single_size_and_width_fit_drops_those_groupings(tmp_path):
+    """Measured at one size and width only, a model still fits; its grouped error is over families alone."""
+    pixel1 = load_pixel1_model()
+    measurements = [Measurement(item.architecture, 1.0, 224, pixel1.predict_arch(item.network()))
+                    for item in calibration_networks(9, seed=2)]
+    model = fit_device_model("one-size", measurements, directory=tmp_path, save=False)
+    assert set(model.validation["schemes"]) == {"family"} and model.grouped_mape < 0.05
+    assert "1x, 224 px, 9 networks" in model.label and not (tmp_path / "one-size.json").exists()

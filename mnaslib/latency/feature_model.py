@@ -157,6 +157,7 @@ def grouped_mape(features: np.ndarray, latency: np.ndarray, weights: np.ndarray,
 def select_spec(op_lists: Sequence[list[Op]], latency: np.ndarray, weights: np.ndarray,
                 schemes: Mapping[str, np.ndarray], candidates: Sequence[FeatureSpec] = CANDIDATES) -> FeatureSpec:
     """The candidate with the lowest pooled grouped-CV error on these points (ties: the simpler, listed first)."""
+    schemes = _usable(schemes, np.arange(len(latency)))
     scores = [grouped_mape(np.stack([spec.vector(ops) for ops in op_lists]), latency, weights, schemes)
               for spec in candidates]
     return candidates[int(np.nanargmin(scores))] if np.isfinite(scores).any() else candidates[0]

@@ -183,7 +183,9 @@ class Pixel1Model:
         sizes = [p["input_size"] for p in self.points]
         if not widths:
             return "no points"
-        return (f"{min(widths):g}-{max(widths):g}x, {min(sizes)}-{max(sizes)} px, {len(self.points)} networks")
+        width = f"{min(widths):g}x" if min(widths) == max(widths) else f"{min(widths):g}-{max(widths):g}x"
+        size = f"{min(sizes)} px" if min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)} px"
+        return f"{width}, {size}, {len(self.points)} networks"
 
     @property
     def label(self) -> str:

@@ -159,7 +159,6 @@ def evaluate_point(point: NetworkPoint, ctx: Context, *, host: bool, proxy: bool
     and that model serves the counts, the prediction and the host measurement.
     """
     from mnaslib.latency.ops import arch_ops
-    from mnaslib.latency.pixel1 import arch_features, model_features
     from mnaslib.counting import summarize
 
     model = None
@@ -167,11 +166,11 @@ def evaluate_point(point: NetworkPoint, ctx: Context, *, host: bool, proxy: bool
         arch = point.architecture
         params = _arch_params(arch, float(point.multiplier), 1000)
         mult_adds = sum(op.mult_adds for op in arch_ops(arch, point.options))
-        features = arch_features(arch, point.options)
+        features = ctx.pixel1.arch_features(arch, point.options)
     else:
         model = point.build(seed=ctx.seed)
         counts = summarize(model)
-        params, mult_adds, features = counts["trainable_params"], counts["mult_adds"], model_features(model)
+        params, mult_adds, features = counts["trainable_params"], counts["mult_adds"], ctx.pixel1.model_features(model)
     result = PointResult(point, params / 1e6, mult_adds / 1e6, ctx.pixel1.predict_features(features),
                          heldout_prediction(ctx.pixel1, point),
                          Provenance("predicted", ctx.pixel1.label).label)
