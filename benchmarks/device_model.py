@@ -32,7 +32,8 @@ from mnaslib.latency.runtime import cpu_model
 
 def test_networks(count: int, seed: int, widths, sizes, exclude: set[str]) -> list[Measurement]:
     """``count`` random architectures (not references, not in ``exclude``) at seeded grid points."""
-    drawn = [m for m in calibration_networks(count + 20, seed, widths, sizes) if m.family == "block strings"]
+    drawn = [m for m in calibration_networks(count + 20, seed, widths, sizes) if m.family == m.architecture
+             and len(m.architecture.split()) > 1]
     return [m for m in drawn if m.architecture not in exclude][:count]
 
 

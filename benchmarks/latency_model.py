@@ -95,7 +95,8 @@ def pixel1_model(args: argparse.Namespace) -> None:
     latency = np.array([p.latency_ms for p in points])
     weights = np.array([p.weight for p in points])
     schemes = point_schemes(points)
-    for name, spec in (("chosen features, fixed", model.spec), ("previous model's six features (canonical ops)", FeatureSpec())):
+    for name, spec in (("chosen features, fixed", model.spec),
+                       ("previous model's six features (canonical ops)", FeatureSpec())):
         matrix = np.stack([spec.vector(ops) for ops in op_lists])
         errors = {scheme: group_predictions(matrix, latency, weights, g) / latency - 1 for scheme, g in schemes.items()}
         line = ", ".join(f"{scheme} out {100 * np.mean(np.abs(e)):.1f}%" for scheme, e in errors.items())

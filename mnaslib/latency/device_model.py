@@ -88,11 +88,12 @@ class Measurement:
 
     @property
     def family(self) -> str:
-        """Reference and Keras networks are each a family; architectures given as block strings are one
-        (``block strings``: the random ones of a calibration)."""
+        """A named network (reference or Keras) is its family; an architecture given as block strings (a random one
+        of a calibration) is a family of its own. Holding all random architectures out at once would leave a
+        handful of references to fit, an error no user meets: a new network is one more random architecture."""
         from mnaslib.zoo import canonical_name, names
 
-        return canonical_name(self.architecture) if canonical_name(self.architecture) in names() else "block strings"
+        return canonical_name(self.architecture) if canonical_name(self.architecture) in names() else self.architecture
 
 
 def measurement_schemes(measurements: Sequence[Measurement]) -> dict[str, np.ndarray]:
