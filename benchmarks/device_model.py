@@ -4,8 +4,7 @@
 input sizes drawn from a grid, and fits the feature model. This benchmark does the same with the host LiteRT runner
 as the device (one thread, thread CPU time), at small input sizes so it stays fast, and tests each fit on networks
 it never saw: ``--test`` other random architectures of the space, at widths and sizes drawn from the same grid.
-For N below the pool size, ``--draws`` seeded subsets of the pool are fitted (median and spread printed); the
-subsets always keep the calibration's order (references first), as the command would measure them.
+For N below the pool size, ``--draws`` seeded random subsets of the pool are fitted (median and range printed).
 
 Printed per N: the held-out MAPE, the share within 10%, the worst width/size band's mean error, and the model's own
 grouped-CV estimate (what ``mnas calibrate`` prints) beside the held-out truth. Measurements go to a resumable store
