@@ -318,7 +318,12 @@ def describe_validation(model: Pixel1Model) -> list[str]:
              f"  nested grouped CV (feature choice held out too): MAPE {100 * v['grouped_mape']:.1f}%, max "
              f"{100 * v['grouped_max_error']:.1f}%; leave-one-out MAPE {100 * v['loo_mape']:.1f}% (interpolation)"]
     for name, scheme in v["schemes"].items():
-        bands = ", ".join(f"{band} {100 * error:+.1f}%" for band, error in scheme["band_mean_error"].items())
+        named = {band: error for band, error in scheme["band_mean_error"].items() if " " not in band}
+        bands = ", ".join(f"{band} {100 * error:+.1f}%" for band, error in named.items())
+        others = [error for band, error in scheme["band_mean_error"].items() if band not in named]
+        if others:  # architectures given as block strings, each a family of its own: one summary, not their specs
+            summary = f"{len(others)} random architectures {100 * np.mean(others):+.1f}% on average"
+            bands = f"{bands}, {summary}" if bands else summary
         lines.append(f"  leave one {name} out: MAPE {100 * scheme['mape']:.1f}%, max {100 * scheme['max_error']:.1f}%;"
                      f" mean error per held-out {name}: {bands}")
     band, error = worst_band(v)
