@@ -15,6 +15,7 @@ object is pickled, and replaying costs about what the original asks cost.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import warnings
@@ -40,6 +41,9 @@ def check_optuna_options(sampler: str = "tpe", objectives: Sequence[str] = ("rew
     unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown or len(set(objectives)) != len(objectives):
         raise ValueError(f"optuna objectives must be distinct names from {sorted(OBJECTIVES)}, got {list(objectives)}")
+    if sampler == "gp" and importlib.util.find_spec("torch") is None:
+        # Optuna's GP sampler imports PyTorch only once its random start-up trials are done: fail before the search
+        raise ValueError("the gp sampler needs PyTorch, which is not installed (pip install torch), or choose tpe")
     if len(objectives) > 1 and sampler not in MULTI_OBJECTIVE:
         raise ValueError(f"the {sampler} sampler optimises one objective; for {list(objectives)} use one of "
                          f"{', '.join(MULTI_OBJECTIVE)}")
