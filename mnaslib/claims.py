@@ -199,12 +199,17 @@ def table5_claims(summaries: Sequence["SearchSummary"]) -> pd.DataFrame:
                                             f"{fast.best['latency_provenance']}", "{:.2f}x"),
                      "holds here": bool(ours > 1.0)})
     gain = 100 * (mnas.best["accuracy"] - cells.best["accuracy"])
+    from mnaslib.runs import accuracy_label
+
+    measures = {accuracy_label(s.best["extra"]).split(";")[0] for s in (mnas, cells)}
     rows.append({"claim": "MnasNet space: more accurate than the cell space (both multi-objective)",
                  "paper": Labelled(paper_number(mnas, "top1") - paper_number(cells, "top1"),
                                    "computed from paper (V) ImageNet top-1", "{:+.1f} points"),
                  "ours": Labelled(gain, f"computed from proxy accuracies: {mnas.proxy_label(mnas.best)}",
                                   "{:+.1f} points"),
-                 "holds here": bool(gain > 0)})
+                 "holds here": bool(gain > 0) if len(measures) == 1 else
+                 "not testable here: the two spaces' children were scored by different measures (each search's "
+                 "label says which); Accel-NASBench's Table 5 searches carry the accuracy claims"})
     return render_table(rows)
 
 

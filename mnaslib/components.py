@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mnaslib.train import ProxyTask
 
 SPACES = ("mnasnet", "nasnet-cell")
+PREDICTOR = "accel-predictor"  # the evaluator name of mnaslib.tabular.evaluator.PredictorEvaluator
 
 
 def make_space(config: Mapping[str, Any]):
@@ -149,8 +150,9 @@ def _typed(value: Any, annotation: str, what: str) -> Any:
 
 
 def make_evaluator(profile: "Profile") -> "Evaluator":
-    """Trained children on the proxy task, children scored at initialisation (``evaluator: naswot``), or the
-    profile's tabular benchmark."""
+    """Trained children on the proxy task, children scored at initialisation (``evaluator: naswot``), children
+    scored by the accuracy predictor learnt from Accel-NASBench (``evaluator: accel-predictor``), or the profile's
+    tabular benchmark."""
     if profile.benchmark is not None:
         from mnaslib.tabular.evaluator import BenchmarkEvaluator
 
@@ -159,10 +161,18 @@ def make_evaluator(profile: "Profile") -> "Evaluator":
 
     task = proxy_task(profile.proxy, profile.seed)
     options = dict(profile.evaluator or {"name": "trained"})
-    if options.pop("name") == "trained":
-        if options:
-            raise ValueError(f"evaluator trained takes no options, got {sorted(options)}")
+    name = options.pop("name")
+    if name in ("trained", PREDICTOR) and options:
+        raise ValueError(f"evaluator {name} takes no options, got {sorted(options)}")
+    if name == "trained":
         return ProxyEvaluator(task)
+    if name == PREDICTOR:
+        if profile.space.get("name", "mnasnet") != "mnasnet":
+            raise ValueError(f"evaluator {PREDICTOR} scores MnasNet-space networks, not {profile.space['name']}; "
+                             "use evaluator naswot or trained for this space")
+        from mnaslib.tabular.evaluator import PredictorEvaluator
+
+        return PredictorEvaluator()
     images = as_int(options.get("images", 64), "evaluator.images")
     width = _typed(options.get("width_multiplier", 1.0), "float", "evaluator.width_multiplier")
     return ZeroCostEvaluator(task, images=images, width_multiplier=width)
@@ -249,8 +259,9 @@ def search_from_profile(profile: "Profile", run_dir: str | os.PathLike, *, progr
                 f"new search in {run_dir}: {profile.steps} steps x {profile.batch_size} children, "
                 f"{evaluator.describe()}")
         strategy = make_strategy(profile.strategy, space, profile.seed)
-        # a benchmark lookup takes microseconds: shipping it to worker processes would only add their start-up
-        executor = None if profile.benchmark is not None else (lambda: make_executor(profile.executor))
+        # a benchmark lookup or a prediction takes microseconds: worker processes would only add their start-up
+        in_process = profile.benchmark is not None or getattr(evaluator, "in_process", False)
+        executor = None if in_process else (lambda: make_executor(profile.executor))
         return run_search(space, strategy, evaluator, latency, reward, store, steps=profile.steps,
                           batch_size=profile.batch_size, executor=executor,
                           reevaluate=reevaluate, retry_failed=retry_failed, tensorboard_dir=run_dir / TENSORBOARD_DIR,

@@ -27,7 +27,7 @@ PROFILE_NAMES = ("ci", "laptop", "paper")
 DEFAULT_PROFILE = "laptop"
 EXECUTORS = ("serial", "thread", "process", "dask")
 BENCHMARKS = ("nasbench-macro", "accel-nasbench")
-EVALUATORS = ("trained", "naswot")
+EVALUATORS = ("trained", "naswot", "accel-predictor")
 SECTIONS = ("space", "strategy", "reward", "latency", "proxy", "executor")
 RESUMABLE_KEYS = ("profile", "steps", "executor", "notes")
 ALL = "all"  # a budget selection naming every network
@@ -132,7 +132,9 @@ class Profile:
     recorded training run per query instead of their mean; ``space`` holds the benchmark space's options, such as
     ``{se: false}``). ``evaluator`` says how a child is scored when no benchmark is set (a benchmark drops it):
     ``trained`` (the default: trained on the proxy task) or ``naswot`` (``mnaslib.worker.ZeroCostEvaluator``: scored
-    at initialisation on the proxy's data, ``{name: naswot, images: 64, width_multiplier: 1.0}``).
+    at initialisation on the proxy's data, ``{name: naswot, images: 64, width_multiplier: 1.0}``) or
+    ``accel-predictor`` (``mnaslib.tabular.evaluator.PredictorEvaluator``: the ImageNet top-1 a model learnt from
+    Accel-NASBench's trained networks predicts; no options).
     """
 
     name: str = DEFAULT_PROFILE

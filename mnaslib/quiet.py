@@ -27,6 +27,9 @@ What each line is and what silences it at its source (TensorFlow 2.21, checked o
   at ``TF_CPP_MIN_LOG_LEVEL=3`` (a worker's failures reach the search as Python exceptions with their messages),
   and import TensorFlow with its standard error pointed at the null device, which drops the load-time lines that no
   log level reaches (``worker_environment``, ``import_tensorflow_silently``). A value the user set wins here too.
+* ``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.`` is printed by LiteRT's C++ logger, which no
+  variable reaches, when an interpreter applies its default delegate; ``latency.runtime.interpreter`` creates
+  interpreters inside ``native_stderr_silenced`` (a failure still raises its Python exception).
 * ``INFO:tensorflow:Assets written to: ...`` (twice per TFLite conversion in Jupyter) comes from TensorFlow's Python
   logger, which sets itself to INFO in an interactive session; ``tensorflow_info_silenced`` holds it at WARNING while
   mnaslib itself saves and converts a model, and leaves it alone everywhere else.
@@ -37,10 +40,11 @@ import contextlib
 import logging
 import os
 import sys
-from typing import Iterator
+from typing import Any, Iterator
 
 DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
 WORKER_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1"}
+PROGRESS_VARIABLE = "MNAS_PROGRESS"  # "text": plain-text progress bars (progress_bar)
 USER_SET = frozenset(name for name in DEFAULTS if name in os.environ)  # read before the defaults are applied
 
 for _name, _value in DEFAULTS.items():
@@ -53,20 +57,44 @@ def worker_environment() -> dict[str, str]:
     return {name: os.environ[name] if name in USER_SET else value for name, value in WORKER_DEFAULTS.items()}
 
 
-def import_tensorflow_silently() -> None:
-    """Import TensorFlow with file descriptor 2 on the null device, then restore it: for worker processes, whose
-    load-time oneDNN lines would otherwise reach the user's terminal. An import error is still raised."""
-    if "tensorflow" in sys.modules:
-        return
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 on the null device for the block, then restored: for lines that C++ libraries print
+    straight to it, which no Python logger or log level reaches. Python exceptions raised inside still propagate
+    with their messages."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-        import tensorflow  # noqa: F401
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def import_tensorflow_silently() -> None:
+    """Import TensorFlow with its standard error on the null device: for worker processes, whose load-time oneDNN
+    lines would otherwise reach the user's terminal. An import error is still raised."""
+    if "tensorflow" in sys.modules:
+        return
+    with native_stderr_silenced():
+        import tensorflow  # noqa: F401
+
+
+def progress_bar(*args: Any, **kwargs: Any):
+    """A tqdm bar: the notebook widget in an interactive session, plain text where ``MNAS_PROGRESS=text``.
+
+    A notebook executed headless (``mnas reproduce``, papermill) saves a widget bar as its first frame, "0/320"
+    for good, because nothing renders the widget's later states; a text bar writes each state to the cell's
+    output stream, so the saved notebook shows how far it went. ``reproduce.run_notebook`` sets the variable for
+    the kernels it starts.
+    """
+    if os.environ.get(PROGRESS_VARIABLE) == "text":
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm(*args, **kwargs)
 
 
 @contextlib.contextmanager

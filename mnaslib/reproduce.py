@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from mnaslib.profile import DEFAULT_PROFILE, PROFILE_NAMES
+from mnaslib.quiet import PROGRESS_VARIABLE
 
 if TYPE_CHECKING:
     from mnaslib.profile import Profile
@@ -51,17 +52,43 @@ def notebook_paths(notebooks_dir: Path = REPO / "notebooks", names: list[str] | 
 def run_notebook(path: Path, output: Path, parameters: dict, cell_timeout: float | None = None) -> float:
     """Execute one notebook headless with papermill in its own folder; returns the wall time in seconds.
 
-    A notebook that declares an ``interactive`` parameter gets ``False`` (no widgets: their comm messages have hung
-    nbclient headless). ``cell_timeout`` (seconds per cell) turns a hung kernel into an error instead of a wait.
+    Only the parameters the notebook declares are passed (papermill warns about any other). A notebook that
+    declares ``interactive`` gets ``False`` (no widgets: their comm messages have hung nbclient headless). The
+    kernel talks to papermill over local sockets (``LocalKernelManager``) and draws plain-text progress bars
+    (``quiet.progress_bar``). ``cell_timeout`` (seconds per cell) turns a hung kernel into an error instead of a
+    wait.
     """
     import papermill
 
-    if "interactive" in papermill.inspect_notebook(str(path)):
-        parameters = {**parameters, "interactive": False}
+    declared = papermill.inspect_notebook(str(path))
+    parameters = {key: value for key, value in {**parameters, "interactive": False}.items() if key in declared}
     start = time.perf_counter()
-    papermill.execute_notebook(str(path), str(output), parameters=parameters, cwd=str(path.parent),
-                               kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout)
+    previous = os.environ.get(PROGRESS_VARIABLE)
+    os.environ[PROGRESS_VARIABLE] = "text"  # the kernel inherits it
+    try:
+        papermill.execute_notebook(str(path), str(output), parameters=parameters, cwd=str(path.parent),
+                                   kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout,
+                                   kernel_manager_class=local_kernel_manager())
+    finally:
+        if previous is None:
+            os.environ.pop(PROGRESS_VARIABLE)
+        else:
+            os.environ[PROGRESS_VARIABLE] = previous
     return time.perf_counter() - start
+
+
+def local_kernel_manager() -> type:
+    """jupyter_client's kernel manager with the kernel's sockets on local (IPC) files instead of TCP ports: nothing
+    leaves the machine, and ipykernel does not warn "Kernel is running over TCP without encryption"."""
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class LocalKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+    return LocalKernelManager
 
 
 def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os.PathLike = "outputs",

@@ -72,6 +72,21 @@ def latency_spread(trials: pd.DataFrame, target_ms: float, label: str) -> Latenc
                          float(np.mean(lat <= target_ms)), float(np.mean(lat < 40)), float(np.mean(lat > 110)))
 
 
+def where_it_settles(trials: pd.DataFrame, label: str, n: int = 5) -> dict:
+    """Where a search ended up in latency: its ``n`` best-reward networks (range), the median of all its samples
+    and of its last quarter (where the controller has converged), with the latency's provenance."""
+    done = trials[trials["status"] == "done"]
+    if done.empty:
+        raise ValueError(f"search {label!r} has no finished trials to summarise")
+    best = done.sort_values("reward", ascending=False).drop_duplicates("arch_id").head(n)["latency_ms"]
+    last = done.sort_values("id").tail(max(1, len(done) // 4))["latency_ms"]
+    unit = f" (ms) [{done['latency_provenance'].iloc[0]}]"
+    return {"search": label, "samples": len(done),
+            f"{n} best-reward networks{unit}": f"{best.min():.1f}-{best.max():.1f}",
+            f"median of samples{unit}": round(float(done["latency_ms"].median()), 1),
+            f"median of the last quarter{unit}": round(float(last.median()), 1)}
+
+
 def front(trials: pd.DataFrame) -> pd.DataFrame:
     """The finished trials on the accuracy-latency Pareto front, fastest first."""
     done = trials[trials["status"] == "done"].drop_duplicates("arch_id").reset_index(drop=True)

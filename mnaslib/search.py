@@ -89,7 +89,7 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
     again (their step's controller update is not redone). ``stop_after_trials`` ends the call early (used to test
     resuming); the store is consistent at every trial boundary.
     """
-    from tqdm.auto import tqdm
+    from mnaslib.quiet import progress_bar
 
     start = time.perf_counter()
     saved = store.latest_strategy_state()
@@ -106,7 +106,7 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
     pool = _Pool(executor)
     loop = _Loop(space, evaluate, latency, reward, store, pool, reevaluate, stop_after_trials)
     writer = _tensorboard(tensorboard_dir)
-    bar = tqdm(total=steps * batch_size, initial=min(first_step, steps) * batch_size, desc="search",
+    bar = progress_bar(total=steps * batch_size, initial=min(first_step, steps) * batch_size, desc="search",
                disable=not progress, unit="child")
     loop.bar = bar
     try:

@@ -16,7 +16,10 @@ with a zero classifier every gradient below it is zero) and real images.
   a multiplicative reward compares.
 * ``synflow`` (Tanaka et al., 2020, as a NAS proxy by Abdelfattah et al., 2021): the weights replaced by their
   absolute values, an all-ones input, R = sum of the logits in inference mode; the score is
-  sum over weights |w * dR/dw|, returned as its log10 (it spans many orders of magnitude).
+  sum over weights |w * dR/dw|, returned as its log10 (it spans many orders of magnitude). It runs on a float64
+  copy of the network: with every weight positive the activations grow by a factor at every layer, and in float32
+  they overflowed to infinity on deeper networks such as Accel-NASBench's (a NaN score); float64's range is
+  10^308 instead of 10^38.
 * ``grad_norm`` (Abdelfattah et al., 2021): the sum of the L2 norms of the cross-entropy gradient of every weight
   tensor on one labelled batch, in training mode.
 """
@@ -83,20 +86,27 @@ def log_determinant(kernel: np.ndarray) -> float:
     return float(logdet) if sign > 0 else float("-inf")
 
 
+def float64_copy(model: keras.Model) -> keras.Model:
+    """The same network and weights computing in float64 (the input is cast by the first layer)."""
+    def in_float64(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float64"})
+
+    copy = keras.models.clone_model(model, clone_function=in_float64)
+    copy.set_weights([np.asarray(w, dtype=np.float64) for w in model.get_weights()])
+    return copy
+
+
 def synflow(model: keras.Model, input_shape: tuple[int, int, int]) -> float:
-    """log10 of sum |w * dR/dw| with every weight made positive and an all-ones input (R = sum of the logits)."""
-    originals = [w.numpy() for w in model.trainable_weights]
-    try:
-        for weight in model.trainable_weights:
-            weight.assign(tf.abs(weight))
-        with tf.GradientTape() as tape:
-            total = tf.reduce_sum(tf.cast(model(tf.ones((1, *input_shape)), training=False), tf.float64))
-        grads = tape.gradient(total, model.trainable_weights)
-        logs = [math.log10(s) for w, g in zip(model.trainable_weights, grads) if g is not None
-                for s in [float(tf.reduce_sum(tf.abs(tf.cast(w, tf.float64) * tf.cast(g, tf.float64))))] if s > 0]
-    finally:
-        for weight, value in zip(model.trainable_weights, originals):
-            weight.assign(value)
+    """log10 of sum |w * dR/dw| with every weight made positive and an all-ones input (R = sum of the logits),
+    computed on a float64 copy of ``model`` (``model`` itself is left as it was)."""
+    copy = float64_copy(model)
+    for weight in copy.trainable_weights:
+        weight.assign(tf.abs(weight))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(copy(tf.ones((1, *input_shape), tf.float64), training=False))
+    grads = tape.gradient(total, copy.trainable_weights)
+    logs = [math.log10(s) for w, g in zip(copy.trainable_weights, grads) if g is not None
+            for s in [float(tf.reduce_sum(tf.abs(w * g)))] if 0 < s < math.inf]
     if not logs:
         return float("-inf")
     top = max(logs)

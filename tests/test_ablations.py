@@ -1,5 +1,6 @@
 """Ablation helpers: every search gets the profile's budget, tables label every number, Table 6 counts are exact."""
 import math
+from dataclasses import replace
 
 import pytest
 from search_toys import toy_evaluate, toy_latency
@@ -39,6 +40,10 @@ def test_searches_share_the_profile_budget_and_differ_only_in_space_or_reward(pr
     assert no_se.space == {"name": "mnasnet", "se": False}
     cells = make_space(single.space)
     assert (cells.blocks, cells.num_cells) == {"ci": (2, 1), "laptop": (5, 2)}.get(profile, (5, 4))
+    # the laptop's accuracy predictor reads MBConv networks only: its cell-space searches are scored by NASWOT
+    assert ablation_profile(profile, mnasnet).evaluator == base.evaluator
+    assert ablation_profile(profile, multi_cells).evaluator == (
+        {"name": "naswot"} if profile == "laptop" else base.evaluator)
 
 
 def test_every_paper_row_exists():
@@ -113,6 +118,13 @@ def test_table5_claims_are_recomputed_from_paper_rows_and_best_models(tmp_path):
     single, cells, mnas = summaries[:3]
     expected = single.best["latency_ms"] / cells.best["latency_ms"]
     assert claims["ours"].iloc[0].startswith(f"{expected:.2f}x") and claims["holds here"].iloc[0] == (expected > 1)
+    assert claims["holds here"].iloc[2] in (True, False)  # one measure in both spaces: a verdict
+    # scored by different measures (the laptop's predictor in the MnasNet space, NASWOT in the cell space): none
+    other = cells.trials.copy()
+    other["extra"] = [{**(e or {}), "accuracy_provenance": "proxy (NASWOT score at initialisation, ...)"}
+                      for e in other["extra"]]
+    mixed = table5_claims([single, replace(cells, trials=other), mnas])
+    assert mixed["holds here"].iloc[2].startswith("not testable here: the two spaces' children were scored by")
     with pytest.raises(ValueError, match="needs the three Table 5 searches"):
         table5_claims(summaries[1:])
 

@@ -55,6 +55,6 @@ def test_a_benchmark_replaces_the_evaluator():
     """`mnas search --profile laptop --set benchmark=accel-nasbench` searches the benchmark, and its run record
     names no evaluator whose scores it does not hold."""
     profile = load_profile("laptop", {"benchmark": "nasbench-macro"})
-    assert load_profile("laptop").evaluator == {"name": "naswot"} and profile.evaluator is None
+    assert load_profile("laptop").evaluator == {"name": "accel-predictor"} and profile.evaluator is None
     assert "evaluator" not in profile.to_dict()
     assert type(make_evaluator(profile)).__name__ == "BenchmarkEvaluator"

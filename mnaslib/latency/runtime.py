@@ -18,6 +18,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from mnaslib.quiet import native_stderr_silenced
+
 
 def package_version(name: str) -> str | None:
     try:
@@ -46,8 +48,9 @@ def interpreter(flatbuffer: bytes, num_threads: int = 1, seed: int = 0) -> tuple
         import tensorflow as tf
 
         Interpreter = tf.lite.Interpreter
-    loaded = Interpreter(model_content=flatbuffer, num_threads=num_threads)
-    loaded.allocate_tensors()
+    with native_stderr_silenced():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        loaded = Interpreter(model_content=flatbuffer, num_threads=num_threads)
+        loaded.allocate_tensors()
     rng = np.random.default_rng(seed)
     inputs = loaded.get_input_details()
     for detail in inputs:

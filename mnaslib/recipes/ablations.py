@@ -75,10 +75,18 @@ def ablation_profile(profile: str | os.PathLike | Profile, search: AblationSearc
 
     Replaced, not merged: merging ``{"name": "accuracy"}`` into ``{"name": "mnas_soft", "target_ms": 75}`` would
     keep a target the accuracy reward refuses, and merging a cell space into the MnasNet one would mix options.
+    The accuracy predictor learnt from Accel-NASBench (``evaluator: accel-predictor``) reads MBConv networks only, so
+    a cell-space search of such a profile scores its children by NASWOT instead; its label says so, and
+    ``claims.table5_claims`` then gives no accuracy verdict across the two spaces.
     """
+    from mnaslib.components import PREDICTOR
+
     base = load_profile(profile, {"seed": int(seed)})
+    changes: dict[str, Any] = {}
+    if search.space.get("name") != "mnasnet" and (base.evaluator or {}).get("name") == PREDICTOR:
+        changes["evaluator"] = {"name": "naswot"}
     return base.search_with(space=dict(search.space),
-                            reward=dict(search.reward) if search.reward is not None else base.reward)
+                            reward=dict(search.reward) if search.reward is not None else base.reward, **changes)
 
 
 @dataclass(frozen=True)

@@ -95,11 +95,11 @@ def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seed
     ``seed + 1000 a + k``), each search in its own resumable folder ``run_dir/<arm>_seed<s>``."""
     from mnaslib.components import search_from_profile
 
-    from tqdm.auto import tqdm
+    from mnaslib.quiet import progress_bar
 
     seeds = profile.notebooks.benchmark_seeds if seeds is None else seeds
     results = {}
-    with tqdm(total=len(arms) * seeds, desc="searches", unit="search", disable=not progress) as bar:
+    with progress_bar(total=len(arms) * seeds, desc="searches", unit="search", disable=not progress) as bar:
         for index, arm in enumerate(arms):
             runs = ArmRuns(arm, [seed + 1000 * index + k for k in range(seeds)])
             changes = dict(arm.overrides)

@@ -8,6 +8,7 @@ Accel-NASBench's ImageNet trainings (through its surrogate, labelled with its he
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -115,3 +116,57 @@ class BenchmarkEvaluator:
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+@lru_cache(maxsize=2)
+def load_predictor(path: str | None = None):
+    """Accel-NASBench's predictor of ``accel_predictor``, fitted once per process on the choosing part."""
+    from mnaslib.tabular.accel_nasbench import load_results
+    from mnaslib.tabular.accel_predictor import AccelPredictor
+
+    return AccelPredictor.fit(load_results(path))
+
+
+@dataclass(frozen=True)
+class PredictorEvaluator:
+    """Score each MnasNet-space child by the ImageNet top-1 that ``accel_predictor``'s model, fitted on
+    Accel-NASBench's choosing part, predicts for it (``evaluator: accel-predictor``).
+
+    Why: on Accel-NASBench's verdict part it ranks trained networks far better than NASWOT or the parameter count
+    (``benchmarks/accel_fidelity.py``; the README's table), in milliseconds a child, and its value is on the
+    accuracy scale, so the reward trades accuracy against latency as the paper's does. Its label carries the
+    verdict-part error and what it cannot see of a MnasNet-space child (``accel_predictor.CANNOT_SEE``). The
+    children are scored in the search's own process: shipping them to workers would cost more than scoring them.
+    """
+
+    path: str | None = None
+    in_process = True
+
+    @property
+    def predictor(self):
+        return load_predictor(self.path)
+
+    def describe(self) -> str:
+        return self.predictor.provenance.label
+
+    def check(self) -> None:
+        self.predictor  # locates, checks and parses the archive, and fits: a missing file fails here, once
+
+    def data_source(self) -> dict[str, Any]:
+        from mnaslib.tabular.accel_nasbench import ACCEL_NASBENCH
+
+        return {"name": "accel-nasbench", "fingerprint": f"sha256:{ACCEL_NASBENCH.sha256}",
+                "source": str(ACCEL_NASBENCH.locate(self.path)), "predictor": self.predictor.name}
+
+    def __call__(self, job: Job) -> ChildMetrics:
+        from mnaslib.arch import Arch
+        from mnaslib.latency.ops import arch_ops, arch_params
+
+        if not isinstance(job.arch, Arch) or len(job.arch.blocks) != 7:
+            raise ValueError("evaluator accel-predictor scores MnasNet-space networks (7 blocks of MBConv or conv "
+                             f"layers), not {type(job.arch).__name__}")
+        start = time.perf_counter()
+        top1 = float(self.predictor.predict([job.arch])[0])
+        return ChildMetrics(top1 / 100.0, self.describe(), trainable_params=arch_params(job.arch),
+                            mult_adds=sum(op.mult_adds for op in arch_ops(job.arch)), train_seconds=0.0,
+                            eval_seconds=time.perf_counter() - start, extra={"predicted_top1_percent": top1})
