@@ -88,3 +88,14 @@ def test_cross_validation_ranks_the_choosing_part_and_counts_need_no_fit(table):
     ridge = ap.cross_validate("blocks_ridge", X, y)
     assert ridge["kendall"] > params["kendall"] and ridge["rmse"] < 2.0
     assert np.isfinite(ap.size_extrapolation("size_ridge", X, y)["kendall_outside_sizes"])
+
+
+def test_a_run_recorded_with_naswot_resumes_under_its_own_evaluator_only(tmp_path, table):
+    """Runs recorded before the laptop switched evaluators resume with ``--set evaluator=naswot``; the new default
+    refuses them, naming the evaluator, instead of mixing two measures in one run."""
+    naswot = load_profile("ci", {"evaluator": {"name": "naswot", "images": 16}})
+    search_from_profile(naswot, tmp_path / "run", progress=False, stop_after_trials=2)
+    with pytest.raises(ValueError, match="evaluator: stored {'name': 'naswot', 'images': 16}, now {'name': "
+                                         "'accel-predictor'}"):
+        search_from_profile(load_profile("ci", PREDICTOR), tmp_path / "run", progress=False)
+    assert search_from_profile(naswot, tmp_path / "run", progress=False).trials == 4
