@@ -95,7 +95,6 @@ def test_a_run_recorded_with_naswot_resumes_under_its_own_evaluator_only(tmp_pat
     refuses them, naming the evaluator, instead of mixing two measures in one run."""
     naswot = load_profile("ci", {"evaluator": {"name": "naswot", "images": 16}})
     search_from_profile(naswot, tmp_path / "run", progress=False, stop_after_trials=2)
-    with pytest.raises(ValueError, match="evaluator: stored {'name': 'naswot', 'images': 16}, now {'name': "
-                                         "'accel-predictor'}"):
+    with pytest.raises(ValueError, match="evaluator.name: stored 'naswot', now 'accel-predictor'"):
         search_from_profile(load_profile("ci", PREDICTOR), tmp_path / "run", progress=False)
     assert search_from_profile(naswot, tmp_path / "run", progress=False).trials == 4
