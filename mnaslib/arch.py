@@ -23,13 +23,15 @@ Op semantics (documented choices where the paper is silent):
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
-from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.buildable import DEPLOYMENT, BuildOptions, as_int
+from mnaslib.errors import UserError, shown
 
 if TYPE_CHECKING:
     import keras
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 # Bounds far above any mobile network (A1 has 7 blocks, 4 layers, k5, e6, 1280 filters), so a typo such as r1000000
 # is refused at once instead of building for minutes.
 MAX_BLOCKS, MAX_REPEATS, MAX_KERNEL, MAX_EXPANSION, MAX_FILTERS = 32, 32, 15, 16, 8192
+ARCH_KEYS = ("name", "stem_filters", "block_strings", "head_filters", "dropout", "se_gate", "arch_id")
 OPS = ("mbconv", "conv")  # how a block's layers are built; the paper's ConvOp names map onto them (CONV_OPS)
 # The paper's ConvOp choices, each as (BlockSpec.op, expansion): the one vocabulary both the block strings and the
 # space use, so the expansion is read off the table rather than out of a name.
@@ -106,16 +109,16 @@ class BlockSpec:
     def from_string(cls, text: str) -> "BlockSpec":
         """Parse one block string; every malformed part raises a ``ValueError`` that names it."""
         if not isinstance(text, str):
-            raise ValueError(f"a block string must be text such as 'r2_k3_s22_e6_i16_o24_se0.25', got {text!r} "
+            raise UserError(f"a block string must be text such as 'r2_k3_s22_e6_i16_o24_se0.25', got {text!r} "
                              f"({type(text).__name__})")
         if not text.strip():
-            raise ValueError(f"empty block string {text!r}; expected e.g. 'r2_k3_s22_e6_i16_o24_se0.25'")
+            raise UserError(f"empty block string {text!r}; expected e.g. 'r2_k3_s22_e6_i16_o24_se0.25'")
         values: dict[str, str] = {}
         skip, op = "identity", "mbconv"
         for part in text.strip().split("_"):
             if part in ("noskip", "poolskip"):
                 if skip != "identity":
-                    raise ValueError(f"block string {text!r}: more than one skip flag ('noskip'/'poolskip')")
+                    raise UserError(f"block string {text!r}: more than one skip flag ('noskip'/'poolskip')")
                 skip = "none" if part == "noskip" else "pool"
                 continue
             if part == "conv":
@@ -123,32 +126,32 @@ class BlockSpec:
                 continue
             match = _KEY_RE.match(part)
             if not match or not match.group(2):
-                raise ValueError(f"block string {text!r}: unknown part {part!r}; known keys are r, k, s, e, i, o, "
+                raise UserError(f"block string {text!r}: unknown part {part!r}; known keys are r, k, s, e, i, o, "
                                  "se and the flags noskip, poolskip, conv")
             key, value = match.groups()
             if key in values:
-                raise ValueError(f"block string {text!r}: key {key!r} given twice")
+                raise UserError(f"block string {text!r}: key {key!r} given twice")
             values[key] = value
         for key, meaning in (("r", "repeats"), ("k", "kernel"), ("s", "strides"), ("e", "expansion"),
                              ("i", "input filters"), ("o", "output filters")):
             if key not in values:
-                raise ValueError(f"block string {text!r}: missing {meaning} ('{key}...')")
+                raise UserError(f"block string {text!r}: missing {meaning} ('{key}...')")
         stride_text = values["s"]
         if not re.fullmatch(r"[0-9][0-9]?", stride_text) or len(set(stride_text)) != 1:
-            raise ValueError(f"block string {text!r}: strides 's{stride_text}' must be two equal digits, 's11' or "
+            raise UserError(f"block string {text!r}: strides 's{stride_text}' must be two equal digits, 's11' or "
                              "'s22'")
         stride = int(stride_text[0])
         if stride not in (1, 2):
-            raise ValueError(f"block string {text!r}: stride {stride} is not supported; use s11 or s22")
+            raise UserError(f"block string {text!r}: stride {stride} is not supported; use s11 or s22")
         ints = {key: _parse_int(text, key, values[key]) for key in "rkeio"}
         se_ratio = _parse_float(text, "se", values["se"]) if "se" in values else 0.0
         if not 0.0 < se_ratio <= 1.0 and "se" in values:
-            raise ValueError(f"block string {text!r}: se ratio {se_ratio} must be in (0, 1]")
+            raise UserError(f"block string {text!r}: se ratio {se_ratio} must be in (0, 1]")
         try:
             return cls(repeats=ints["r"], kernel=ints["k"], stride=stride, expand_ratio=ints["e"],
                        in_filters=ints["i"], out_filters=ints["o"], se_ratio=se_ratio, skip=skip, op=op)
         except ValueError as err:
-            raise ValueError(f"block string {text!r}: {err}") from None
+            raise UserError(f"block string {text!r}: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ class Arch:
             strings = [s for s in re.split(r"[\s,]+", strings) if s]
         blocks = tuple(BlockSpec.from_string(s) for s in strings)
         if not blocks:
-            raise ValueError("no block strings given")
+            raise UserError("no block strings given")
         return cls(blocks, stem_filters if stem_filters is not None else blocks[0].in_filters, head_filters, name,
                    se_gate=se_gate)
 
@@ -232,39 +235,55 @@ class Arch:
     @classmethod
     def from_dict(cls, values: dict) -> "Arch":
         """Inverse of ``to_dict``; a bare ``{"block_strings": [...]}`` also works (stem from the first block).
-        A stored ``arch_id`` must match the parsed network, so a hand-edited file cannot pass for another."""
+        A stored ``arch_id`` must match the parsed network, so a hand-edited file cannot pass for another; a key
+        this form does not have (``stem_filter``) and a value of the wrong type (``head_filters: 12.9``) are
+        refused, never ignored or truncated."""
         if not isinstance(values, dict) or "block_strings" not in values:
-            raise ValueError("an architecture file needs a 'block_strings' list (and optionally 'stem_filters', "
-                             "'head_filters', 'name', 'se_gate'); write one with `mnas export MODEL -o arch.json`")
-        arch = cls.from_block_strings(values["block_strings"], values.get("stem_filters"),
-                                      int(values.get("head_filters", 1280)), str(values.get("name", "")),
-                                      str(values.get("se_gate", "sigmoid")))
+            raise UserError("an architecture file needs a 'block_strings' list (and optionally 'stem_filters', "
+                            "'head_filters', 'name', 'se_gate'); write one with `mnas export MODEL -o arch.json`")
+        unknown = sorted(set(values) - set(ARCH_KEYS))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], ARCH_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UserError(f"unknown architecture key {shown(unknown[0])}{hint}; known: {', '.join(ARCH_KEYS)}")
+        strings = values["block_strings"]
+        if not (isinstance(strings, str) or isinstance(strings, list) and all(isinstance(b, str) for b in strings)):
+            raise UserError(f"block_strings must be a list of block strings (text), got {shown(strings)}")
+        for key in ("name", "se_gate"):
+            if not isinstance(values.get(key, ""), str):
+                raise UserError(f"{key} must be text, got {shown(values[key])}")
+        stem = None if values.get("stem_filters") is None else as_int(values["stem_filters"], "stem_filters")
+        arch = cls.from_block_strings(strings, stem, as_int(values.get("head_filters", 1280), "head_filters"),
+                                      values.get("name", ""), values.get("se_gate", "sigmoid"))
         if "dropout" in values:
-            arch = replace(arch, dropout=float(values["dropout"]))
+            dropout = values["dropout"]
+            if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+                raise UserError(f"dropout must be a number in [0, 1), got {shown(dropout)}")
+            arch = replace(arch, dropout=float(dropout))
         if "arch_id" in values and values["arch_id"] != arch.arch_id:
-            raise ValueError(f"arch_id {values['arch_id']!r} does not match the block strings (id {arch.arch_id}); "
-                             "remove the arch_id or fix the blocks")
+            raise UserError(f"arch_id {shown(values['arch_id'])} does not match the block strings (id "
+                            f"{arch.arch_id}); remove the arch_id or fix the blocks")
         return arch
 
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise ValueError(message)
+        raise UserError(message)
 
 
 def _parse_int(text: str, key: str, value: str) -> int:
     if not re.fullmatch(r"-?[0-9]+", value):  # ASCII digits only: int() would also read full-width ones
-        raise ValueError(f"block string {text!r}: '{key}{value}' needs an integer after '{key}'")
+        raise UserError(f"block string {text!r}: '{key}{value}' needs an integer after '{key}'")
     number = int(value)
     if number < 0:
-        raise ValueError(f"block string {text!r}: '{key}{value}' must not be negative")
+        raise UserError(f"block string {text!r}: '{key}{value}' must not be negative")
     return number
 
 
 def _parse_float(text: str, key: str, value: str) -> float:
     if not re.fullmatch(r"[0-9]*\.?[0-9]+(e-?[0-9]+)?", value):  # ASCII only, like _parse_int
-        raise ValueError(f"block string {text!r}: '{key}{value}' needs a number after '{key}'")
+        raise UserError(f"block string {text!r}: '{key}{value}' needs a number after '{key}'")
     number = float(value)
     if not math.isfinite(number):
-        raise ValueError(f"block string {text!r}: '{key}{value}' must be finite")
+        raise UserError(f"block string {text!r}: '{key}{value}' must be finite")
     return number

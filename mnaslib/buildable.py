@@ -17,6 +17,8 @@ import operator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from mnaslib.errors import UserError
+
 if TYPE_CHECKING:
     import keras
 
@@ -28,21 +30,21 @@ def as_int(value: Any, what: str) -> int:
     """An integer (Python or numpy) as ``int``; anything else, floats and booleans included, is a ``ValueError``
     naming ``what``: ``steps: 1.5`` or ``True`` is a mistake, not a count."""
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be an integer, got {value!r}")
+        raise UserError(f"{what} must be an integer, got {value!r}")
     try:
         return operator.index(value)
     except TypeError:
-        raise ValueError(f"{what} must be an integer, got {value!r}") from None
+        raise UserError(f"{what} must be an integer, got {value!r}") from None
 
 
 def check_build_options(depth_multiplier: float, input_size: int, num_classes: int) -> None:
     """The options every builder and cost model refuses, with one set of messages."""
     if depth_multiplier <= 0 or not math.isfinite(depth_multiplier):
-        raise ValueError(f"depth_multiplier must be a positive number, got {depth_multiplier!r}")
+        raise UserError(f"depth_multiplier must be a positive number, got {depth_multiplier!r}")
     if input_size < 8 or input_size > MAX_INPUT_SIZE:
-        raise ValueError(f"input_size must be between 8 and {MAX_INPUT_SIZE} pixels, got {input_size}")
+        raise UserError(f"input_size must be between 8 and {MAX_INPUT_SIZE} pixels, got {input_size}")
     if num_classes < 1 or num_classes > MAX_CLASSES:
-        raise ValueError(f"num_classes must be between 1 and {MAX_CLASSES:,}, got {num_classes}")
+        raise UserError(f"num_classes must be between 1 and {MAX_CLASSES:,}, got {num_classes}")
 
 
 @dataclass(frozen=True)
@@ -64,19 +66,19 @@ class BuildOptions:
 
     def __post_init__(self) -> None:
         if isinstance(self.depth_multiplier, (bool, str)):
-            raise ValueError(f"depth_multiplier must be a positive number, got {self.depth_multiplier!r}")
+            raise UserError(f"depth_multiplier must be a positive number, got {self.depth_multiplier!r}")
         try:
             object.__setattr__(self, "depth_multiplier", float(self.depth_multiplier))
         except (TypeError, ValueError):
-            raise ValueError(f"depth_multiplier must be a positive number, got {self.depth_multiplier!r}") from None
+            raise UserError(f"depth_multiplier must be a positive number, got {self.depth_multiplier!r}") from None
         object.__setattr__(self, "input_size", as_int(self.input_size, "input_size"))
         object.__setattr__(self, "num_classes", as_int(self.num_classes, "num_classes"))
         object.__setattr__(self, "stem_stride", as_int(self.stem_stride, "stem_stride"))
         check_build_options(self.depth_multiplier, self.input_size, self.num_classes)
         if self.stem_stride not in (1, 2):
-            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+            raise UserError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
         if self.dropout is not None and not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
 
     def replace(self, **changes: Any) -> "BuildOptions":
         """A copy with some options changed (validated again)."""

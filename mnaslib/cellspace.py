@@ -49,6 +49,7 @@ from keras import layers
 
 from mnaslib.blocks import batch_norm, conv_initializer
 from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.errors import UserError
 from mnaslib.models import classifier_head, round_filters
 from mnaslib.space import Decision, validate_tokens
 
@@ -69,12 +70,12 @@ class CellBlock:
         object.__setattr__(self, "inputs", tuple(int(i) for i in self.inputs))
         object.__setattr__(self, "ops", tuple(self.ops))
         if len(self.inputs) != 2 or len(self.ops) != 2:
-            raise ValueError(f"a cell block has exactly two inputs and two ops, got {self.inputs} and {self.ops}")
+            raise UserError(f"a cell block has exactly two inputs and two ops, got {self.inputs} and {self.ops}")
         for op in self.ops:
             if op not in OPS:
-                raise ValueError(f"unknown cell op {op!r}; known: {', '.join(OPS)}")
+                raise UserError(f"unknown cell op {op!r}; known: {', '.join(OPS)}")
         if min(self.inputs) < 0:
-            raise ValueError(f"block inputs must be >= 0, got {self.inputs}")
+            raise UserError(f"block inputs must be >= 0, got {self.inputs}")
 
 
 @dataclass(frozen=True)
@@ -96,16 +97,16 @@ class CellArch:
         for kind in CELL_KINDS:
             blocks = self.cell(kind)
             if not blocks:
-                raise ValueError(f"the {kind} cell needs at least one block")
+                raise UserError(f"the {kind} cell needs at least one block")
             for index, block in enumerate(blocks):
                 if max(block.inputs) >= 2 + index:
-                    raise ValueError(f"{kind} cell, block {index + 1}: input {max(block.inputs)} does not exist yet "
+                    raise UserError(f"{kind} cell, block {index + 1}: input {max(block.inputs)} does not exist yet "
                                      f"(block {index + 1} can use h0, h1 and blocks 1..{index}, i.e. 0..{index + 1})")
 
     def cell(self, kind: str) -> tuple[CellBlock, ...]:
         """The blocks of the ``normal`` or ``reduction`` cell."""
         if kind not in CELL_KINDS:
-            raise ValueError(f"unknown cell kind {kind!r}; expected one of {CELL_KINDS}")
+            raise UserError(f"unknown cell kind {kind!r}; expected one of {CELL_KINDS}")
         return self.normal if kind == "normal" else self.reduction
 
     def output_states(self, kind: str) -> list[int]:
@@ -162,7 +163,7 @@ class CellArch:
         dropout = options.dropout or 0.0
         reductions = self.stem_cells + 2
         if input_size < stem_stride * 2 ** reductions:
-            raise ValueError(f"input_size {input_size} is too small: a stem stride of {stem_stride} and "
+            raise UserError(f"input_size {input_size} is too small: a stem stride of {stem_stride} and "
                              f"{reductions} reduction cells need at least {stem_stride * 2 ** reductions} pixels")
 
         inputs = keras.Input((input_size, input_size, 3), name="image")
@@ -198,14 +199,14 @@ class CellSpace:
 
     def __post_init__(self) -> None:
         if isinstance(self.blocks, bool) or not isinstance(self.blocks, (int, np.integer)) or self.blocks < 1:
-            raise ValueError(f"blocks must be an integer >= 1, got {self.blocks!r}")
+            raise UserError(f"blocks must be an integer >= 1, got {self.blocks!r}")
         _check_network(self.num_cells, self.filters, self.stem_filters, self.stem_cells)
         object.__setattr__(self, "ops", tuple(self.ops))
         if not self.ops:
-            raise ValueError("the op list is empty")
+            raise UserError("the op list is empty")
         for op in self.ops:
             if op not in OPS:
-                raise ValueError(f"unknown cell op {op!r}; known: {', '.join(OPS)}")
+                raise UserError(f"unknown cell op {op!r}; known: {', '.join(OPS)}")
         decisions = []
         for kind in CELL_KINDS:
             for b in range(self.blocks):
@@ -231,7 +232,7 @@ class CellSpace:
     def check_tokens(self, tokens: Sequence[int]) -> list[int]:
         """Validate a token list, naming the first bad position and its decision."""
         if len(tokens) != len(self._decisions):
-            raise ValueError(f"expected {len(self._decisions)} tokens ({len(PER_BLOCK)} per block x {self.blocks} "
+            raise UserError(f"expected {len(self._decisions)} tokens ({len(PER_BLOCK)} per block x {self.blocks} "
                              f"blocks x 2 cells), got {len(tokens)}")
         return validate_tokens(tokens, self._decisions)
 
@@ -252,17 +253,17 @@ class CellSpace:
         settings = ("num_cells", "filters", "stem_filters", "stem_cells")
         for setting in settings:
             if getattr(arch, setting) != getattr(self, setting):
-                raise ValueError(f"the space fixes {setting} = {getattr(self, setting)}, the architecture has "
+                raise UserError(f"the space fixes {setting} = {getattr(self, setting)}, the architecture has "
                                  f"{getattr(arch, setting)}")
         tokens: list[int] = []
         for kind in CELL_KINDS:
             blocks = arch.cell(kind)
             if len(blocks) != self.blocks:
-                raise ValueError(f"the space has {self.blocks} blocks per cell, the {kind} cell has {len(blocks)}")
+                raise UserError(f"the space has {self.blocks} blocks per cell, the {kind} cell has {len(blocks)}")
             for b, block in enumerate(blocks):
                 for op in block.ops:
                     if op not in self.ops:
-                        raise ValueError(f"{kind} cell, block {b + 1}: op {op!r} is not a choice of this space "
+                        raise UserError(f"{kind} cell, block {b + 1}: op {op!r} is not a choice of this space "
                                          f"{self.ops}")
                 tokens += [*block.inputs, self.ops.index(block.ops[0]), self.ops.index(block.ops[1])]
         return tokens
@@ -297,7 +298,7 @@ def _check_network(num_cells: int, filters: int, stem_filters: int, stem_cells: 
     for label, value, low in (("num_cells", num_cells, 1), ("filters", filters, 1), ("stem_filters", stem_filters, 1),
                               ("stem_cells", stem_cells, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{label} must be an integer >= {low}, got {value!r}")
+            raise UserError(f"{label} must be an integer >= {low}, got {value!r}")
 
 
 def _state_name(index: int) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable, as_int
+from mnaslib.errors import UserError
 from mnaslib.labels import Labelled
 
 if TYPE_CHECKING:
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 SPACES = ("mnasnet", "nasnet-cell")
 PREDICTOR = "accel-predictor"  # the evaluator name of mnaslib.tabular.evaluator.PredictorEvaluator
+PROXY_LIMITS = {"image_size": 1024, "epochs": 1000, "batch_size": 65_536, "val_size": 10_000_000,
+                "max_train": 100_000_000, "width_multiplier": 16}
+PROXY_FRACTIONS = {"warmup_fraction": (0.0, 1.0, True), "label_smoothing": (0.0, 1.0, False),
+                   "bn_momentum": (0.0, 1.0, False)}  # (lowest, highest, highest allowed)
 
 
 def make_space(config: Mapping[str, Any]):
@@ -35,9 +40,9 @@ def make_space(config: Mapping[str, Any]):
     if name == "mnasnet":
         unknown = set(options) - {"se"}
         if unknown:
-            raise ValueError(f"unknown mnasnet space options {sorted(unknown)}; known: ['se']")
+            raise UserError(f"unknown mnasnet space options {sorted(unknown)}; known: ['se']")
         if not isinstance(options.get("se", True), bool):
-            raise ValueError(f"space.se must be true or false, got {options['se']!r}")
+            raise UserError(f"space.se must be true or false, got {options['se']!r}")
         from mnaslib.space import MnasNetSpace
 
         return MnasNetSpace(se_ratios=(0.0, 0.25) if options.get("se", True) else (0.0,))
@@ -47,8 +52,8 @@ def make_space(config: Mapping[str, Any]):
         try:
             return CellSpace(**options)
         except TypeError as err:
-            raise ValueError(f"bad nasnet-cell space options {options}: {err}") from None
-    raise ValueError(f"unknown search space {name!r}; known: {', '.join(SPACES)} (or set benchmark: to search a "
+            raise UserError(f"bad nasnet-cell space options {options}: {err}") from None
+    raise UserError(f"unknown search space {name!r}; known: {', '.join(SPACES)} (or set benchmark: to search a "
                      "tabular benchmark's own space)")
 
 
@@ -62,7 +67,7 @@ def check_strategy(config: Mapping[str, Any]) -> None:
         population = as_int(options.get("population_size", 64), "strategy.population_size")
         sample = as_int(options.get("sample_size", 16), "strategy.sample_size")
         if population < 2 or not 1 <= sample <= population:
-            raise ValueError(f"evolution needs population_size >= 2 and 1 <= sample_size <= population_size, got "
+            raise UserError(f"evolution needs population_size >= 2 and 1 <= sample_size <= population_size, got "
                              f"{population} and {sample}")
 
 
@@ -116,18 +121,29 @@ def proxy_task(config: Mapping[str, Any], seed: int = 0) -> "ProxyTask":
     known = {f.name: f for f in fields(ProxyTask)}
     unknown = set(values) - set(known)
     if unknown:
-        raise ValueError(f"unknown proxy settings {sorted(unknown)}; known: {sorted(known)}")
+        raise UserError(f"unknown proxy settings {sorted(unknown)}; known: {sorted(known)}")
     for key, value in values.items():
         values[key] = _typed(value, str(known[key].type), f"proxy.{key}")
     task = ProxyTask(**{**values, "seed": seed})
     if task.dataset not in DATASETS:
-        raise ValueError(f"unknown proxy.dataset {task.dataset!r}; known: {', '.join(DATASETS)}")
+        raise UserError(f"unknown proxy.dataset {task.dataset!r}; known: {', '.join(DATASETS)}")
     for key in ("image_size", "epochs", "batch_size", "val_size"):
         if getattr(task, key) < 1:
-            raise ValueError(f"proxy.{key} must be >= 1, got {getattr(task, key)}")
+            raise UserError(f"proxy.{key} must be >= 1, got {getattr(task, key)}")
+    for key, high in PROXY_LIMITS.items():
+        if getattr(task, key) is not None and getattr(task, key) > high:
+            raise UserError(f"proxy.{key} must be at most {high:,}, got {getattr(task, key):,}")
+    if task.max_train is not None and task.max_train < 1:
+        raise UserError(f"proxy.max_train must be >= 1 (or null: all of it), got {task.max_train}")
     for key in ("width_multiplier", "learning_rate"):
         if not 0 < getattr(task, key) < math.inf:
-            raise ValueError(f"proxy.{key} must be a positive number, got {getattr(task, key)}")
+            raise UserError(f"proxy.{key} must be a positive number, got {getattr(task, key)}")
+    for key, (low, high, closed) in PROXY_FRACTIONS.items():
+        value = getattr(task, key)
+        if not (low <= value <= high if closed else low <= value < high):
+            raise UserError(f"proxy.{key} must be in [{low}, {high}{']' if closed else ')'}, got {value}")
+    if task.stem_stride not in (None, 1, 2):
+        raise UserError(f"proxy.stem_stride must be 1, 2 or null (chosen from image_size), got {task.stem_stride}")
     return task
 
 
@@ -140,12 +156,12 @@ def _typed(value: Any, annotation: str, what: str) -> Any:
         return as_int(value, what)
     if base == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{what} must be a number, got {value!r}")
+            raise UserError(f"{what} must be a number, got {value!r}")
         return float(value)
     if base == "bool" and not isinstance(value, bool):
-        raise ValueError(f"{what} must be true or false, got {value!r}")
+        raise UserError(f"{what} must be true or false, got {value!r}")
     if base == "str" and not isinstance(value, str):
-        raise ValueError(f"{what} must be text, got {value!r}")
+        raise UserError(f"{what} must be text, got {value!r}")
     return value
 
 
@@ -163,13 +179,13 @@ def make_evaluator(profile: "Profile") -> "Evaluator":
     options = dict(profile.evaluator or {"name": "trained"})
     name = options.pop("name")
     if name in ("trained", PREDICTOR) and options:
-        raise ValueError(f"evaluator {name} takes no options, got {sorted(options)}")
+        raise UserError(f"evaluator {name} takes no options, got {sorted(options)}")
     if name == "trained":
         return ProxyEvaluator(task)
     if name == PREDICTOR:
         if profile.space.get("name", "mnasnet") != "mnasnet":
-            raise ValueError(f"evaluator {PREDICTOR} scores MnasNet-space networks, not {profile.space['name']}; "
-                             "use evaluator naswot or trained for this space")
+            raise UserError(f"evaluator {PREDICTOR} scores MnasNet-space networks, not {profile.space['name']}; "
+                            "use evaluator naswot or trained for this space")
         from mnaslib.tabular.evaluator import PredictorEvaluator
 
         return PredictorEvaluator()
@@ -190,7 +206,7 @@ def search_space(profile: "Profile"):
 
     name = profile.benchmark["name"]
     if profile.space.get("name", "mnasnet") not in ("mnasnet", name) or len(profile.space) > 1:
-        raise ValueError(f"benchmark {name} searches its own space; remove the space section {profile.space} (or "
+        raise UserError(f"benchmark {name} searches its own space; remove the space section {profile.space} (or "
                          f"set space.name: {name})")
     return benchmark_space(name, profile.benchmark.get("space"))
 
@@ -210,6 +226,9 @@ def check_profile(profile: "Profile") -> None:
     check_strategy(profile.strategy)
     make_reward(profile.reward)
     make_latency(profile.latency, deployment_options(profile))
+    from mnaslib.executors import check_executor
+
+    check_executor(profile.executor)
     if profile.benchmark is None:
         make_evaluator(profile)
     else:
@@ -289,7 +308,7 @@ def reuse_identical_run(profile: "Profile", run_dir: str | os.PathLike,
     for candidate in map(Path, candidates):
         if not (candidate / STORE_FILENAME).is_file():
             continue
-        with TrialStore(candidate / STORE_FILENAME) as store:
+        with TrialStore(candidate / STORE_FILENAME, read_only=True) as store:
             runs, trials = store.runs(), store.trials()
         finished = [t for t in trials if t["status"] in ("done", "failed")]
         stored = {k: v for k, v in (runs[-1]["config"] if runs else {}).items() if k in wanted}

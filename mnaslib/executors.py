@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Any, Mapping
 
+from mnaslib.errors import UserError
 from mnaslib.quiet import import_tensorflow_silently, worker_environment
 
 WORKER_TASKS = 8  # children a process worker trains before it is replaced (a new one starts in about 10 s)
@@ -34,7 +35,7 @@ _PR_SET_PDEATHSIG = 1
 _WATCH_INTERVAL_S = 1.0
 
 
-class ClusterLost(RuntimeError):
+class ClusterLost(UserError, RuntimeError):
     """The Dask scheduler cannot be reached: nothing more can be evaluated until one is started again."""
 
 

@@ -53,7 +53,7 @@ def load_view(run_dir: str | os.PathLike, label: str | None = None) -> RunView:
     from mnaslib.store import STORE_FILENAME, TrialStore
 
     trials, _ = load_run(run_dir)
-    with TrialStore(Path(run_dir) / STORE_FILENAME) as store:
+    with TrialStore(Path(run_dir) / STORE_FILENAME, read_only=True) as store:
         runs = store.runs()
     config = {k: v for k, v in runs[-1]["config"].items() if k not in ("data", "reevaluate")}
     profile = Profile.from_dict(config)

@@ -14,6 +14,7 @@ change the schedule, not the search).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any, ClassVar, Mapping
 import yaml
 
 from mnaslib.buildable import as_int
+from mnaslib.errors import ProfileError, shown
+from mnaslib.profile_yaml import MAX_INTEGER, Refused, check_plain, load_yaml
 
 PROFILE_NAMES = ("ci", "laptop", "paper")
 DEFAULT_PROFILE = "laptop"
@@ -31,10 +34,11 @@ EVALUATORS = ("trained", "naswot", "accel-predictor")
 SECTIONS = ("space", "strategy", "reward", "latency", "proxy", "executor")
 RESUMABLE_KEYS = ("profile", "steps", "executor", "notes")
 ALL = "all"  # a budget selection naming every network
-
-
-class ProfileError(ValueError):
-    """A profile that cannot run: unknown key, wrong type, bad value, unreadable YAML. One line, with the fix."""
+MAX_WORKERS = 1024
+MAX_COUNT = 1_000_000  # any notebook budget's count
+MAX_STEPS = 1_000_000
+MAX_BATCH_SIZE = 4096  # children sampled per step (the paper's search: 8,000 children in all)
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_. +-]{0,99}$")  # a profile's name names a folder of `mnas reproduce`
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -100,13 +104,13 @@ class NotebookBudgets:
                 models[key] = _selection(models[key], f"notebooks.models.{key}")
         for key in ("host_runs", "host_warmup", "host_rounds"):
             if key in models:
-                models[key] = as_int(models[key], f"notebooks.models.{key}")
+                models[key] = _count(models[key], f"notebooks.models.{key}", 0 if key == "host_warmup" else 1)
         if "table4_search" in models:
             models["table4_search"] = dict(_mapping(models["table4_search"], "notebooks.models.table4_search"))
         for key in ("reward_points", "space_samples", "latency_random", "benchmark_steps", "benchmark_batch_size",
                     "benchmark_seeds"):
             if key in values:
-                values[key] = as_int(values[key], f"notebooks.{key}")
+                values[key] = _count(values[key], f"notebooks.{key}", 0 if key == "latency_random" else 1)
         for key in ("detection_conventions", "table6_train"):
             if key in values:
                 values[key] = _selection(values[key], f"notebooks.{key}")
@@ -156,6 +160,7 @@ class Profile:
     def from_dict(cls, values: Mapping[str, Any], name: str | None = None) -> "Profile":
         """A validated profile from a mapping (a parsed YAML file with overrides merged in)."""
         values = dict(_mapping(values, "profile"))
+        check_plain(values, "")
         values.pop("base", None)
         if "profile" in values:
             values["name"] = values.pop("profile")
@@ -190,10 +195,18 @@ class Profile:
 
     def validate(self) -> None:
         """Build every component once, so any bad value fails here, before a run directory is touched."""
+        if not _NAME.match(self.name) or self.name.strip(".") == "":
+            raise ProfileError(f"profile must be a plain name (letters, digits, '_', '.', '+', '-'; it names a folder "
+                               f"of `mnas reproduce`), got {shown(self.name)}")
         if self.seed < 0:
             raise ProfileError(f"seed must be a non-negative integer, got {self.seed}")
+        if self.seed > MAX_INTEGER:
+            raise ProfileError(f"seed must be at most 2**63 - 1 (the store's largest integer), got {shown(self.seed)}")
         if self.steps < 1 or self.batch_size < 1:
             raise ProfileError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
+        if self.steps > MAX_STEPS or self.batch_size > MAX_BATCH_SIZE:
+            raise ProfileError(f"steps must be at most {MAX_STEPS:,} and batch_size (children per step) at most "
+                               f"{MAX_BATCH_SIZE:,}, got {shown(self.steps)} and {shown(self.batch_size)}")
         if self.benchmark is not None and self.benchmark.get("name") not in BENCHMARKS:
             raise ProfileError(f"unknown benchmark {self.benchmark.get('name')!r}; choose one of "
                                f"{', '.join(BENCHMARKS)} (or leave it unset to train children)")
@@ -282,12 +295,13 @@ def _read(spec: str, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
             raise ProfileError(f"cannot read profile file {path}: {err}") from None
         name, where = path.stem, str(path)
     try:
-        values = yaml.safe_load(text)
+        values = load_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ProfileError(f"{where} is not valid YAML{at}: {problem}") from None
+        refused = "is refused" if isinstance(err, Refused) else "is not valid YAML"
+        raise ProfileError(f"{where} {refused}{at}: {problem}") from None
     if values is None:
         raise ProfileError(f"{where} is empty; a profile needs at least a 'base' (one of {', '.join(PROFILE_NAMES)}) "
                            "or its search settings")
@@ -315,6 +329,16 @@ def _check_executor(config: Mapping[str, Any]) -> None:
     for key in ("workers", "max_tasks_per_child"):
         if config.get(key) is not None and as_int(config[key], f"executor.{key}") < 1:
             raise ProfileError(f"executor.{key} must be >= 1, got {config[key]}")
+    if config.get("workers") is not None and config["workers"] > MAX_WORKERS:
+        raise ProfileError(f"executor.workers must be at most {MAX_WORKERS:,} (one child each at a time), got "
+                           f"{shown(config['workers'])}")
+
+
+def _count(value: Any, what: str, low: int) -> int:
+    number = as_int(value, what)
+    if not low <= number <= MAX_COUNT:
+        raise ProfileError(f"{what} must be between {low} and {MAX_COUNT:,}, got {number}")
+    return number
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from mnaslib.errors import UserError
 from mnaslib.profile import DEFAULT_PROFILE, PROFILE_NAMES
 from mnaslib.quiet import PROGRESS_VARIABLE
 
@@ -31,7 +32,7 @@ def save_table(df: pd.DataFrame, name: str, tables_dir: str | os.PathLike | None
     if not tables_dir:
         return
     if not name or Path(name).name != name:
-        raise ValueError(f"table name must be a plain file name, got {name!r}")
+        raise UserError(f"table name must be a plain file name, got {name!r}")
     folder = Path(tables_dir)
     folder.mkdir(parents=True, exist_ok=True)
     df.to_csv(folder / f"{name}.csv", index=False)
@@ -44,7 +45,7 @@ def notebook_paths(notebooks_dir: Path = REPO / "notebooks", names: list[str] | 
         wanted = {Path(n).name for n in names}
         unknown = wanted - {p.name for p in paths}
         if unknown:
-            raise ValueError(f"no notebook(s) {sorted(unknown)} in {notebooks_dir}; have {[p.name for p in paths]}")
+            raise UserError(f"no notebook(s) {sorted(unknown)} in {notebooks_dir}; have {[p.name for p in paths]}")
         paths = [p for p in paths if p.name in wanted]
     return paths
 
@@ -149,7 +150,7 @@ def load_runs(out: Path) -> dict[str, tuple[float, str]]:
     try:
         return {name: (float(t), str(status)) for name, (t, status) in json.loads(path.read_text()).items()}
     except (ValueError, TypeError) as err:
-        raise ValueError(f"{path} is not a notebook-run record ({err}); delete it to start the report afresh") from err
+        raise UserError(f"{path} is not a notebook-run record ({err}); delete it to start the report afresh") from err
 
 
 def save_runs(out: Path, runs: dict[str, tuple[float, str]]) -> None:

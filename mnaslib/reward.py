@@ -29,6 +29,8 @@ from typing import Any, Literal, Mapping
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from mnaslib.errors import UserError
+
 Formula = Literal["weighted_product", "capped_product", "absolute", "accuracy"]
 FORMULAS: tuple[str, ...] = ("weighted_product", "capped_product", "absolute", "accuracy")
 _FORMULA_PARAMS: dict[str, tuple[str, ...]] = {
@@ -52,18 +54,18 @@ def _as_float_array(value: ArrayLike, what: str) -> NDArray[np.float64]:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{what} must be numeric (a number or an array of numbers), got {value!r}") from err
+        raise UserError(f"{what} must be numeric (a number or an array of numbers), got {value!r}") from err
     if np.isnan(array).any():
-        raise ValueError(f"{what} contains NaN; drop or impute the missing values before computing rewards")
+        raise UserError(f"{what} contains NaN; drop or impute the missing values before computing rewards")
     return array
 
 
 def _check_number(value: float, what: str) -> float:
     """Parameters must be finite real numbers; NaN or inf would make every reward or area NaN or inf."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{what} must be a number, got {value!r}")
+        raise UserError(f"{what} must be a number, got {value!r}")
     if not math.isfinite(value):
-        raise ValueError(f"{what} must be finite, got {value!r}")
+        raise UserError(f"{what} must be finite, got {value!r}")
     return float(value)
 
 
@@ -71,7 +73,7 @@ def _check_target(target_ms: float) -> float:
     """A target must be a positive number of milliseconds: the reward divides latency by it."""
     target = _check_number(target_ms, "target latency T (target_ms)")
     if target <= 0:
-        raise ValueError(f"target latency T (target_ms) must be a positive number of milliseconds, got {target_ms!r}")
+        raise UserError(f"target latency T (target_ms) must be a positive number of milliseconds, got {target_ms!r}")
     return target
 
 
@@ -81,16 +83,16 @@ def _check_inputs(acc: ArrayLike, lat_ms: ArrayLike) -> tuple[NDArray[np.float64
     lat_a = _as_float_array(lat_ms, "latency LAT")
     if ((acc_a < 0) | (acc_a > 1)).any():
         bad = acc_a[(acc_a < 0) | (acc_a > 1)].ravel()[0]
-        raise ValueError(
+        raise UserError(
             f"accuracy ACC must be a fraction in [0, 1], got {bad!r}; pass percentages divided by 100 (75.2% -> 0.752)"
         )
     if (lat_a <= 0).any() or not np.isfinite(lat_a).all():
         bad = lat_a[(lat_a <= 0) | ~np.isfinite(lat_a)].ravel()[0]
-        raise ValueError(f"latency LAT must be a positive finite number of milliseconds, got {bad!r}")
+        raise UserError(f"latency LAT must be a positive finite number of milliseconds, got {bad!r}")
     try:
         return np.broadcast_arrays(acc_a, lat_a)  # type: ignore[return-value]
     except ValueError as err:
-        raise ValueError(
+        raise UserError(
             f"accuracy shape {acc_a.shape} and latency shape {lat_a.shape} do not broadcast; pass arrays of one shape"
         ) from err
 
@@ -123,7 +125,7 @@ class Reward:
 
     def __post_init__(self) -> None:
         if self.formula not in FORMULAS:
-            raise ValueError(f"unknown reward formula {self.formula!r}; expected one of {', '.join(FORMULAS)}")
+            raise UserError(f"unknown reward formula {self.formula!r}; expected one of {', '.join(FORMULAS)}")
         object.__setattr__(self, "target_ms", _check_target(self.target_ms))
         object.__setattr__(self, "alpha", _check_number(self.alpha, "alpha"))
         object.__setattr__(self, "beta", _check_number(self.beta, "beta"))
@@ -157,7 +159,7 @@ class Reward:
     def to_config(self) -> dict[str, Any]:
         """A plain dict (name and tunable parameters) that ``from_config`` turns back into an equal ``Reward``."""
         if self.name not in _PRESETS:
-            raise ValueError(
+            raise UserError(
                 f"reward {self.name!r} is not a registry name ({', '.join(REWARD_NAMES)}); build it with get_reward "
                 "so it can be written to a config"
             )
@@ -203,12 +205,12 @@ def get_reward(name: str, **params: float) -> Reward:
     setting the search did not use; use ``mnas`` for custom exponents.
     """
     if name not in _PRESETS:
-        raise ValueError(f"unknown reward {name!r}; known rewards: {', '.join(REWARD_NAMES)}")
+        raise UserError(f"unknown reward {name!r}; known rewards: {', '.join(REWARD_NAMES)}")
     preset = _PRESETS[name]
     refused = set(params) - set(preset.tunable)
     if refused:
         allowed = ", ".join(preset.tunable) if preset.tunable else "none"
-        raise ValueError(
+        raise UserError(
             f"reward {name!r} does not take parameter(s) {sorted(refused)} (it takes: {allowed}); "
             "use name 'mnas' with alpha, beta and target_ms for a custom weighted product"
         )
@@ -221,9 +223,9 @@ def get_reward(name: str, **params: float) -> Reward:
 def from_config(config: Mapping[str, Any]) -> Reward:
     """Build a reward from a config mapping such as ``{"name": "mnas_soft", "target_ms": 75}``."""
     if not isinstance(config, Mapping):
-        raise ValueError(f"a reward config must be a mapping like {{'name': 'mnas_soft'}}, got {type(config).__name__}")
+        raise UserError(f"a reward config must be a mapping like {{'name': 'mnas_soft'}}, got {type(config).__name__}")
     if "name" not in config:
-        raise ValueError(f"a reward config needs a 'name' key (one of {', '.join(REWARD_NAMES)}), got {dict(config)}")
+        raise UserError(f"a reward config needs a 'name' key (one of {', '.join(REWARD_NAMES)}), got {dict(config)}")
     params = {key: value for key, value in config.items() if key != "name"}
     return get_reward(config["name"], **params)
 
@@ -238,9 +240,9 @@ def beta_for_tradeoff(latency_ratio: float, accuracy_gain: float) -> float:
     r = _check_number(latency_ratio, "latency_ratio")
     g = _check_number(accuracy_gain, "accuracy_gain")
     if r <= 0 or r == 1:
-        raise ValueError(f"latency_ratio must be positive and not 1 (e.g. 2 for 'doubling latency'), got {r!r}")
+        raise UserError(f"latency_ratio must be positive and not 1 (e.g. 2 for 'doubling latency'), got {r!r}")
     if g <= -1:
-        raise ValueError(f"accuracy_gain is a relative gain and must be > -1 (e.g. 0.05 for 5%), got {g!r}")
+        raise UserError(f"accuracy_gain is a relative gain and must be > -1 (e.g. 0.05 for 5%), got {g!r}")
     return -math.log1p(g) / math.log(r)
 
 
@@ -249,11 +251,11 @@ def _check_points(acc: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], 
     acc_a = _as_float_array(acc, "accuracy")
     lat_a = _as_float_array(lat, "latency")
     if acc_a.ndim != 1 or lat_a.ndim != 1 or acc_a.shape != lat_a.shape:
-        raise ValueError(
+        raise UserError(
             f"accuracy and latency must be 1-D arrays of one length, got shapes {acc_a.shape} and {lat_a.shape}"
         )
     if not (np.isfinite(acc_a).all() and np.isfinite(lat_a).all()):
-        raise ValueError("accuracy and latency must be finite; remove infinite values before computing a Pareto front")
+        raise UserError("accuracy and latency must be finite; remove infinite values before computing a Pareto front")
     return acc_a, lat_a
 
 

@@ -5,6 +5,10 @@ operating system when the process dies, even by SIGKILL), so a second search on 
 "another search (pid N) is using DIR" instead of training children twice and corrupting the record; it refuses an
 emptied store beside the logs of an earlier run (a truncated file would otherwise restart the search silently); and
 it refuses to resume under a config that would change the search.
+
+A search writes only its own files: a symbolic link where its pid note, store or TensorBoard folder should be is
+refused before anything is written (a link planted in a shared run directory would otherwise make the search
+overwrite whatever the link points to), and the pid note is created exclusively, never through a link.
 """
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mnaslib.store import STORE_FILENAME, StoreError, TrialStore
+from mnaslib.errors import UserError
+from mnaslib.store import SIDE_FILES, STORE_FILENAME, StoreError, TrialStore
 from mnaslib.store_schema import dumps
 
 PID_FILENAME = ".search.pid"
@@ -37,6 +42,7 @@ class RunLock:
         self.run_dir = run_dir
         self.note = run_dir / PID_FILENAME
         self._fd: int | None = None
+        self._noted = False
 
     def acquire(self) -> "RunLock":
         # POSIX locks the directory's own descriptor; Windows cannot open a directory, so it locks the note file
@@ -52,15 +58,30 @@ class RunLock:
         if os.name == "nt":
             os.write(fd, str(os.getpid()).encode())
         else:
-            self.note.write_text(str(os.getpid()))
+            try:
+                self._write_note()
+            except BaseException:
+                self.release()
+                raise
         return self
+
+    def _write_note(self) -> None:
+        """The pid note, created exclusively and never through a link; a note left by a killed search (we hold the
+        lock, so its owner is gone) is a plain file and is replaced."""
+        refuse_link(self.note)
+        self.note.unlink(missing_ok=True)
+        fd = os.open(self.note, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "w") as note:
+            note.write(str(os.getpid()))
+        self._noted = True
 
     def release(self) -> None:
         if self._fd is not None:
-            if os.name != "nt":
+            if os.name != "nt" and self._noted and not self.note.is_symlink():
                 self.note.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
+            self._noted = False
 
 
 def _lock(fd: int) -> None:
@@ -74,10 +95,34 @@ def _lock(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+def refuse_link(path: Path) -> None:
+    """A StoreError when ``path`` is a symbolic link where a search writes a file or folder of its own."""
+    if path.is_symlink():
+        raise StoreError(f"{path} is a symbolic link (to {os.readlink(path)}); a search writes only its own files: "
+                         f"remove the link, or use another --run-dir")
+
+
+def check_run_files(run_dir: Path) -> None:
+    """Refuse a run directory holding a link where the search writes (nothing has been written yet)."""
+    for name in (PID_FILENAME, STORE_FILENAME, *(STORE_FILENAME + s for s in SIDE_FILES), TENSORBOARD_DIR):
+        refuse_link(run_dir / name)
+    logs = run_dir / TENSORBOARD_DIR
+    if logs.is_dir():
+        for path in logs.rglob("*"):
+            refuse_link(path)
+
+
 def check_run_dir(run_dir: str | os.PathLike[str]) -> Path:
-    """``run_dir`` as a path that is, or can become, a directory (it is not created here); a file, or a path under
-    a file, is a clear error."""
+    """``run_dir`` as a path that is, or can become, a directory (it is not created here); an empty name, a file,
+    a path under a file, a link to nowhere or a link where the search writes is a clear error."""
+    if not str(run_dir).strip():
+        raise StoreError("--run-dir is empty; name the directory the search should use (it is created if needed)")
     path = Path(run_dir).expanduser()
+    if path.is_symlink() and not path.exists():
+        raise StoreError(f"--run-dir {path} is a symbolic link to {os.readlink(path)}, which does not exist; create "
+                         "that directory, or remove the link")
+    if path.is_dir():
+        check_run_files(path)
     if path.exists() and not path.is_dir():
         raise StoreError(f"--run-dir {path} is a file, not a directory; choose a directory (it is created if needed)")
     for parent in path.parents:
@@ -126,6 +171,7 @@ def open_run(run_dir: str | os.PathLike[str], config: Mapping[str, Any],
     run_dir.mkdir(parents=True, exist_ok=True)
     run_lock = RunLock(run_dir).acquire() if lock else None
     try:
+        check_run_files(run_dir)  # again under the lock: what was checked before may have changed
         store_path = run_dir / STORE_FILENAME
         if (store_path.is_file() and store_path.stat().st_size == 0
                 and any((run_dir / TENSORBOARD_DIR).glob("*"))):
@@ -138,7 +184,7 @@ def open_run(run_dir: str | os.PathLike[str], config: Mapping[str, Any],
             if differences:
                 store.close()
                 listed = "; ".join(f"{key}: stored {old!r}, now {new!r}" for key, (old, new) in differences.items())
-                raise ValueError(f"refusing to resume {run_dir}: its search was started with a different config "
+                raise UserError(f"refusing to resume {run_dir}: its search was started with a different config "
                                  f"({listed}). Resume with the stored config (see TrialStore.runs()), or start "
                                  f"fresh in a new run directory (or move {run_dir} aside). Only "
                                  f"{', '.join(resumable_keys) or 'no keys'} may change on resume.")

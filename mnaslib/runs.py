@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnaslib.errors import UserError
 from mnaslib.jobs import NASWOT_MEASURE
 from mnaslib.reward import pareto_front
 from mnaslib.store import STORE_FILENAME, TrialStore
@@ -20,8 +21,8 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(trials, scalars)`` of a run directory; raises a clear error when there is no store."""
     path = Path(run_dir) / STORE_FILENAME
     if not path.exists():
-        raise ValueError(f"no search in {run_dir}: {path} does not exist (run `mnas search --run-dir {run_dir}`)")
-    store = TrialStore(path)
+        raise UserError(f"no search in {run_dir}: {path} does not exist (run `mnas search --run-dir {run_dir}`)")
+    store = TrialStore(path, read_only=True)
     try:
         return store.dataframe(), store.scalars()
     finally:
@@ -66,7 +67,7 @@ def latency_spread(trials: pd.DataFrame, target_ms: float, label: str) -> Latenc
     done = trials[trials["status"] == "done"]
     lat = done["latency_ms"].to_numpy(dtype=float)
     if lat.size == 0:
-        raise ValueError(f"search {label!r} has no finished trials to summarise")
+        raise UserError(f"search {label!r} has no finished trials to summarise")
     q1, q3 = np.percentile(lat, [25, 75])
     return LatencySpread(label, int(lat.size), float(np.median(lat)), float(q3 - q1),
                          float(np.mean(lat <= target_ms)), float(np.mean(lat < 40)), float(np.mean(lat > 110)))
@@ -145,8 +146,8 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
     """Read a run directory's store into a ``RunSummary`` (a clear error when there is none)."""
     path = Path(run_dir) / STORE_FILENAME
     if not path.exists():
-        raise ValueError(f"no search in {run_dir}: {path} does not exist (run `mnas search --run-dir {run_dir}`)")
-    with TrialStore(path) as store:
+        raise UserError(f"no search in {run_dir}: {path} does not exist (run `mnas search --run-dir {run_dir}`)")
+    with TrialStore(path, read_only=True) as store:
         runs, trials, saved = store.runs(), store.dataframe(), store.latest_strategy_state()
     return RunSummary(Path(run_dir), runs[-1]["config"] if runs else {}, trials, 0 if saved is None else saved[0] + 1)
 

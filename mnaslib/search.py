@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from mnaslib.errors import UserError
 from mnaslib.executors import (ClusterLost, dask_job_failure, data_variables, shutdown_executor,
                                where_this_runs)
 from mnaslib.jobs import ChildMetrics, Evaluator, Job
 from mnaslib.labels import Labelled
 from mnaslib.reward import Reward
 from mnaslib.store import TrialStore
+from mnaslib.store_schema import damaged
 from mnaslib.strategies import SearchStrategy
 
 WORKER_DIED = "worker died (oom?): the process evaluating this child ended abruptly"
@@ -51,7 +53,7 @@ class SearchSpace(Protocol):
     def decode(self, tokens: Sequence[int]) -> Any: ...
 
 
-class SearchFailed(RuntimeError):
+class SearchFailed(UserError, RuntimeError):
     """Every child of a step failed: the cause is systematic (data, settings), and the next step would fail too."""
 
 
@@ -59,7 +61,7 @@ class SearchInterrupted(RuntimeError):
     """The search was stopped (Ctrl-C, SIGTERM); its finished trials are kept and a resume continues it."""
 
 
-class WorkerUnfit(RuntimeError):
+class WorkerUnfit(UserError, RuntimeError):
     """A worker cannot evaluate any child (the data set is missing on its machine): the search stops, naming the
     worker, and no trial is failed for it.
 
@@ -96,7 +98,11 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
     first_step = 0
     if saved is not None:
         saved_step, blob = saved
-        strategy = SearchStrategy.from_bytes(blob)
+        try:
+            strategy = SearchStrategy.from_bytes(blob)
+        except Exception as err:  # any failure to rebuild the saved bytes means they are not what a search wrote
+            raise damaged(store.path, "strategy_state", f"step {saved_step}",
+                          f"the controller state cannot be read ({type(err).__name__}: {err})") from None
         first_step = saved_step + 1
     stale = [t["id"] for t in store.trials("running")]  # running when an earlier search was killed
     if stale:

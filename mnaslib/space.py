@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from mnaslib.arch import CONV_OPS, SKIP_OPS, Arch, BlockSpec
+from mnaslib.errors import UserError
 
 @dataclass(frozen=True)
 class Decision:
@@ -167,9 +168,9 @@ def validate_tokens(tokens: Sequence[int], decisions: Sequence[Decision]) -> lis
     out = []
     for position, (token, decision) in enumerate(zip(tokens, decisions)):
         if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
-            raise ValueError(f"token {position} ({decision.name}) must be an integer, got {token!r}")
+            raise UserError(f"token {position} ({decision.name}) must be an integer, got {token!r}")
         if not 0 <= token < decision.size:
-            raise ValueError(f"token {position} ({decision.name}) = {token} is out of range 0..{decision.size - 1}"
+            raise UserError(f"token {position} ({decision.name}) = {token} is out of range 0..{decision.size - 1}"
                              f" (choices {decision.choices})")
         out.append(int(token))
     return out

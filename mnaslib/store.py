@@ -27,21 +27,26 @@ from typing import Any
 
 import pandas as pd
 
-from mnaslib.store_schema import (DTYPES, JSON_COLUMNS, METRIC_COLUMNS, SCHEMA, SCHEMA_VERSION, STATUSES,
-                                   STORE_FILENAME, TRIAL_COLUMNS, UNFINISHED, dumps, metric, mnaslib_version, now)
+from mnaslib.store_schema import (DTYPES, METRIC_COLUMNS, SCHEMA, SCHEMA_VERSION, STATUSES, STORE_FILENAME,
+                                   TRIAL_COLUMNS, UNFINISHED, StoreError, decode_config, decode_trial, dumps, metric,
+                                   mnaslib_version, now)
 
 __all__ = ["METRIC_COLUMNS", "STATUSES", "STORE_FILENAME", "StoreError", "TrialStore"]
 
 
-class StoreError(RuntimeError):
-    """The file is not a usable trial store (not SQLite, damaged, or another schema version)."""
+SIDE_FILES = ("-wal", "-shm", "-journal")  # what SQLite writes beside a store
 
 
 class TrialStore:
-    """One search's trials, controller states, scalars and metadata in one SQLite file (created if missing)."""
+    """One search's trials, controller states, scalars and metadata in one SQLite file (created if missing).
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``read_only`` opens an existing store for reading only (SQLite ``mode=ro``): what ``mnas runs show`` and the
+    notebooks use, so that reading never changes a file, and a file that is not a store is reported, not
+    initialised."""
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
         self._identity: tuple[int, int] | None = None
@@ -64,8 +69,16 @@ class TrialStore:
             raise FileNotFoundError(f"cannot create trial store {self.path}: folder {self.path.parent} does not exist")
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a directory, not a trial store; {self._fix_hint()}")
+        if self.read_only and not self.path.is_file():
+            raise StoreError(f"not a run: there is no trial store {self.path}")
+        if not self.read_only:
+            self._create_safely()
         try:
-            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            if self.read_only:
+                conn = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True, timeout=60.0,
+                                       isolation_level=None, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
         except sqlite3.Error as error:
             raise self._diagnose(error) from None
@@ -82,10 +95,30 @@ class TrialStore:
         self._identity = (stat.st_dev, stat.st_ino)
         return conn
 
+    def _create_safely(self) -> None:
+        """Refuse a store (or SQLite's files beside it) that is a symbolic link, so a search never writes through a
+        link planted in its run directory; a new store file is created exclusively, without following links."""
+        for path in (self.path, *(Path(f"{self.path}{suffix}") for suffix in SIDE_FILES)):
+            if path.is_symlink():
+                raise StoreError(f"{path} is a symbolic link (to {os.readlink(path)}); a search writes only its own "
+                                 f"files: remove the link, or start the run in a new directory")
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644))
+        except FileExistsError:
+            pass  # an existing store (checked above), or one another process has just created
+
     def _diagnose(self, error: sqlite3.Error) -> StoreError:
         """A StoreError that says what is wrong with the file or its folder and how to fix it."""
         text = str(error)
         folder = self.path.parent
+        if "no such table" in text or "no such column" in text or "malformed" in text:
+            return StoreError(f"this store is damaged: {self.path}: {text}; {self._fix_hint()}")
+        if self.read_only:
+            if not os.access(self.path, os.R_OK):
+                return StoreError(f"{self.path} cannot be read (permission denied); read it as its owner or copy it")
+            if "not a database" in text or "file is encrypted" in text:
+                return StoreError(f"not a run: {self.path} is not a trial store ({text}); it was left as it was")
+            return StoreError(f"{self.path} cannot be read as a trial store ({text}); it was left as it was")
         if "readonly" in text or not os.access(folder, os.W_OK) or (self.path.exists()
                                                                      and not os.access(self.path, os.W_OK)):
             where = self.path if self.path.exists() and not os.access(self.path, os.W_OK) else folder
@@ -121,6 +154,10 @@ class TrialStore:
             raise self._diagnose(error) from error
         if check != "ok":
             raise StoreError(f"{self.path} is damaged (SQLite integrity check: {check}); {self._fix_hint()}")
+        if self.read_only and version == 0 and not tables:
+            size = self.path.stat().st_size
+            raise StoreError(f"not a run: {self.path} holds no trials ({size:,} bytes, no trial-store tables); it was "
+                             "left as it was")
         if version == 0 and tables:
             raise StoreError(f"{self.path} is a SQLite database but not a mnaslib trial store (tables: "
                              f"{', '.join(sorted(tables))}); {self._fix_hint()}")
@@ -128,6 +165,8 @@ class TrialStore:
             raise StoreError(f"{self.path} has trial-store schema version {version}, this mnaslib "
                              f"({mnaslib_version()}) reads version {SCHEMA_VERSION}; open it with the mnaslib "
                              f"version that wrote it, or {self._fix_hint()}")
+        if self.read_only:
+            return
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         if version == 0:
@@ -147,21 +186,27 @@ class TrialStore:
                 raise self._diagnose(error) from None
             try:
                 yield conn
-            except sqlite3.OperationalError as error:
-                conn.execute("ROLLBACK")
+            except sqlite3.Error as error:
+                _rollback(conn)
+                if isinstance(error, sqlite3.IntegrityError):
+                    raise
                 raise self._diagnose(error) from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
             try:
                 conn.execute("COMMIT")
-            except sqlite3.OperationalError as error:
-                conn.execute("ROLLBACK")
+            except sqlite3.Error as error:
+                _rollback(conn)  # a failed COMMIT may already have ended the transaction
                 raise self._diagnose(error) from None
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._connection().execute(sql, params).fetchall()
+            conn = self._connection()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                raise self._diagnose(error) from None
 
     def close(self) -> None:
         """Close this process's connection (the store reopens on the next use) and release the run directory's
@@ -256,13 +301,8 @@ class TrialStore:
         """Mark an unfinished trial failed with its error text (a failed trial is final: resume does not retry it)."""
         self._transition(trial_id, "failed", UNFINISHED, {"error": str(error), "finished": now()})
 
-    @staticmethod
-    def _decode(row: sqlite3.Row) -> dict[str, Any]:
-        trial = dict(row)
-        for name in JSON_COLUMNS:
-            if trial[name] is not None:
-                trial[name] = json.loads(trial[name])
-        return trial
+    def _decode(self, row: sqlite3.Row) -> dict[str, Any]:
+        return decode_trial(row, self.path)
 
     def trial(self, trial_id: int) -> dict[str, Any]:
         """One trial as a dict (tokens, block_strings and extra decoded from JSON)."""
@@ -362,4 +402,14 @@ class TrialStore:
     def runs(self) -> list[dict[str, Any]]:
         """Every start and resume of this search, oldest first, config decoded."""
         rows = self._query("SELECT * FROM runs ORDER BY id")
-        return [{**dict(row), "config": json.loads(row["config"])} for row in rows]
+        return [decode_config(row, self.path) for row in rows]
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is still open; SQLite may have rolled back itself (a full disk at COMMIT), and "cannot roll
+    back: no transaction is active" must not hide the error that matters."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass

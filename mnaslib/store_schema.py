@@ -1,16 +1,23 @@
 """The trial store's on-disk format: its tables and columns, and how values are written into them.
 
 Kept apart from ``TrialStore`` (the operations) so the format can be read in one place: a schema version, five
-tables, and the conversions every write goes through (numpy scalars to Python numbers, JSON for lists and dicts,
-integer columns refusing fractions).
+tables, the conversions every write goes through (numpy scalars to Python numbers, JSON for lists and dicts,
+integer columns refusing fractions), and the checks every read goes through: a hand-edited or damaged row (text in a
+number column, an accuracy of 75.2, a latency of -3 ms) is refused as "this store is damaged", naming the table and
+row, instead of being drawn or crashing a reader.
 """
 from __future__ import annotations
 
 import json
+import math
 import operator
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 from typing import Any
+
+from mnaslib.errors import UserError, shown
 
 SCHEMA_VERSION = 1
 STORE_FILENAME = "trials.sqlite"
@@ -65,6 +72,69 @@ CREATE TABLE IF NOT EXISTS scalars (step INTEGER NOT NULL, tag TEXT NOT NULL, va
 CREATE INDEX IF NOT EXISTS scalars_tag ON scalars (tag, step);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
+
+
+class StoreError(UserError, RuntimeError):
+    """The file is not a usable trial store (not SQLite, damaged, or another schema version): the user's to fix
+    (a ``UserError``), and a ``RuntimeError`` as it always was."""
+
+
+def damaged(path: Path, table: str, row: Any, what: str) -> StoreError:
+    """The error for a row no search could have written."""
+    return StoreError(f"this store is damaged: {path}, table {table}, row {row}: {what}; restore it from a backup or "
+                      f"move it aside (mnaslib never deletes a store)")
+
+
+def decode_trial(row: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """A trial row as a dict, its JSON columns decoded and every value checked against what a search writes."""
+    trial = dict(row)
+    for name in JSON_COLUMNS:
+        if trial[name] is not None:
+            try:
+                trial[name] = json.loads(trial[name])
+            except (TypeError, ValueError, RecursionError) as err:
+                raise damaged(path, "trials", trial["id"], f"{name} is not JSON ({err})") from None
+    problem = _trial_problem(trial)
+    if problem:
+        raise damaged(path, "trials", trial["id"], problem)
+    return trial
+
+
+def _trial_problem(trial: Mapping[str, Any]) -> str | None:
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    if not (isinstance(trial["tokens"], list) and all(isinstance(t, int) for t in trial["tokens"])):
+        return f"tokens must be a list of integers, got {shown(trial['tokens'])}"
+    if not (isinstance(trial["block_strings"], list) and all(isinstance(b, str) for b in trial["block_strings"])):
+        return f"block_strings must be a list of text, got {shown(trial['block_strings'])}"
+    if trial["extra"] is not None and not isinstance(trial["extra"], dict):
+        return f"extra must be a JSON object, got {shown(trial['extra'])}"
+    if trial["status"] not in STATUSES:
+        return f"status {shown(trial['status'])} is not one of {', '.join(STATUSES)}"
+    for name in (*REAL_COLUMNS, *INT_COLUMNS):
+        value = trial[name]
+        if value is not None and (not number(value) or (name in INT_COLUMNS and not isinstance(value, int))):
+            return f"{name} must be a {'whole ' if name in INT_COLUMNS else ''}number, got {shown(value)}"
+    if trial["latency_ms"] is not None and trial["latency_ms"] <= 0:
+        return f"latency_ms must be positive, got {trial['latency_ms']}"
+    scored = str((trial["extra"] or {}).get("accuracy_provenance", "")).startswith("proxy (NASWOT")
+    if trial["accuracy"] is not None and not scored and not 0.0 <= trial["accuracy"] <= 1.0:
+        return f"accuracy must be a fraction in [0, 1], got {trial['accuracy']}"
+    if any(trial[name] is not None and trial[name] < 0 for name in INT_COLUMNS):
+        return "params and mult_adds must not be negative"
+    return None
+
+
+def decode_config(row: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """A ``runs`` row, its config decoded (a JSON object, as ``record_run`` writes it)."""
+    try:
+        config = json.loads(row["config"])
+    except (TypeError, ValueError, RecursionError) as err:
+        raise damaged(path, "runs", row["id"], f"config is not JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise damaged(path, "runs", row["id"], f"config must be a JSON object, got {shown(config)}")
+    return {**dict(row), "config": config}
 
 
 def now() -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
 from mnaslib.arch import Arch
+from mnaslib.errors import UserError
 
 if TYPE_CHECKING:
     import keras
@@ -61,9 +62,9 @@ class KerasNetwork:
 
     def __post_init__(self) -> None:
         if self.family not in _KERAS_CLASSES:
-            raise ValueError(f"unknown Keras application {self.family!r}; known: {', '.join(_KERAS_CLASSES)}")
+            raise UserError(f"unknown Keras application {self.family!r}; known: {', '.join(_KERAS_CLASSES)}")
         if not self.width > 0:
-            raise ValueError(f"a Keras application's width must be positive, got {self.width}")
+            raise UserError(f"a Keras application's width must be positive, got {self.width}")
 
     @property
     def name(self) -> str:
@@ -115,7 +116,7 @@ def reference(name: str) -> Arch:
         a1 = reference("mnasnet-a1")
         blocks = tuple(replace(b, expand_ratio=expansion, kernel=kernel, op="mbconv") for b in a1.blocks)
         return replace(a1, blocks=blocks, name=key)
-    raise ValueError(f"unknown reference architecture {name!r}; known: {', '.join(reference_names())} "
+    raise UserError(f"unknown reference architecture {name!r}; known: {', '.join(reference_names())} "
                      f"(Keras applications: {', '.join(KERAS_NETWORKS)})")
 
 
@@ -140,7 +141,7 @@ def resolve(spec: str | Iterable[str] | Buildable) -> Buildable:
         if canonical_name(spec) in names():
             return network(spec)
         if not _BLOCK_STRING.match(spec.strip()):
-            raise ValueError(f"{spec!r} is neither a network name ({', '.join(names())}) nor block strings such as "
+            raise UserError(f"{spec!r} is neither a network name ({', '.join(names())}) nor block strings such as "
                              "'r2_k3_s22_e6_i16_o24_se0.25'")
         return Arch.from_block_strings(spec)
     return Arch.from_block_strings(list(spec))
@@ -151,7 +152,7 @@ def as_arch(spec: str | Iterable[str] | Buildable) -> Arch:
     error that says so."""
     resolved = resolve(spec)
     if not isinstance(resolved, Arch):
-        raise ValueError(f"{resolved.name} is not a MnasNet-space architecture (block strings); this needs one")
+        raise UserError(f"{resolved.name} is not a MnasNet-space architecture (block strings); this needs one")
     return resolved
 
 

@@ -7,6 +7,8 @@ error paths run on synthetic archives written to tmp_path, so nothing from the d
 import io
 import json
 import math
+import os
+import pickle
 import tarfile
 
 import numpy as np
@@ -289,7 +291,7 @@ def test_trained_networks_are_labelled_benchmark(bench, table, archs):
 def test_surrogate_cache_is_keyed_by_settings(bench, tmp_path):
     settings = SurrogateSettings(n_estimators=20, max_depth=2)
     fitted = load_or_fit(bench.table, ACCEL_NASBENCH.sha256, tmp_path, settings)
-    files = list(tmp_path.glob("surrogate-*.pkl"))
+    files = list(tmp_path.glob("surrogate-*.npz"))
     assert len(files) == 1 and settings.cache_key(ACCEL_NASBENCH.sha256) in files[0].name
     again = load_or_fit(bench.table, ACCEL_NASBENCH.sha256, tmp_path, settings)
     assert again.held_out == fitted.held_out and again.fit_cpu_seconds == fitted.fit_cpu_seconds  # read back
@@ -297,6 +299,32 @@ def test_surrogate_cache_is_keyed_by_settings(bench, tmp_path):
         settings.cache_key(ACCEL_NASBENCH.sha256)
     files[0].write_bytes(b"damaged")
     assert load_or_fit(bench.table, ACCEL_NASBENCH.sha256, tmp_path, settings).held_out == fitted.held_out
+
+
+def test_a_planted_cache_file_runs_no_code(bench, tmp_path):
+    """A pickle planted where the surrogate is cached (the file name is predictable) is never unpickled: the cache
+    holds arrays read with allow_pickle=False, so the planted file is refitted over and its payload never runs."""
+    settings = SurrogateSettings(n_estimators=20, max_depth=2)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    name = f"surrogate-{settings.cache_key(ACCEL_NASBENCH.sha256)}"
+    (tmp_path / f"{name}.pkl").write_bytes(pickle.dumps(Payload()))  # where earlier versions cached a pickle
+    planted = tmp_path / f"{name}.npz"
+    for payload in (pickle.dumps(Payload()), _npz_with_object_array(Payload())):
+        planted.write_bytes(payload)
+        fitted = load_or_fit(bench.table, ACCEL_NASBENCH.sha256, tmp_path, settings)
+        assert not marker.exists() and fitted.held_out["n"] > 0
+        assert planted.read_bytes() != payload  # replaced by a real cache
+
+
+def _npz_with_object_array(value) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.array([value], dtype=object))
+    return buffer.getvalue()
 
 
 def test_feature_sets_and_cross_validation(bench):

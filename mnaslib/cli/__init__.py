@@ -1,9 +1,11 @@
 """The ``mnas`` command: describe, latency, calibrate, export, search, runs, reproduce.
 
 Each subcommand is a thin wrapper over the library, so what a notebook does and what the command does are the same.
-Errors of the user's making (a bad block string, an unknown provider, a missing phone, a bad profile, a busy run
-directory) print one line that says what is wrong and how to fix it, and exit with status 2; an interrupted search
-says how to resume and exits with 130. Nothing is ever shown as a traceback.
+Errors of the user's making (``mnaslib.errors.UserError``: a bad block string, an unknown provider, a missing phone, a
+bad profile, a busy or damaged run directory) and of the user's environment (an ``OSError``: a missing file, no
+permission, a full disk) print one line that says what is wrong and how to fix it, and exit with status 2; an
+interrupted search says how to resume and exits with 130. Anything else is a bug in mnaslib: its traceback is shown,
+followed by a line asking for a report, and the status is 1.
 """
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ import argparse
 import os
 import signal
 import sys
+import traceback
 from importlib import metadata
 
+EXIT_BUG = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -38,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from mnaslib.errors import UserError
     from mnaslib.search import SearchInterrupted
 
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -50,9 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     except (SearchInterrupted, KeyboardInterrupt) as stop:
         print(f"mnas {args.command}: {stop or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, TypeError, OSError, RuntimeError, LookupError) as err:
+    except (UserError, OSError) as err:
         print(f"mnas {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Exception:
+        traceback.print_exc()
+        print(f"mnas {args.command}: this is a bug in mnaslib {_version()}, not a mistake of yours; please report it "
+              "with the traceback above and the command you ran", file=sys.stderr)
+        return EXIT_BUG
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -63,9 +73,15 @@ def _terminate(signum, frame) -> None:
 
 
 def _one_line(err: BaseException) -> str:
+    """The error as one line; an OSError names its file (``[Errno 28] No space left on device`` alone does not say
+    where)."""
     text = str(err).strip() or type(err).__name__
-    if isinstance(err, OSError) and err.filename and str(err.filename) not in text:
-        text = f"{err.filename}: {text}"
+    if isinstance(err, OSError):
+        text = err.strerror or text if err.filename else text
+        if err.filename and str(err.filename) not in text:
+            text = f"{err.filename}: {text}"
+        if err.filename2:
+            text = f"{text} (and {err.filename2})"
     return " ".join(text.split())
 
 

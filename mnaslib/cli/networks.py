@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from mnaslib.buildable import MAX_INPUT_SIZE, BuildOptions, Buildable
+from mnaslib.errors import UserError
 
 EXPORT_FORMATS = (".json", ".tflite", ".keras")
 
@@ -43,6 +46,7 @@ def add_commands(sub) -> None:
     _model_args(export)
     export.add_argument("--output", "-o", required=True, help="the file to write: .json (architecture, readable "
                                                                "by every command), .tflite or .keras")
+    export.add_argument("--force", action="store_true", help="replace the file if it exists")
     export.set_defaults(func=cmd_export)
 
 
@@ -79,10 +83,15 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
 def resolve_model(args: argparse.Namespace) -> tuple[Buildable, BuildOptions]:
     """The network a command names, and the build options its flags give."""
     from mnaslib.arch import Arch
-    from mnaslib.zoo import resolve
+    from mnaslib.zoo import canonical_name, names, resolve
 
     spec = args.model[0] if len(args.model) == 1 else args.model
-    if isinstance(spec, str) and spec.endswith(".json"):
+    if not isinstance(spec, str):
+        named = [m for m in spec if m.lower().endswith(".json") or canonical_name(m) in names()]
+        if named:
+            raise UserError(f"give one network at a time: {named[0]!r} is a network name or file, and several words "
+                            "are read as the blocks of one network (run the command once per network)")
+    if isinstance(spec, str) and spec.lower().endswith(".json"):
         network: Buildable = Arch.from_dict(_read_json(Path(spec)))
     else:
         network = resolve(spec)
@@ -92,17 +101,33 @@ def resolve_model(args: argparse.Namespace) -> tuple[Buildable, BuildOptions]:
 
 def _read_json(path: Path) -> dict:
     if path.is_dir():
-        raise ValueError(f"{path} is a directory, not an architecture file")
+        raise UserError(f"{path} is a directory, not an architecture file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ValueError(f"no architecture file {path}") from None
+        raise UserError(f"no architecture file {path}") from None
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not a text (JSON) file: {err.reason} at byte {err.start}") from None
+        raise UserError(f"{path} is not a text (JSON) file: {err.reason} at byte {err.start}") from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not JSON ({err})") from None
+        raise UserError(f"{path} is not JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+    except RecursionError:
+        raise UserError(f"{path} is nested too deeply to be an architecture file") from None
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    repeated = next((key for key in keys if keys.count(key) > 1), None)
+    if repeated is not None:
+        raise UserError(f"key {repeated!r} is given twice (the second would silently win); keep one")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> float:
+    raise UserError(f"{name} is not a number an architecture can hold")
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
@@ -156,7 +181,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from mnaslib.latency.layer_table import HostLayerTable
 
     if args.test < 1:
-        raise ValueError(f"--test must be at least 1 held-out architecture, got {args.test}")
+        raise UserError(f"--test must be at least 1 held-out architecture, got {args.test}")
     table = HostLayerTable()
     calibration, rows = host_model_check(args.test, args.seed, table)
     errors = [abs(r["error"]) for r in rows]
@@ -169,26 +194,43 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from mnaslib.latency.tflite import to_tflite
     from mnaslib.arch import Arch
+    from mnaslib.latency.tflite import to_tflite
+    from mnaslib.tabular.files import write_atomically
 
     out = Path(args.output)
-    if out.suffix not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {out.suffix!r}: use a .json (architecture), .tflite or .keras file "
-                         "name")
+    if out.suffix.lower() not in EXPORT_FORMATS:
+        raise UserError(f"unknown export format {out.suffix!r}: use a .json (architecture), .tflite or .keras file "
+                        "name")
+    if out.is_symlink():
+        raise UserError(f"{out} is a symbolic link (to {os.readlink(out)}); export writes only a plain file: give "
+                        "another name, or remove the link")
     if out.is_dir():
-        raise ValueError(f"{out} is a directory; give a file name ending in {', '.join(EXPORT_FORMATS)}")
+        raise UserError(f"{out} is a directory; give a file name ending in {', '.join(EXPORT_FORMATS)}")
+    if out.exists() and not args.force:
+        raise UserError(f"{out} exists; pass --force to replace it, or give another name")
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
     network, options = resolve_model(args)
-    if out.suffix == ".json":
+    if out.suffix.lower() == ".json":
         if not isinstance(network, Arch):
-            raise ValueError(f"{network.name} is a Keras baseline, not a point of the MnasNet space: export it as "
-                             ".tflite or .keras")
-        out.write_text(json.dumps(network.to_dict(), indent=1) + "\n")
-    elif out.suffix == ".tflite":
-        out.write_bytes(to_tflite(network.build(options)))
+            raise UserError(f"{network.name} is a Keras baseline, not a point of the MnasNet space: export it as "
+                            ".tflite or .keras")
+        data = (json.dumps(network.to_dict(), indent=1) + "\n").encode()
+    elif out.suffix.lower() == ".tflite":
+        data = to_tflite(network.build(options))
     else:
-        from mnaslib.batchnorm import with_keras_batch_norm
-
-        with_keras_batch_norm(network.build(options)).save(out)
+        data = _keras_file(network.build(options))
+    write_atomically(out, lambda handle: handle.write(data), binary=True)  # a full disk leaves the old file whole
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
+
+
+def _keras_file(model) -> bytes:
+    """The ``.keras`` file of ``model`` with Keras' own BatchNormalization (it loads in Keras without mnaslib)."""
+    from mnaslib.batchnorm import with_keras_batch_norm
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        with_keras_batch_norm(model).save(path)
+        return path.read_bytes()

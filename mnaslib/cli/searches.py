@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from mnaslib.errors import UserError
+
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -58,13 +60,13 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not _KEY.match(key):
-            raise ValueError(f"--set needs KEY=VALUE with a dotted KEY such as reward.name, got {item!r}")
+            raise UserError(f"--set needs KEY=VALUE with a dotted KEY such as reward.name, got {item!r}")
         overrides_at = overrides
         parts = key.split(".")
         for part in parts[:-1]:
             node = overrides_at.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ValueError(f"--set {key}: {part} was set to a value, it cannot also hold settings")
+                raise UserError(f"--set {key}: {part} was set to a value, it cannot also hold settings")
             overrides_at = node
         overrides_at[parts[-1]] = _scalar(text)
     return overrides

@@ -13,6 +13,8 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from mnaslib.errors import UserError
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 DATASETS: tuple[str, ...] = ("cifar10", "fashion_mnist", "fashion_mnist_subset", "imagenet", "imagenette",
@@ -54,11 +56,11 @@ SUBSET_NOTE = ("SMALL SUBSET: 5,000-train / 1,000-test Fashion-MNIST images cut 
                "for tests and smoke runs, its accuracies mean little")
 
 
-class DatasetNotFoundError(ValueError):
+class DatasetNotFoundError(UserError):
     """No source of a data set could be found; the message lists what was looked at and every way to provide it."""
 
 
-class CorruptDatasetError(ValueError):
+class CorruptDatasetError(UserError):
     """A data file exists but cannot be read as what it claims to be; the message names the file."""
 
 

@@ -20,6 +20,7 @@ from mnaslib.data.images import detect_tree, jpeg_found
 from mnaslib.data.pickled import ARCHIVE_SHA256, ARCHIVE_URL, python_found
 from mnaslib.data.subset import is_complete, make_subset, subset_dir
 from mnaslib.data.synthetic import synthetic_found
+from mnaslib.errors import UserError
 
 IMAGENETTE_TFDS = "imagenette/160px"
 # Where keras.datasets.fashion_mnist downloads from (keras/src/datasets/fashion_mnist.py), into the same folder.
@@ -201,7 +202,7 @@ def _not_found(name: str, tried: list[str]) -> DatasetNotFoundError:
 def check_name(name: str) -> None:
     """Reject a misspelt name up front, listing the known ones, before any file is touched."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+        raise UserError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
 
 
 def locate(name: str, data_dir: PathLike | None) -> Located:
@@ -209,7 +210,7 @@ def locate(name: str, data_dir: PathLike | None) -> Located:
     check_name(name)
     if name in ("synthetic", "fashion_mnist_subset"):
         if data_dir is not None:
-            raise ValueError(f"{name} is always the same data and takes no data_dir"
+            raise UserError(f"{name} is always the same data and takes no data_dir"
                              + ("; use name='fashion_mnist' with data_dir" if name != "synthetic" else ""))
         found = synthetic_found() if name == "synthetic" else _subset()
         if isinstance(found, str):

@@ -18,6 +18,7 @@ from typing import Any, Callable, ClassVar, Iterable
 import numpy as np
 
 from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
+from mnaslib.errors import UserError
 from mnaslib.labels import Provenance
 
 # The robust spread estimate below is scaled so that it equals the standard deviation for normally distributed noise.
@@ -139,13 +140,13 @@ def get_provider(name: str, /, **options: Any) -> LatencyProvider:
     ``host`` and ``adb`` are accepted for ``host-tflite`` and ``pixel-adb``."""
     name = ALIASES.get(name, name)
     if name not in PROVIDERS:
-        raise ValueError(f"unknown latency provider {name!r}; registered providers: "
+        raise UserError(f"unknown latency provider {name!r}; registered providers: "
                          f"{', '.join(provider_names())}")
     factory = _factory(PROVIDERS[name])
     try:
         inspect.signature(factory).bind(**options)
     except TypeError as error:
-        raise ValueError(f"bad options for latency provider {name!r}: {error}; it accepts "
+        raise UserError(f"bad options for latency provider {name!r}: {error}; it accepts "
                          f"{inspect.signature(factory)}") from None
     return factory(**options)
 

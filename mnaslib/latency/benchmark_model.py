@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mnaslib.errors import UserError
+
 REASONS: dict[str, str] = {
     "adb-missing": "the adb executable is not installed or not on PATH",
     "no-device": "no device is connected",
@@ -38,7 +40,7 @@ _VERSION = re.compile(r"\bversion\b\D{0,20}?(\d+\.\d+(?:\.\d+)?(?:[-+.][\w.]+)?)
 OUTPUT_LINES = 15
 
 
-class AdbError(RuntimeError):
+class AdbError(UserError, RuntimeError):
     """A failure talking to the phone; ``reason`` is one key of ``REASONS`` so callers can react to each case."""
 
     def __init__(self, reason: str, message: str) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mnaslib.buildable import BuildOptions, Buildable
+from mnaslib.errors import UserError
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.layer_table import HostLayerTable
 from mnaslib.latency.ops import arch_ops
@@ -152,7 +153,7 @@ class HostModelProvider(LatencyProvider):
 
     def latency_of(self, network: Buildable, options: BuildOptions) -> LatencyResult:
         if not isinstance(network, Arch):
-            raise TypeError(f"the host-model provider predicts MnasNet-space architectures only, not {network.name}; "
+            raise UserError(f"the host-model provider predicts MnasNet-space architectures only, not {network.name}; "
                             "measure it with the host provider")
         return _analytic(self, network, options)
 

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from mnaslib.errors import UserError
 from mnaslib.labels import Provenance
 from mnaslib.latency.ops import arch_ops, arch_params
 from mnaslib.arch import Arch
@@ -54,7 +55,7 @@ CACHE_FORMAT = 1  # bump when the parsed columns change: older cache files are t
 TRAINING = "ImageNet top-1 after the authors' 16-epoch proxy training"
 
 
-class AccelNASBenchFormatError(ValueError):
+class AccelNASBenchFormatError(UserError):
     """The archive (or one result file in it) is not in Accel-NASBench's format; the message names what and where."""
 
 

@@ -37,6 +37,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from mnaslib.buildable import BuildOptions
+from mnaslib.errors import UserError
 from mnaslib.latency.ops import arch_layers, layer_ops
 from mnaslib.arch import Arch, BlockSpec
 from mnaslib.space import Decision, validate_tokens
@@ -57,7 +58,7 @@ EFFICIENTNET_B0 = {"e": (1, 6, 6, 6, 6, 6, 6), "k": (3, 3, 5, 3, 5, 5, 3), "l": 
                    "se": (True,) * 7}
 
 
-class ArchitectureFormatError(ValueError):
+class ArchitectureFormatError(UserError):
     """A benchmark ``architecture`` mapping that is not a network of the space; the message names the key."""
 
 

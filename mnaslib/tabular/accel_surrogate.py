@@ -21,15 +21,17 @@ Features (``SurrogateSettings.features``):
 The regressor's settings (1,500 trees of depth 3, learning rate 0.03, subsample 0.5) came from a small grid of
 depths, rates and subsampling on the same split; every point of it ranked within 0.005 of the others. A fit on
 4,110 networks takes about 5 s of CPU on this project's 2-core machine, a 10-fold cross-validation about 50 s.
-The fitted model is cached under the user cache directory (``$MNAS_CACHE_DIR/benchmarks/accel-nasbench``, a
-pickle, as scikit-learn persists models) keyed by the archive's sha256, the scikit-learn version and the
-settings; a cache of anything else is never used.
+The fitted model is cached under the user cache directory (``$MNAS_CACHE_DIR/benchmarks/accel-nasbench``) keyed by
+the archive's sha256, the scikit-learn version and the settings, as plain arrays (``TreeEnsemble``: each tree's
+split features, thresholds, children and leaf values, in an ``.npz`` read with ``allow_pickle=False``): a pickle
+would run whatever code a planted cache file holds. Predictions always come from those arrays, fresh fit or cache,
+so a search gives the same numbers either way; a cache file that is not what this module writes is fitted again.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -103,6 +105,67 @@ def features(tokens: np.ndarray, kind: str, space: AccelSpace | None = None) -> 
     raise ValueError(f"unknown surrogate features {kind!r}; expected one of {', '.join(FEATURE_SETS)}")
 
 
+@dataclass(frozen=True)
+class TreeEnsemble:
+    """A fitted ``GradientBoostingRegressor`` (squared error) as arrays, with the same predictions: the initial
+    constant plus ``learning_rate`` times each tree's leaf value, summed in tree order as scikit-learn does, each tree
+    walked on float32 features as scikit-learn's trees compare them. Arrays are ``(trees, nodes)``, padded."""
+
+    init: float
+    learning_rate: float
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+
+    ARRAYS = ("feature", "threshold", "left", "right", "value")
+
+    @classmethod
+    def from_sklearn(cls, model: GradientBoostingRegressor) -> "TreeEnsemble":
+        trees = [stage[0].tree_ for stage in model.estimators_]
+        width = max(tree.node_count for tree in trees)
+
+        def padded(name: str, fill: float, dtype: type) -> np.ndarray:
+            out = np.full((len(trees), width), fill, dtype=dtype)
+            for i, tree in enumerate(trees):
+                column = tree.value[:, 0, 0] if name == "value" else getattr(tree, name)
+                out[i, :tree.node_count] = column
+            return out
+
+        return cls(float(model.init_.constant_.ravel()[0]), float(model.learning_rate),
+                   padded("feature", 0, np.int64), padded("threshold", 0.0, np.float64),
+                   padded("children_left", -1, np.int64), padded("children_right", -1, np.int64),
+                   padded("value", 0.0, np.float64))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        rows, trees = np.arange(len(X))[:, None], np.arange(self.feature.shape[0])[None, :]
+        nodes = np.zeros((len(X), self.feature.shape[0]), dtype=np.int64)
+        for _ in range(self.feature.shape[1]):
+            leaf = self.left[trees, nodes] < 0
+            if leaf.all():
+                break
+            left = X[rows, np.maximum(self.feature[trees, nodes], 0)] <= self.threshold[trees, nodes]
+            nodes = np.where(leaf, nodes, np.where(left, self.left[trees, nodes], self.right[trees, nodes]))
+        leaves = self.value[trees, nodes]
+        raw = np.full(len(X), self.init)
+        for column in leaves.T:
+            raw += self.learning_rate * column
+        return raw
+
+    def check(self) -> None:
+        """Refuse arrays that are not a well-formed ensemble (a damaged or foreign cache file)."""
+        shapes = {getattr(self, name).shape for name in self.ARRAYS}
+        if len(shapes) != 1 or len(shapes.pop()) != 2 or not np.isfinite(self.value).all():
+            raise ValueError("the cached tree arrays do not form an ensemble")
+        nodes = self.feature.shape[1]
+        for name in ("left", "right"):
+            children = getattr(self, name)
+            if children.min() < -1 or children.max() >= nodes:
+                raise ValueError("the cached trees point outside themselves")
+
+
 def rank_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
     """Kendall tau, Spearman rho and RMSE (top-1 points) of predictions against recorded accuracies."""
     predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
@@ -120,7 +183,7 @@ def _groups(tokens: np.ndarray) -> np.ndarray:
 class AccelSurrogate:
     """A fitted surrogate, its settings and its held-out error (the numbers its label states)."""
 
-    model: GradientBoostingRegressor
+    model: TreeEnsemble
     settings: SurrogateSettings
     held_out: dict[str, float]
     n_train: int
@@ -161,7 +224,7 @@ def fit_surrogate(table: pd.DataFrame, settings: SurrogateSettings = SurrogateSe
     start = time.process_time()
     model = settings.regressor().fit(features(tokens[train], settings.features), target[train])
     seconds = time.process_time() - start
-    fitted = AccelSurrogate(model, settings, {}, len(train), len(table), seconds)
+    fitted = AccelSurrogate(TreeEnsemble.from_sklearn(model), settings, {}, len(train), len(table), seconds)
     fitted.held_out = rank_metrics(fitted.predict(tokens[test]), target[test])
     return fitted
 
@@ -187,16 +250,37 @@ def load_or_fit(table: pd.DataFrame, data_sha256: str, directory: Path,
     """The surrogate cached in ``directory`` for this data, scikit-learn version and settings, fitted (and cached)
     on first use; a cache file that cannot be read, or that holds a surrogate of anything else, is fitted again and
     replaced."""
-    path = Path(directory) / f"surrogate-{settings.cache_key(data_sha256)}.pkl"
-    if path.is_file():
+    path = Path(directory) / f"surrogate-{settings.cache_key(data_sha256)}.npz"
+    if path.is_file() and not path.is_symlink():
         try:
-            with open(path, "rb") as handle:
-                cached = pickle.load(handle)
-            if isinstance(cached, AccelSurrogate) and cached.settings == settings and \
-                    cached.sklearn_version == sklearn.__version__ and cached.n_total == len(table):
+            cached = _read_cache(path)
+            if cached.settings == settings and cached.sklearn_version == sklearn.__version__ and \
+                    cached.n_total == len(table):
                 return cached
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
             pass  # fitted again below
     fitted = fit_surrogate(table, settings)
-    write_atomically(path, lambda handle: pickle.dump(fitted, handle, protocol=pickle.HIGHEST_PROTOCOL), binary=True)
+    write_atomically(path, lambda handle: handle.write(_cache_bytes(fitted)), binary=True)
     return fitted
+
+
+def _cache_bytes(fitted: AccelSurrogate) -> bytes:
+    meta = {"settings": asdict(fitted.settings), "held_out": fitted.held_out, "n_train": fitted.n_train,
+            "n_total": fitted.n_total, "fit_cpu_seconds": fitted.fit_cpu_seconds,
+            "sklearn_version": fitted.sklearn_version, "init": fitted.model.init,
+            "learning_rate": fitted.model.learning_rate}
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.array(json.dumps(meta)), **{name: getattr(fitted.model, name)
+                                                          for name in TreeEnsemble.ARRAYS})
+    return buffer.getvalue()
+
+
+def _read_cache(path: Path) -> AccelSurrogate:
+    """A cached surrogate: arrays and JSON only (``allow_pickle=False``), so the file cannot run code."""
+    with np.load(path, allow_pickle=False) as archive:
+        meta = json.loads(str(archive["meta"]))
+        arrays = {name: archive[name] for name in TreeEnsemble.ARRAYS}
+    model = TreeEnsemble(float(meta["init"]), float(meta["learning_rate"]), **arrays)
+    model.check()
+    return AccelSurrogate(model, SurrogateSettings(**meta["settings"]), dict(meta["held_out"]), int(meta["n_train"]),
+                          int(meta["n_total"]), float(meta["fit_cpu_seconds"]), str(meta["sklearn_version"]))

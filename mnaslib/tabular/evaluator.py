@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.errors import UserError
 from mnaslib.jobs import ChildMetrics, Job
 from mnaslib.tabular.base import TabularBenchmark
 
@@ -31,7 +32,7 @@ ACCURACY_MODES = ("mean", "one_run")
 
 def _check_name(name: str) -> tuple[str, str, str, str]:
     if name not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        raise UserError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     return BENCHMARKS[name]
 
 
@@ -54,7 +55,7 @@ def benchmark_space(name: str, options: dict | None = None):
     try:
         return _attribute(_check_name(name)[2])(**(options or {}))
     except TypeError as err:
-        raise ValueError(f"bad options {options} for benchmark {name}'s space: {err}") from None
+        raise UserError(f"bad options {options} for benchmark {name}'s space: {err}") from None
 
 
 def benchmark_deployment(name: str) -> BuildOptions:
@@ -81,7 +82,7 @@ class BenchmarkEvaluator:
     def __post_init__(self) -> None:
         _check_name(self.name)
         if self.accuracy not in ACCURACY_MODES:
-            raise ValueError(f"benchmark accuracy must be one of {', '.join(ACCURACY_MODES)}, got {self.accuracy!r}")
+            raise UserError(f"benchmark accuracy must be one of {', '.join(ACCURACY_MODES)}, got {self.accuracy!r}")
 
     @property
     def benchmark(self) -> TabularBenchmark:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable
 
+from mnaslib.errors import UserError
+
 ENV_BENCHMARK_DIR = "MNAS_BENCHMARK_DIR"
 ENV_CACHE_DIR = "MNAS_CACHE_DIR"
 ENV_OFFLINE = "MNAS_OFFLINE"
@@ -35,7 +37,7 @@ class BenchmarkNotFoundError(FileNotFoundError):
     """No copy of a benchmark file could be found or downloaded; the message says what was tried and how to fix it."""
 
 
-class BenchmarkChecksumError(ValueError):
+class BenchmarkChecksumError(UserError):
     """A benchmark file exists but its sha256 is not the published one (a different version, or damaged)."""
 
 

@@ -25,6 +25,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 from scipy import stats
 
+from mnaslib.errors import UserError
 from mnaslib.labels import Provenance
 from mnaslib.latency.base import ALIASES
 from mnaslib.tabular.base import BenchmarkRecord, TabularBenchmark
@@ -61,7 +62,7 @@ RUNS = 3
 FIELDS = ("test_acc", "mean_acc", "std", "params", "flops")
 
 
-class NASBenchMacroFormatError(ValueError):
+class NASBenchMacroFormatError(UserError):
     """The table does not have NAS-Bench-Macro's shape; the message names the entry and what is wrong with it."""
 
 
