@@ -17,7 +17,7 @@ import operator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from mnaslib.errors import UserError
+from mnaslib.errors import UserError, shown
 
 if TYPE_CHECKING:
     import keras
@@ -30,11 +30,11 @@ def as_int(value: Any, what: str) -> int:
     """An integer (Python or numpy) as ``int``; anything else, floats and booleans included, is a ``ValueError``
     naming ``what``: ``steps: 1.5`` or ``True`` is a mistake, not a count."""
     if isinstance(value, bool):
-        raise UserError(f"{what} must be an integer, got {value!r}")
+        raise UserError(f"{what} must be an integer, got {shown(value)}")
     try:
         return operator.index(value)
     except TypeError:
-        raise UserError(f"{what} must be an integer, got {value!r}") from None
+        raise UserError(f"{what} must be an integer, got {shown(value)}") from None
 
 
 def check_build_options(depth_multiplier: float, input_size: int, num_classes: int) -> None:

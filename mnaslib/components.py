@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable, as_int
-from mnaslib.errors import UserError
+from mnaslib.errors import UserError, shown
 from mnaslib.labels import Labelled
 
 if TYPE_CHECKING:
@@ -156,12 +156,12 @@ def _typed(value: Any, annotation: str, what: str) -> Any:
         return as_int(value, what)
     if base == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"{what} must be a number, got {value!r}")
+            raise UserError(f"{what} must be a number, got {shown(value)}")
         return float(value)
     if base == "bool" and not isinstance(value, bool):
-        raise UserError(f"{what} must be true or false, got {value!r}")
+        raise UserError(f"{what} must be true or false, got {shown(value)}")
     if base == "str" and not isinstance(value, str):
-        raise UserError(f"{what} must be text, got {value!r}")
+        raise UserError(f"{what} must be text, got {shown(value)}")
     return value
 
 
@@ -231,10 +231,30 @@ def check_profile(profile: "Profile") -> None:
     check_executor(profile.executor)
     if profile.benchmark is None:
         make_evaluator(profile)
+        _check_proxy_child(profile)
     else:
         from mnaslib.tabular.evaluator import BenchmarkEvaluator
 
         BenchmarkEvaluator(**_evaluator_options(profile.benchmark))
+
+
+def _check_proxy_child(profile: "Profile") -> None:
+    """Build one child of the space analytically at the proxy's settings, so a proxy that no child could be built
+    at (maps below one pixel, a width too large for memory) is refused now, not by every child of the search."""
+    from mnaslib.netsize import check_network_size
+    from mnaslib.space import MnasNetSpace
+
+    space = make_space(profile.space)
+    if not isinstance(space, MnasNetSpace):
+        return  # the cell space checks its input size itself
+    task = proxy_task(profile.proxy, profile.seed)
+    child = space.decode([0] * len(space.decision_sizes()))
+    options = BuildOptions(depth_multiplier=task.width_multiplier, input_size=task.image_size, num_classes=10,
+                           stem_stride=task.resolved_stem_stride)
+    try:
+        check_network_size(child, options)
+    except UserError as err:
+        raise UserError(f"proxy: {err}") from None
 
 
 # Where the same data lies may change between a run and its resume (a moved folder); what it is may not: the data's

@@ -15,7 +15,6 @@ from keras import layers
 
 from mnaslib.blocks import block_layer, conv_bn
 from mnaslib.buildable import DEPLOYMENT, BuildOptions
-from mnaslib.netsize import check_network_size
 
 if TYPE_CHECKING:
     from mnaslib.arch import Arch
@@ -52,7 +51,6 @@ def build_model(arch: "Arch", options: BuildOptions = DEPLOYMENT, *, input_chann
     ``options.stem_stride=1`` adapts the network to small proxy inputs (32x32 CIFAR images keep a 2x2 map before the
     head instead of vanishing to 1x1). ``options.dropout`` defaults to the architecture's own (0.2 officially).
     """
-    check_network_size(arch, options)
     multiplier = options.depth_multiplier
     dropout = options.dropout if options.dropout is not None else arch.dropout
     inputs = keras.Input((options.input_size, options.input_size, input_channels), name="image")

@@ -3,7 +3,9 @@
 Every block of an architecture is bounded on its own (``mnaslib.arch``: filters, repeats, kernel, expansion), but a
 network inside every per-block bound can still be too big for memory (``--multiplier 1000``, or four 8192-wide
 blocks), and TensorFlow would then fail deep inside with ``ResourceExhaustedError`` after minutes of work. These
-counts are analytic (``mnaslib.latency.ops``), so the check costs microseconds and needs no graph.
+counts are analytic (``mnaslib.latency.ops``), so the check costs microseconds and needs no graph. The commands
+(``mnas describe``, ``latency``, ``export``), the profile check and the proxy trainer call it before they build;
+the builders themselves cannot, since the analytic counts are built on them.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ MAX_ACTIVATIONS = 1_000_000_000  # activation elements one image writes (4 GB at
 def check_network_size(arch: "Arch", options: "BuildOptions") -> None:
     """Refuse a network whose weights or activations would not fit in memory, or whose feature maps would shrink
     below one pixel (a stride-2 layer on a 1x1 map: the input is too small for the network's downsampling)."""
-    from mnaslib.latency.ops import arch_layers, layer_ops, layer_params  # ops builds on the models this guards
+    from mnaslib.latency.ops import arch_layers, layer_ops, layer_params
 
     layers = arch_layers(arch, options)
     tiny = next((key for key in layers if key.stride > 1 and key.resolution < 2), None)

@@ -49,7 +49,7 @@ def _selection(value: Any, what: str) -> tuple[str, ...] | None:
     if value is None or value == ALL:
         return None
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ProfileError(f"{what} must be '{ALL}' or a list of network labels, got {value!r}")
+        raise ProfileError(f"{what} must be '{ALL}' or a list of network labels, got {shown(value)}")
     return tuple(value)
 
 
@@ -296,6 +296,8 @@ def _read(spec: str, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
         name, where = path.stem, str(path)
     try:
         values = load_yaml(text)
+    except RecursionError:
+        raise ProfileError(f"{where} is nested too deeply to be a profile") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -312,6 +314,8 @@ def _read(spec: str, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
         return values, name
     if not isinstance(base, str) or base in seen or str(base) == spec:
         raise ProfileError(f"{where}: base must name another profile (no cycles), got {base!r}")
+    if base not in PROFILE_NAMES and spec not in PROFILE_NAMES:
+        base = str(Path(spec).expanduser().parent / Path(base).expanduser())  # beside the file that names it
     base_values, _ = _read(base, seen + (spec,))
     merged = _merge(base_values, {k: v for k, v in values.items() if k != "base"})
     merged["profile"] = values.get("profile", name)
@@ -343,7 +347,7 @@ def _count(value: Any, what: str, low: int) -> int:
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise ProfileError(f"{what} must be a mapping of settings, got {value!r}")
+        raise ProfileError(f"{what} must be a mapping of settings, got {shown(value)}")
     return value
 
 
@@ -351,7 +355,7 @@ def _known(values: Mapping[str, Any], cls: type, what: str, extra: tuple[str, ..
     known = {f.name for f in fields(cls)} | set(extra)
     unknown = set(values) - known
     if unknown:
-        raise ProfileError(f"unknown {what} settings {sorted(unknown)}; known: {sorted(known)}")
+        raise ProfileError(f"unknown {what} settings {shown(sorted(unknown))}; known: {sorted(known)}")
 
 
 def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:

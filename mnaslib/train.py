@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, fields
 import keras
 import tensorflow as tf
 
+from mnaslib.arch import Arch
 from mnaslib.buildable import BuildOptions, Buildable
 from mnaslib.counting import summarize
 from mnaslib.fidelity import fidelity_note
+from mnaslib.netsize import check_network_size
 
 RMSPROP = {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}  # the official code's RMSProp settings
 # A child's training loss starts at ln(classes) (zeroed classifier); ten times that at the end is divergence, however
@@ -146,6 +148,8 @@ def build_child(arch: Buildable, task: ProxyTask, num_classes: int) -> keras.Mod
     options = BuildOptions(depth_multiplier=task.width_multiplier, input_size=task.image_size,
                            num_classes=num_classes, stem_stride=task.resolved_stem_stride, logits=True)
     try:
+        if isinstance(arch, Arch):
+            check_network_size(arch, options)  # before TensorFlow would exhaust the memory trying
         model = arch.build(options)
     except (ValueError, tf.errors.OpError) as err:
         raise ChildFailed("build", str(err)) from err

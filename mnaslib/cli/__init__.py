@@ -19,6 +19,7 @@ from importlib import metadata
 EXIT_BUG = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+MAX_LINE = 2000  # an error line is cut here: a value pasted by mistake must not fill the terminal
 
 
 def _version() -> str:
@@ -82,7 +83,24 @@ def _one_line(err: BaseException) -> str:
             text = f"{err.filename}: {text}"
         if err.filename2:
             text = f"{text} (and {err.filename2})"
-    return " ".join(text.split())
+        text += _environment_hint(err)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_LINE else f"{text[:MAX_LINE]}... (cut: {len(text):,} characters)"
+
+
+def _environment_hint(err: OSError) -> str:
+    """What to do about an OSError: a link to nowhere says where it points; a file in mnaslib's cache folder names
+    the variable that moves it."""
+    from mnaslib.data.base import ENV_CACHE_DIR, cache_dir
+
+    path = str(err.filename or "")
+    hint = ""
+    if path and os.path.islink(path) and not os.path.exists(path):
+        hint = f"; it is a link to {os.readlink(path)}, which does not exist: create that, or remove the link"
+    cache = str(cache_dir())
+    if path and (path == cache or path.startswith(cache + os.sep)):
+        hint += f"; this is mnaslib's cache folder: set {ENV_CACHE_DIR} to a writable folder (now {cache})"
+    return hint
 
 
 if __name__ == "__main__":

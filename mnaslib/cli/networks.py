@@ -96,6 +96,10 @@ def resolve_model(args: argparse.Namespace) -> tuple[Buildable, BuildOptions]:
     else:
         network = resolve(spec)
     options = BuildOptions(depth_multiplier=args.multiplier, input_size=args.input_size, num_classes=args.classes)
+    if isinstance(network, Arch):
+        from mnaslib.netsize import check_network_size
+
+        check_network_size(network, options)
     return network, options
 
 
@@ -221,7 +225,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         data = to_tflite(network.build(options))
     else:
         data = _keras_file(network.build(options))
-    write_atomically(out, lambda handle: handle.write(data), binary=True)  # a full disk leaves the old file whole
+    existed = out.exists()
+    try:  # through a temporary file beside it, renamed into place: a full disk leaves the old file whole
+        write_atomically(out, lambda handle: (os.fchmod(handle.fileno(), 0o644), handle.write(data)), binary=True)
+    except OSError as err:
+        raise UserError(f"cannot write {out}: {err.strerror or err}; "
+                        f"{'the existing file is unchanged' if existed else 'nothing was written'}") from None
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
 

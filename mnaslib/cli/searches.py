@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from mnaslib.errors import UserError
+from mnaslib.errors import UserError, shown
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -37,7 +37,7 @@ def add_commands(sub) -> None:
     runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
     show = runs_sub.add_parser("show", help="summary, best trials, Pareto front and failed trials of a search")
     show.add_argument("run_dir", help="a run directory (holding trials.sqlite)")
-    show.add_argument("--top", type=int, default=5, help="how many best trials to list (default 5)")
+    show.add_argument("--top", type=int, default=5, help="how many best trials to list (1 or more; default 5)")
     show.set_defaults(func=cmd_runs_show)
     compare = runs_sub.add_parser("compare", help="two searches side by side: settings that differ, what each found")
     compare.add_argument("first", help="a run directory")
@@ -60,7 +60,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not _KEY.match(key):
-            raise UserError(f"--set needs KEY=VALUE with a dotted KEY such as reward.name, got {item!r}")
+            raise UserError(f"--set needs KEY=VALUE with a dotted KEY such as reward.name, got {shown(item)}")
         overrides_at = overrides
         parts = key.split(".")
         for part in parts[:-1]:
@@ -74,6 +74,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 def _scalar(text: str) -> Any:
     if _NUMBER.match(text.strip()):
+        if len(text) > 100:
+            raise UserError(f"--set value {shown(text)} is too long to be a number")
         number = float(text)
         return int(text) if re.fullmatch(r"[+-]?\d+", text.strip()) else number
     try:
@@ -131,6 +133,8 @@ def _print_table(title: str, table) -> None:
 def cmd_runs_show(args: argparse.Namespace) -> int:
     from mnaslib.runs import summarize_run
 
+    if args.top < 1:
+        raise UserError(f"--top must be at least 1 (how many best trials to list), got {args.top}")
     summary = summarize_run(args.run_dir)
     counts = ", ".join(f"{value} {key}" for key, value in summary.counts().items())
     config = summary.config
