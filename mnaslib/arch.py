@@ -110,7 +110,7 @@ class BlockSpec:
         """Parse one block string; every malformed part raises a ``ValueError`` that names it."""
         if not isinstance(text, str):
             raise UserError(f"a block string must be text such as 'r2_k3_s22_e6_i16_o24_se0.25', got {text!r} "
-                             f"({type(text).__name__})")
+                            f"({type(text).__name__})")
         if not text.strip():
             raise UserError(f"empty block string {text!r}; expected e.g. 'r2_k3_s22_e6_i16_o24_se0.25'")
         values: dict[str, str] = {}
@@ -127,7 +127,7 @@ class BlockSpec:
             match = _KEY_RE.match(part)
             if not match or not match.group(2):
                 raise UserError(f"block string {text!r}: unknown part {part!r}; known keys are r, k, s, e, i, o, "
-                                 "se and the flags noskip, poolskip, conv")
+                                "se and the flags noskip, poolskip, conv")
             key, value = match.groups()
             if key in values:
                 raise UserError(f"block string {text!r}: key {key!r} given twice")
@@ -139,7 +139,7 @@ class BlockSpec:
         stride_text = values["s"]
         if not re.fullmatch(r"[0-9][0-9]?", stride_text) or len(set(stride_text)) != 1:
             raise UserError(f"block string {text!r}: strides 's{stride_text}' must be two equal digits, 's11' or "
-                             "'s22'")
+                            "'s22'")
         stride = int(stride_text[0])
         if stride not in (1, 2):
             raise UserError(f"block string {text!r}: stride {stride} is not supported; use s11 or s22")

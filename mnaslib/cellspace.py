@@ -101,7 +101,7 @@ class CellArch:
             for index, block in enumerate(blocks):
                 if max(block.inputs) >= 2 + index:
                     raise UserError(f"{kind} cell, block {index + 1}: input {max(block.inputs)} does not exist yet "
-                                     f"(block {index + 1} can use h0, h1 and blocks 1..{index}, i.e. 0..{index + 1})")
+                                    f"(block {index + 1} can use h0, h1 and blocks 1..{index}, i.e. 0..{index + 1})")
 
     def cell(self, kind: str) -> tuple[CellBlock, ...]:
         """The blocks of the ``normal`` or ``reduction`` cell."""
@@ -164,7 +164,7 @@ class CellArch:
         reductions = self.stem_cells + 2
         if input_size < stem_stride * 2 ** reductions:
             raise UserError(f"input_size {input_size} is too small: a stem stride of {stem_stride} and "
-                             f"{reductions} reduction cells need at least {stem_stride * 2 ** reductions} pixels")
+                            f"{reductions} reduction cells need at least {stem_stride * 2 ** reductions} pixels")
 
         inputs = keras.Input((input_size, input_size, 3), name="image")
         x = layers.Conv2D(round_filters(self.stem_filters, depth_multiplier), 3, strides=stem_stride, padding="same",
@@ -233,7 +233,7 @@ class CellSpace:
         """Validate a token list, naming the first bad position and its decision."""
         if len(tokens) != len(self._decisions):
             raise UserError(f"expected {len(self._decisions)} tokens ({len(PER_BLOCK)} per block x {self.blocks} "
-                             f"blocks x 2 cells), got {len(tokens)}")
+                            f"blocks x 2 cells), got {len(tokens)}")
         return validate_tokens(tokens, self._decisions)
 
     def decode(self, tokens: Sequence[int], name: str = "") -> CellArch:
@@ -254,7 +254,7 @@ class CellSpace:
         for setting in settings:
             if getattr(arch, setting) != getattr(self, setting):
                 raise UserError(f"the space fixes {setting} = {getattr(self, setting)}, the architecture has "
-                                 f"{getattr(arch, setting)}")
+                                f"{getattr(arch, setting)}")
         tokens: list[int] = []
         for kind in CELL_KINDS:
             blocks = arch.cell(kind)
@@ -264,7 +264,7 @@ class CellSpace:
                 for op in block.ops:
                     if op not in self.ops:
                         raise UserError(f"{kind} cell, block {b + 1}: op {op!r} is not a choice of this space "
-                                         f"{self.ops}")
+                                        f"{self.ops}")
                 tokens += [*block.inputs, self.ops.index(block.ops[0]), self.ops.index(block.ops[1])]
         return tokens
 

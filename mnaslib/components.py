@@ -54,7 +54,7 @@ def make_space(config: Mapping[str, Any]):
         except TypeError as err:
             raise UserError(f"bad nasnet-cell space options {options}: {err}") from None
     raise UserError(f"unknown search space {name!r}; known: {', '.join(SPACES)} (or set benchmark: to search a "
-                     "tabular benchmark's own space)")
+                    "tabular benchmark's own space)")
 
 
 def check_strategy(config: Mapping[str, Any]) -> None:
@@ -68,7 +68,7 @@ def check_strategy(config: Mapping[str, Any]) -> None:
         sample = as_int(options.get("sample_size", 16), "strategy.sample_size")
         if population < 2 or not 1 <= sample <= population:
             raise UserError(f"evolution needs population_size >= 2 and 1 <= sample_size <= population_size, got "
-                             f"{population} and {sample}")
+                            f"{population} and {sample}")
 
 
 def make_strategy(config: Mapping[str, Any], space, seed: int) -> "SearchStrategy":
@@ -207,7 +207,7 @@ def search_space(profile: "Profile"):
     name = profile.benchmark["name"]
     if profile.space.get("name", "mnasnet") not in ("mnasnet", name) or len(profile.space) > 1:
         raise UserError(f"benchmark {name} searches its own space; remove the space section {profile.space} (or "
-                         f"set space.name: {name})")
+                        f"set space.name: {name})")
     return benchmark_space(name, profile.benchmark.get("space"))
 
 

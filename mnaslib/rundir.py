@@ -185,9 +185,9 @@ def open_run(run_dir: str | os.PathLike[str], config: Mapping[str, Any],
                 store.close()
                 listed = "; ".join(f"{key}: stored {old!r}, now {new!r}" for key, (old, new) in differences.items())
                 raise UserError(f"refusing to resume {run_dir}: its search was started with a different config "
-                                 f"({listed}). Resume with the stored config (see TrialStore.runs()), or start "
-                                 f"fresh in a new run directory (or move {run_dir} aside). Only "
-                                 f"{', '.join(resumable_keys) or 'no keys'} may change on resume.")
+                                f"({listed}). Resume with the stored config (see TrialStore.runs()), or start "
+                                f"fresh in a new run directory (or move {run_dir} aside). Only "
+                                f"{', '.join(resumable_keys) or 'no keys'} may change on resume.")
         store.record_run(config)
     except BaseException:
         if run_lock is not None:

@@ -171,7 +171,7 @@ def validate_tokens(tokens: Sequence[int], decisions: Sequence[Decision]) -> lis
             raise UserError(f"token {position} ({decision.name}) must be an integer, got {token!r}")
         if not 0 <= token < decision.size:
             raise UserError(f"token {position} ({decision.name}) = {token} is out of range 0..{decision.size - 1}"
-                             f" (choices {decision.choices})")
+                            f" (choices {decision.choices})")
         out.append(int(token))
     return out
 

@@ -117,7 +117,7 @@ def reference(name: str) -> Arch:
         blocks = tuple(replace(b, expand_ratio=expansion, kernel=kernel, op="mbconv") for b in a1.blocks)
         return replace(a1, blocks=blocks, name=key)
     raise UserError(f"unknown reference architecture {name!r}; known: {', '.join(reference_names())} "
-                     f"(Keras applications: {', '.join(KERAS_NETWORKS)})")
+                    f"(Keras applications: {', '.join(KERAS_NETWORKS)})")
 
 
 def network(name: str) -> Buildable:
@@ -142,7 +142,7 @@ def resolve(spec: str | Iterable[str] | Buildable) -> Buildable:
             return network(spec)
         if not _BLOCK_STRING.match(spec.strip()):
             raise UserError(f"{spec!r} is neither a network name ({', '.join(names())}) nor block strings such as "
-                             "'r2_k3_s22_e6_i16_o24_se0.25'")
+                            "'r2_k3_s22_e6_i16_o24_se0.25'")
         return Arch.from_block_strings(spec)
     return Arch.from_block_strings(list(spec))
 

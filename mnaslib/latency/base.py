@@ -141,13 +141,13 @@ def get_provider(name: str, /, **options: Any) -> LatencyProvider:
     name = ALIASES.get(name, name)
     if name not in PROVIDERS:
         raise UserError(f"unknown latency provider {name!r}; registered providers: "
-                         f"{', '.join(provider_names())}")
+                        f"{', '.join(provider_names())}")
     factory = _factory(PROVIDERS[name])
     try:
         inspect.signature(factory).bind(**options)
     except TypeError as error:
         raise UserError(f"bad options for latency provider {name!r}: {error}; it accepts "
-                         f"{inspect.signature(factory)}") from None
+                        f"{inspect.signature(factory)}") from None
     return factory(**options)
 
 

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from mnaslib.buildable import BuildOptions
+from mnaslib.errors import UserError
 from mnaslib.latency.device_model import Measurement, check_name, models_dir
 from mnaslib.latency.calibration import random_archs
 from mnaslib.zoo import CALIBRATION_REFERENCES
@@ -30,7 +31,7 @@ def calibration_networks(count: int, seed: int = 0, widths: Sequence[float] = WI
     random architectures; every one at a seeded (width, input size) of the grid, cycling through both so that every
     width and every size is present once ``count`` reaches the grid's sides."""
     if count < 1:
-        raise ValueError(f"the number of networks to measure must be at least 1, got {count}")
+        raise UserError(f"the number of networks to measure must be at least 1, got {count}")
     rng = np.random.default_rng(seed)
     names = list(CALIBRATION_REFERENCES[:count])
     specs = names + [" ".join(a.block_strings()) for a in random_archs(count - len(names), seed, set())]
@@ -55,8 +56,8 @@ class MeasurementStore:
             try:
                 measurement = Measurement(**json.loads(line))
             except (json.JSONDecodeError, TypeError) as err:
-                raise ValueError(f"{self.path}, line {number}: not a measurement ({err}); remove the line to "
-                                 "measure that network again") from None
+                raise UserError(f"{self.path}, line {number}: not a measurement ({err}); remove the line to "
+                                "measure that network again") from None
             taken[measurement.key] = measurement
         return taken
 
@@ -132,9 +133,9 @@ def _numbers(text: str, kind: type, option: str) -> tuple:
     try:
         values = tuple(kind(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise ValueError(f"{option} takes comma-separated numbers, got {text!r}") from None
+        raise UserError(f"{option} takes comma-separated numbers, got {text!r}") from None
     if not values or any(v <= 0 for v in values):
-        raise ValueError(f"{option} takes positive numbers, got {text!r}")
+        raise UserError(f"{option} takes positive numbers, got {text!r}")
     return values
 
 
@@ -147,12 +148,12 @@ def calibrate_device_command(args) -> int:
     from mnaslib.latency.pixel1 import describe_validation
 
     if not args.name:
-        raise ValueError("name the device model: --name my-pixel7 (a profile then selects it with latency: "
-                         "{provider: device-model, name: my-pixel7})")
+        raise UserError("name the device model: --name my-pixel7 (a profile then selects it with latency: "
+                        "{provider: device-model, name: my-pixel7})")
     check_name(args.name)
     if bool(args.device) == bool(args.from_csv):
-        raise ValueError("give either --device adb|host (measure now) or --from-csv FILE (measurements made "
-                         "elsewhere), not both and not neither")
+        raise UserError("give either --device adb|host (measure now) or --from-csv FILE (measurements made "
+                        "elsewhere), not both and not neither")
     if args.from_csv:
         measurements, device = read_measurements_csv(args.from_csv), f"CSV {args.from_csv}"
     else:

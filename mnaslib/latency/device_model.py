@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from mnaslib.buildable import BuildOptions, Buildable
+from mnaslib.errors import UserError
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.feature_model import canonical_ops
 from mnaslib.latency.ops import Op, arch_ops, keras_ops
@@ -46,8 +47,8 @@ def models_dir(override: str | Path | None = None) -> Path:
 def check_name(name: str) -> str:
     """A device model name is also a file name: letters, digits, ``.``, ``_`` and ``-``."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise ValueError(f"device model name {name!r} is not usable: use 1-64 letters, digits, '.', '_' or '-', "
-                         "starting with a letter or digit (e.g. my-pixel7)")
+        raise UserError(f"device model name {name!r} is not usable: use 1-64 letters, digits, '.', '_' or '-', "
+                        "starting with a letter or digit (e.g. my-pixel7)")
     return name
 
 
@@ -109,8 +110,8 @@ def fit_device_model(name: str, measurements: Sequence[Measurement], device: str
     check_name(name)
     measurements = list(measurements)
     if len(measurements) < 8:
-        raise ValueError(f"{len(measurements)} measured networks are too few for a device model: measure at least "
-                         "8 (about 30 give a useful one; `mnas calibrate --count N`)")
+        raise UserError(f"{len(measurements)} measured networks are too few for a device model: measure at least "
+                        "8 (about 30 give a useful one; `mnas calibrate --count N`)")
     op_lists = [m.ops() for m in measurements]
     latency = np.array([m.ms for m in measurements])
     model = fit_feature_model(op_lists, latency, np.ones(len(latency)), measurement_schemes(measurements),
@@ -133,9 +134,9 @@ def load_device_model(name: str, directory: str | Path | None = None) -> Pixel1M
     path = model_path(name, directory)
     if not path.is_file():
         known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
-        raise ValueError(f"no device model {name!r} in {path.parent} (known: {', '.join(known) or 'none'}); make it "
-                         f"with `mnas calibrate --device adb --name {name}` or `mnas calibrate --from-csv FILE "
-                         f"--name {name}`")
+        raise UserError(f"no device model {name!r} in {path.parent} (known: {', '.join(known) or 'none'}); make it "
+                        f"with `mnas calibrate --device adb --name {name}` or `mnas calibrate --from-csv FILE "
+                        f"--name {name}`")
     return _load(str(path), path.stat().st_mtime_ns)
 
 
@@ -145,7 +146,7 @@ def _load(path: str, mtime_ns: int) -> Pixel1Model:
     try:
         return Pixel1Model.from_json(json.loads(Path(path).read_text()))
     except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path} is not a device model file ({err}); refit it with `mnas calibrate`") from None
+        raise UserError(f"{path} is not a device model file ({err}); refit it with `mnas calibrate`") from None
 
 
 def read_measurements_csv(path: str | Path) -> list[Measurement]:
@@ -153,16 +154,16 @@ def read_measurements_csv(path: str | Path) -> list[Measurement]:
     strings separated by spaces) and ``ms``, optionally ``multiplier`` (default 1) and ``input_size`` (224)."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no CSV file {path}")
+        raise UserError(f"no CSV file {path}")
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; the header must name architecture and "
-                             "ms (optional: multiplier, input_size)")
+            raise UserError(f"{path}: missing column(s) {', '.join(missing)}; the header must name architecture and "
+                            "ms (optional: multiplier, input_size)")
         rows = [_csv_row(path, number, row) for number, row in enumerate(reader, start=2)]
     if not rows:
-        raise ValueError(f"{path} has a header but no measurements")
+        raise UserError(f"{path} has a header but no measurements")
     return rows
 
 
@@ -173,17 +174,17 @@ def _csv_row(path: Path, number: int, row: dict[str, str]) -> Measurement:
         multiplier = float(row.get("multiplier") or 1.0)
         size = int(row.get("input_size") or 224)
     except (TypeError, ValueError):
-        raise ValueError(f"{where}: ms, multiplier and input_size must be numbers, got {row.get('ms')!r}, "
-                         f"{row.get('multiplier')!r}, {row.get('input_size')!r}") from None
+        raise UserError(f"{where}: ms, multiplier and input_size must be numbers, got {row.get('ms')!r}, "
+                        f"{row.get('multiplier')!r}, {row.get('input_size')!r}") from None
     if not np.isfinite(ms) or ms <= 0:
-        raise ValueError(f"{where}: a measured latency must be a positive number of milliseconds, got {ms}")
+        raise UserError(f"{where}: a measured latency must be a positive number of milliseconds, got {ms}")
     measurement = Measurement(" ".join((row.get("architecture") or "").split()), multiplier, size, ms,
                               f"CSV {path.name}")
     try:
         measurement.network()
         measurement.options()
     except ValueError as err:
-        raise ValueError(f"{where}: {err}") from None
+        raise UserError(f"{where}: {err}") from None
     return measurement
 
 
