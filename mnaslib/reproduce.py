@@ -131,7 +131,7 @@ def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os
     report = out / "REPORT.md"
     report.write_text(render_report(loaded, timings, tables, figures))
     if failed:
-        raise RuntimeError(f"notebook(s) failed: {', '.join(failed)}; see {report} and the executed copies in {out}")
+        raise UserError(f"notebook(s) failed: {', '.join(failed)}; see {report} and the executed copies in {out}")
     return report
 
 

@@ -164,7 +164,7 @@ class PredictorEvaluator:
         from mnaslib.latency.ops import arch_ops, arch_params
 
         if not isinstance(job.arch, Arch) or len(job.arch.blocks) != 7:
-            raise ValueError("evaluator accel-predictor scores MnasNet-space networks (7 blocks of MBConv or conv "
+            raise UserError("evaluator accel-predictor scores MnasNet-space networks (7 blocks of MBConv or conv "
                              f"layers), not {type(job.arch).__name__}")
         start = time.perf_counter()
         top1 = float(self.predictor.predict([job.arch])[0])
