@@ -226,9 +226,6 @@ def check_profile(profile: "Profile") -> None:
     check_strategy(profile.strategy)
     make_reward(profile.reward)
     make_latency(profile.latency, deployment_options(profile))
-    from mnaslib.executors import check_executor
-
-    check_executor(profile.executor)
     if profile.benchmark is None:
         make_evaluator(profile)
         _check_proxy_child(profile)

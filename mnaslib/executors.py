@@ -68,9 +68,9 @@ def check_executor(config: Mapping[str, Any]) -> None:
     cores (the paper profile's 64 workers need a scheduler address)."""
     workers = int(config.get("workers") or os.cpu_count() or 1)
     if config.get("name") == "dask" and not config.get("address") and workers > (os.cpu_count() or 1):
-        raise ValueError(f"executor dask without an address would start {workers} local workers on this "
-                         f"{os.cpu_count()}-core machine; set executor.address to your scheduler "
-                         "(--set executor.address=tcp://host:8786) or executor.workers to at most the cores here")
+        raise UserError(f"executor dask without an address would start {workers} local workers on this "
+                        f"{os.cpu_count()}-core machine; set executor.address to your scheduler "
+                        "(--set executor.address=tcp://host:8786) or executor.workers to at most the cores here")
 
 
 def shutdown_executor(executor: cf.Executor | None, *, now: bool = False) -> None:
