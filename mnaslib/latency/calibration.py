@@ -14,6 +14,7 @@ import numpy as np
 
 from mnaslib.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.latency.layer_table import Calibration, HostLayerTable
+from mnaslib.quiet import progress_bar
 from mnaslib.arch import Arch
 from mnaslib.space import MnasNetSpace
 from mnaslib.zoo import CALIBRATION_REFERENCES, as_arch, references
@@ -103,8 +104,6 @@ def host_model_check(n_random: int, seed: int = 0, table: HostLayerTable | None 
                      ) -> tuple[Calibration, list[dict[str, Any]]]:
     """``held_out_check`` of this machine's host layer table (``table``, default the cached one) with a progress
     bar: what ``mnas calibrate`` and notebook 02 run; the first run fills the table (minutes)."""
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(CALIBRATION_REFERENCES) + n_random, desc="networks (layers + whole)") as bar:
+    with progress_bar(total=len(CALIBRATION_REFERENCES) + n_random, desc="networks (layers + whole)") as bar:
         return held_out_check(table or HostLayerTable(), n_random, seed, progress=bar)
 
