@@ -333,6 +333,10 @@ def _check_executor(config: Mapping[str, Any]) -> None:
     for key in ("workers", "max_tasks_per_child"):
         if config.get(key) is not None and as_int(config[key], f"executor.{key}") < 1:
             raise ProfileError(f"executor.{key} must be >= 1, got {config[key]}")
+    address = config.get("address")
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        raise ProfileError("executor.address must be a Dask scheduler's address such as tcp://host:8786, got "
+                           f"{shown(address)}")
     if config.get("workers") is not None and config["workers"] > MAX_WORKERS:
         raise ProfileError(f"executor.workers must be at most {MAX_WORKERS:,} (one child each at a time), got "
                            f"{shown(config['workers'])}")

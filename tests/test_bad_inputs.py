@@ -79,6 +79,7 @@ SEARCH_CASES = [  # (argv after the run dir, what the one line must say)
     (["--set", "executor.name=slurm"], "unknown executor 'slurm'"),
     (["--set", "executor.workers=0"], "executor.workers must be >= 1"),
     (["--set", "executor.name=dask", "--set", "executor.workers=512"], "without an address"),
+    (["--set", "executor.name=dask", "--set", "executor.address=5"], "executor.address must be a Dask scheduler"),
     (["--set", "benchmark=nope"], "unknown benchmark 'nope'"),
     (["--set", "benchmark.name=nasbench-macro", "--set", "benchmark.flavour=x"], "unknown benchmark settings"),
     (["--set", "notebooks.models.table1_host=3"], "must be 'all' or a list"),
