@@ -421,7 +421,7 @@ ARCH_FILES = [  # (file text, what the one line says)
     ('{"block_strings": ["r1_k3_s11_e1_i32_o16"], "dropout": 2}', "dropout must be a number in [0, 1)"),
     ('{"block_strings": 5}', "block_strings must be a list"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    ("", "is not JSON: Expecting value at line 1, column 1"),
+    ("", "is empty; an architecture file holds the JSON"),
 ]
 
 

@@ -112,6 +112,9 @@ def _read_json(path: Path) -> dict:
         raise UserError(f"no architecture file {path}") from None
     except UnicodeDecodeError as err:
         raise UserError(f"{path} is not a text (JSON) file: {err.reason} at byte {err.start}") from None
+    if not text.strip():
+        raise UserError(f"{path} is empty; an architecture file holds the JSON that `mnas export NAME -o FILE.json` "
+                        "writes")
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as err:
