@@ -304,7 +304,8 @@ def test_run_explorer_redraws_for_the_trial_and_run_picked(lab, page):
 
     trials.select_option(index=3)
     after_trial = redrawn_image(explorer, first)
-    labelled_widget(page, "dropdown", "run").locator("select").select_option(label="soft search (proxy)")
+    runs = labelled_widget(page, "dropdown", "run").locator("select")
+    runs.select_option(label="soft search (the profile's evaluator)")
     redrawn_image(explorer, after_trial)
     wait_until(lambda: trials.locator("option").count() <= 4, 30,
                "the trial list did not follow the run (the ci search samples 2 x 2 children)")
