@@ -18,6 +18,7 @@ from mnaslib.buildable import BuildOptions
 from mnaslib.errors import UserError
 from mnaslib.latency.device_model import Measurement, check_name, models_dir
 from mnaslib.latency.calibration import random_archs
+from mnaslib.quiet import progress_bar
 from mnaslib.zoo import CALIBRATION_REFERENCES
 
 WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.4)
@@ -142,8 +143,6 @@ def _numbers(text: str, kind: type, option: str) -> tuple:
 def calibrate_device_command(args) -> int:
     """``mnas calibrate --device adb|host --name NAME`` or ``--from-csv FILE --name NAME``: measure (resumably) or
     read the networks, fit the device model, print its grouped-CV error, save it."""
-    from tqdm.auto import tqdm
-
     from mnaslib.latency.device_model import fit_device_model, model_path, read_measurements_csv
     from mnaslib.latency.pixel1 import describe_validation
 
@@ -165,7 +164,7 @@ def calibrate_device_command(args) -> int:
         else:
             measure = host_measure()
         store = MeasurementStore(args.name, args.models_dir)
-        with tqdm(total=len(wanted), desc=f"measuring on {args.device}") as bar:
+        with progress_bar(total=len(wanted), desc=f"measuring on {args.device}") as bar:
             measurements = measure_all(wanted, measure, store, progress=bar)
         device = measurements[0].provenance
     model = fit_device_model(args.name, measurements, device, args.models_dir)

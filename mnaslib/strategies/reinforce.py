@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
 from mnaslib.strategies.base import (Decisions, SearchStrategy, State, _as_str, _is_real, _require,
                                      config_from_dict, uniform_overrides)
@@ -79,14 +80,14 @@ class Reinforce(SearchStrategy):
     def probabilities(self) -> list[np.ndarray]:
         """Each decision's sampling distribution, the exploration floor included."""
         eps = self.config.epsilon
-        return [(1 - eps) * _softmax(logits) + eps / len(logits) for logits in self.logits]
+        return [(1 - eps) * softmax(logits) + eps / len(logits) for logits in self.logits]
 
     def entropy(self) -> np.ndarray:
         """Per-decision entropy (nats) of the sampling distributions."""
         return np.array([-(p * np.log(np.maximum(p, 1e-30))).sum() for p in self.probabilities()])
 
     def _ask(self, n: int) -> np.ndarray:
-        policy = [_softmax(logits) for logits in self.logits]
+        policy = [softmax(logits) for logits in self.logits]
         tokens = np.stack([self.rng.choice(len(p), size=n, p=p) for p in policy], axis=1)
         overrides = uniform_overrides(self.rng, n, self.sizes, self.config.epsilon)
         return tokens if overrides is None else np.where(overrides >= 0, overrides, tokens)
@@ -106,7 +107,7 @@ class Reinforce(SearchStrategy):
         if cfg.normalize_advantages and several and rewards.std() > 0:
             advantages = advantages / rewards.std()
         for t, (logits, moments) in enumerate(zip(self.logits, self.moments)):
-            policy = _softmax(logits)
+            policy = softmax(logits)
             size = len(logits)
             if size == 1:
                 continue
@@ -140,11 +141,6 @@ class Reinforce(SearchStrategy):
         self.moments = list(np.split(moments, cuts, axis=1))
         baseline = float(_require(state, "baseline"))
         self.baseline = None if math.isnan(baseline) else baseline
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
 
 
 def _adam_ascent(params: np.ndarray, moments: np.ndarray, gradient: np.ndarray, learning_rate: float, step: int,
