@@ -42,6 +42,7 @@ from mnaslib.arch import Arch
 from mnaslib.labels import Provenance
 from mnaslib.latency.ops import arch_ops, arch_params
 from mnaslib.tabular.accel_space import AccelSpace
+from mnaslib.tabular.accel_surrogate import network_groups, table_tokens
 
 VERDICT_EVERY = 5  # result numbers divisible by this are the verdict part
 BLOCKS = 7
@@ -76,15 +77,8 @@ def split(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def table_archs(table: pd.DataFrame) -> list[Arch]:
-    from mnaslib.tabular.accel_surrogate import table_tokens
-
     space = AccelSpace()
     return [space.decode(list(row)) for row in table_tokens(table, space)]
-
-
-def groups(X: np.ndarray) -> np.ndarray:
-    """One group per distinct network: a network trained twice never sits on both sides of a fold."""
-    return np.unique(X, axis=0, return_inverse=True)[1].ravel()
 
 
 def kendall_within_terciles(score: np.ndarray, target: np.ndarray, mult_adds: np.ndarray) -> float:
@@ -142,7 +136,7 @@ def cross_validate(name: str, X: np.ndarray, y: np.ndarray, folds: int = 5, seed
     """Grouped ``folds``-fold cross-validation on the choosing part: Kendall overall and within terciles over the
     pooled out-of-fold predictions, and their RMSE in top-1 points (NaN for the unfitted counts)."""
     predicted = np.empty(len(y))
-    for train, test in GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y, groups(X)):
+    for train, test in GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y, network_groups(X)):
         predicted[test] = predict_candidate(name, fit_candidate(name, X[train], y[train]), X[test])
     rmse = np.nan if CANDIDATES[name][1] is None else float(np.sqrt(np.mean((predicted - y) ** 2)))
     return {**rank_fidelity(predicted, y, 10 ** X[:, FEATURE_NAMES.index("log10_mult_adds")]), "rmse": rmse}

@@ -174,7 +174,7 @@ def rank_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
             "rmse": float(np.sqrt(np.mean((predicted - actual) ** 2))), "n": int(len(actual))}
 
 
-def _groups(tokens: np.ndarray) -> np.ndarray:
+def network_groups(tokens: np.ndarray) -> np.ndarray:
     """One group per distinct network, so a network trained twice never sits on both sides of a split."""
     return np.unique(tokens, axis=0, return_inverse=True)[1].ravel()
 
@@ -220,7 +220,7 @@ def fit_surrogate(table: pd.DataFrame, settings: SurrogateSettings = SurrogateSe
     """Fit on the seeded training split and measure on the held-out split (module docstring)."""
     tokens, target = table_tokens(table), table[TARGET].to_numpy(float)
     split = GroupShuffleSplit(n_splits=1, test_size=settings.test_fraction, random_state=settings.seed)
-    train, test = next(split.split(tokens, target, _groups(tokens)))
+    train, test = next(split.split(tokens, target, network_groups(tokens)))
     start = time.process_time()
     model = settings.regressor().fit(features(tokens[train], settings.features), target[train])
     seconds = time.process_time() - start
@@ -239,7 +239,7 @@ def cross_validate(table: pd.DataFrame, settings: SurrogateSettings = SurrogateS
     X = features(tokens, settings.features)
     rows = []
     for train, test in GroupKFold(n_splits=folds, shuffle=True, random_state=settings.seed).split(
-            X, target, _groups(tokens)):
+            X, target, network_groups(tokens)):
         model = settings.regressor().fit(X[train], target[train])
         rows.append(rank_metrics(np.clip(model.predict(X[test]), 0.0, 100.0), target[test]))
     return pd.DataFrame(rows)
