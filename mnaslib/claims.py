@@ -4,15 +4,21 @@ A claim check says what the paper states (with its V/C/U status), what the paper
 and a verdict. Verdicts follow one rule: a latency or count claim "holds" when our number rounds to the stated one
 (or, for a ratio, when at least its direction survives: "direction holds, size differs"); an accuracy claim on a
 proxy or surrogate accuracy is judged by direction only, since neither is ImageNet top-1; and a comparison of
-searches is a claim only when it survives noise: each arm runs with several seeds (``across_seeds``), and it
-"holds" only when every seed agrees.
+searches is a claim only when it survives noise (``verdict``): it "holds" only when every seed agrees *and* every
+seed's gap exceeds a stated noise floor (the seed-to-seed spread, the evidence's own measured error, or a bootstrap
+interval), "within noise" otherwise, and "not testable here" when the evidence ranks networks at chance or no better
+than their parameter count (``Fidelity``).
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING, Mapping, Sequence
+from dataclasses import dataclass, replace
+import math
+import re
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from mnaslib import paper
 from mnaslib.labels import Labelled, paper_provenance, render_table
@@ -216,35 +222,166 @@ def table5_claims(summaries: Sequence["SearchSummary"]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------
 # Figure 6
 # ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Figure6Gap:
+    """One Figure 6 claim on one pair of searches: each side's number, the gap in the claim's direction and the
+    noise floors it must clear."""
+
+    claim: str
+    hard: float
+    soft: float
+    gap: float
+    floors: tuple[NoiseFloor, ...]
+    unit: str
+
+
+def figure6_gaps(hard: "LatencySpread", soft: "LatencySpread") -> list[Figure6Gap]:
+    """The paper's Figure 6 claim as five gaps: the hard constraint crowds samples into faster models (more of them
+    at or below T, lower median); the soft reward spreads them over a wider range (a wider IQR, and more samples
+    below 40 ms and above 110 ms, the two latencies section 7.1 names). Each gap's noise floor is the bootstrap
+    interval of the gap over the two searches' samples and, for gaps in ms, the latency evidence's own error."""
+    target = hard.target_ms
+
+    def iqr(x: np.ndarray, axis: int) -> np.ndarray:
+        return np.subtract(*np.percentile(x, [75, 25], axis=axis))
+
+    rows = [("hard: larger share at or below T", lambda x, axis: np.mean(x <= target, axis=axis), -1, ""),
+            ("hard: lower median latency", np.median, 1, " ms"),
+            ("soft: wider spread (IQR, ms)", iqr, 1, " ms"),
+            ("soft: larger share below 40 ms", lambda x, axis: np.mean(x < 40, axis=axis), 1, ""),
+            ("soft: larger share above 110 ms", lambda x, axis: np.mean(x > 110, axis=axis), 1, "")]
+    reference = float(np.median(np.concatenate([hard.latencies, soft.latencies])))
+    gaps = []
+    for claim, statistic, sign, unit in rows:
+        h, s = float(statistic(hard.latencies, axis=0)), float(statistic(soft.latencies, axis=0))
+        floors = [bootstrap_floor(hard.latencies, soft.latencies, statistic)]
+        if unit:
+            floors.append(label_error_floor(soft.latency_label or hard.latency_label, reference))
+        gaps.append(Figure6Gap(claim, h, s, sign * (s - h), tuple(f for f in floors if f is not None), unit))
+    return gaps
+
+
 def figure6_check(hard: "LatencySpread", soft: "LatencySpread") -> pd.DataFrame:
-    """The paper's Figure 6 claim, tested on our two searches: the hard constraint crowds samples into faster models
-    (more of them at or below T, lower median); the soft reward spreads them over a wider range (a wider spread, and
-    more samples below 40 ms and above 110 ms, the two latencies section 7.1 names)."""
-    rows = [
-        ("hard: larger share at or below T", hard.share_below_target, soft.share_below_target,
-         hard.share_below_target > soft.share_below_target),
-        ("hard: lower median latency", hard.median_ms, soft.median_ms, hard.median_ms < soft.median_ms),
-        ("soft: wider spread (IQR, ms)", hard.iqr_ms, soft.iqr_ms, soft.iqr_ms > hard.iqr_ms),
-        ("soft: larger share below 40 ms", hard.share_below_40ms, soft.share_below_40ms,
-         soft.share_below_40ms > hard.share_below_40ms),
-        ("soft: larger share above 110 ms", hard.share_above_110ms, soft.share_above_110ms,
-         soft.share_above_110ms > hard.share_above_110ms),
-    ]
-    return pd.DataFrame([{"claim (paper V)": c, "hard [computed]": round(h, 3), "soft [computed]": round(s, 3),
-                          "holds here": bool(ok)} for c, h, s, ok in rows])
+    """Figure 6's claim (``figure6_gaps``) tested on one hard and one soft search, each row's verdict by the one
+    rule (``verdict``): it holds only when its gap clears the noise floor the verdict names."""
+    return pd.DataFrame([{"claim (paper V)": g.claim, "hard [computed]": round(g.hard, 3),
+                          "soft [computed]": round(g.soft, 3), "verdict": verdict([g.gap], g.floors, g.unit)}
+                         for g in figure6_gaps(hard, soft)])
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Comparisons of searches, over seeds
+# The verdict rule: every seed agrees and the gap exceeds a stated noise floor
 # ---------------------------------------------------------------------------------------------------------------
-def across_seeds(outcomes: Sequence[bool]) -> str:
-    """The verdict of a claim tested once per seed: ``holds`` only when every seed agrees (at least three)."""
-    outcomes = [bool(o) for o in outcomes]
-    if len(outcomes) < 3:
-        return f"not enough seeds ({len(outcomes)}; a comparison needs at least 3)"
-    agree = sum(outcomes)
-    if agree == len(outcomes):
-        return f"holds ({agree}/{len(outcomes)} seeds)"
-    if agree == 0:
-        return f"does not hold (0/{len(outcomes)} seeds)"
-    return f"seeds disagree ({agree}/{len(outcomes)} seeds)"
+@dataclass(frozen=True)
+class NoiseFloor:
+    """A gap at or below which a difference is noise, and where that number comes from (said in every verdict)."""
+
+    value: float
+    source: str
+
+    def describe(self, unit: str = "") -> str:
+        return f"{self.value:.3g}{unit}, {self.source}"
+
+
+def seed_spread(*arms: Sequence[float], what: str = "seed SD") -> NoiseFloor:
+    """How far one arm's number moves between seeds alone: the largest standard deviation over seeds (ddof 1) of
+    the arms. A gap no larger than that could be a reseed."""
+    spreads = [float(np.std(values, ddof=1)) for values in
+               (np.asarray([v for v in a if v is not None and np.isfinite(v)], float) for a in arms) if values.size > 1]
+    return NoiseFloor(max(spreads, default=0.0), what)
+
+
+def bootstrap_floor(first: Sequence[float], second: Sequence[float], statistic: Callable[..., np.ndarray],
+                    confidence: float = 0.95, resamples: int = 999, seed: int = 0) -> NoiseFloor:
+    """Half the width of the bootstrap interval of ``statistic(second) - statistic(first)`` (each sample resampled
+    on its own, ``scipy.stats.bootstrap``): how much the gap between two searches' samples moves by chance.
+    ``statistic(x, axis)`` must reduce along ``axis``."""
+    first, second = np.asarray(first, float), np.asarray(second, float)
+    if first.size < 2 or second.size < 2:
+        return NoiseFloor(float("inf"), "bootstrap interval: fewer than 2 samples")
+    interval = stats.bootstrap((second, first), lambda b, a, axis: statistic(b, axis) - statistic(a, axis),
+                               vectorized=True, confidence_level=confidence, n_resamples=resamples,
+                               method="percentile", random_state=seed).confidence_interval
+    return NoiseFloor(float(interval.high - interval.low) / 2, f"{100 * confidence:g}% bootstrap")
+
+
+_ERRORS = (re.compile(r"MAPE (\d+(?:\.\d+)?)%"), re.compile(r"RMSE (\d+(?:\.\d+)?) points"))
+
+
+def label_error_floor(label: str, reference: float | None = None) -> NoiseFloor | None:
+    """The measured error a number's own label states, as a floor: a latency model's MAPE times ``reference`` (ms),
+    or a surrogate's RMSE in top-1 points; ``None`` when the label states neither. Two values closer than their
+    evidence's error are not told apart by it."""
+    mape = _ERRORS[0].search(label)
+    if mape and reference is not None:
+        share = float(mape.group(1))
+        return NoiseFloor(share / 100 * reference, f"latency error: MAPE {share:g}% of {reference:.3g} ms")
+    rmse = _ERRORS[1].search(label)
+    if rmse:
+        return NoiseFloor(float(rmse.group(1)), f"accuracy error: RMSE {float(rmse.group(1)):g} points")
+    return None
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How well the evidence behind a claim ranks networks (Kendall tau on ``networks`` trained ones), beside the
+    parameter count's tau on the same networks: a claim resting on evidence that ranks at chance, or no better than
+    counting parameters, is not testable with it."""
+
+    kendall: float
+    networks: int
+    parameter_kendall: float | None = None
+    what: str = "the evidence"
+
+    @property
+    def chance_band(self) -> float:
+        """Two standard deviations of Kendall tau between unrelated rankings of ``networks`` items."""
+        n = self.networks
+        return 2 * math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1))) if n > 1 else float("inf")
+
+    @property
+    def untestable_reason(self) -> str | None:
+        """Why no verdict can rest on this evidence, or ``None`` when it ranks beyond chance and the parameter
+        count."""
+        tau = f"{self.what} ranks at Kendall {self.kendall:.2f} on {self.networks} trained networks"
+        if not np.isfinite(self.kendall) or self.kendall <= self.chance_band:
+            return f"{tau}, not above chance (chance band +-{self.chance_band:.2f})"
+        if self.parameter_kendall is not None and self.kendall <= self.parameter_kendall:
+            return f"{tau}, no better than the parameter count's {self.parameter_kendall:.2f}"
+        return None
+
+
+def not_testable(reason: str) -> str:
+    """The verdict of a claim the evidence here cannot decide, with why."""
+    return f"not testable here: {reason}"
+
+
+def verdict(gaps: Sequence[float | None], floors: Sequence[NoiseFloor | None] | NoiseFloor, unit: str = "",
+            min_seeds: int = 1, fidelity: Fidelity | None = None) -> str:
+    """The one verdict rule for a claim tested once per seed.
+
+    ``gaps`` are signed, one per seed (positive: the claim's direction; ``None``: that seed produced nothing to
+    compare). The noise floor is the largest of ``floors`` (seed-to-seed spread, the benchmark's error, a bootstrap
+    interval ...). "holds" only when every seed's gap is positive *and* larger than the floor; "does not hold" when
+    every gap is negative and larger than the floor; otherwise "within noise". The text says the margin it used.
+    Evidence whose ``fidelity`` is at chance or below the parameter count's gives "not testable here" instead.
+    """
+    if fidelity is not None and fidelity.untestable_reason:
+        return not_testable(fidelity.untestable_reason)
+    if len(gaps) < min_seeds:
+        return f"not enough seeds ({len(gaps)}; a comparison needs at least {min_seeds})"
+    floors = [floors] if isinstance(floors, NoiseFloor) else [f for f in floors if f is not None]
+    floor = max(floors, key=lambda f: f.value, default=NoiseFloor(0.0, "no noise floor stated"))
+    found = [float(g) for g in gaps if g is not None and np.isfinite(g)]
+    agree = sum(g > 0 for g in found)
+    seeds = f"{agree}/{len(gaps)} seed{'s' if len(gaps) != 1 else ''}"
+    margin = f"noise floor {floor.describe(unit)}"
+    if not found:
+        return f"within noise ({seeds}: no seed produced a gap)"
+    smallest = min(found, key=abs)
+    if len(found) == len(gaps) and (agree == len(found) or agree == 0) and abs(smallest) > floor.value:
+        word = "holds" if agree else "does not hold"
+        return f"{word} ({seeds}; smallest gap {smallest:+.3g}{unit} > {margin})"
+    why = ("seeds disagree" if 0 < agree < len(found) or len(found) < len(gaps)
+           else f"smallest gap {smallest:+.3g}{unit} <=")
+    return f"within noise ({seeds}; {why}{' ' if why.endswith('<=') else '; '}{margin})"

@@ -5,7 +5,7 @@ The notebooks call these so a search's results are summarised the same way every
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,8 @@ def curves(scalars: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class LatencySpread:
-    """How a search's samples spread in latency: the numbers behind Figure 6's histograms."""
+    """How a search's samples spread in latency: the numbers behind Figure 6's histograms, with the samples
+    themselves (for a bootstrap of any gap) and their latency label (whose stated error is a noise floor)."""
 
     label: str
     samples: int
@@ -61,6 +62,9 @@ class LatencySpread:
     share_below_target: float
     share_below_40ms: float
     share_above_110ms: float
+    target_ms: float = float("nan")
+    latencies: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
+    latency_label: str = ""
 
 
 def latency_spread(trials: pd.DataFrame, target_ms: float, label: str) -> LatencySpread:
@@ -69,8 +73,10 @@ def latency_spread(trials: pd.DataFrame, target_ms: float, label: str) -> Latenc
     if lat.size == 0:
         raise UserError(f"search {label!r} has no finished trials to summarise")
     q1, q3 = np.percentile(lat, [25, 75])
+    provenance = str(done["latency_provenance"].iloc[0]) if "latency_provenance" in done else ""
     return LatencySpread(label, int(lat.size), float(np.median(lat)), float(q3 - q1),
-                         float(np.mean(lat <= target_ms)), float(np.mean(lat < 40)), float(np.mean(lat > 110)))
+                         float(np.mean(lat <= target_ms)), float(np.mean(lat < 40)), float(np.mean(lat > 110)),
+                         target_ms, lat, provenance)
 
 
 def where_it_settles(trials: pd.DataFrame, label: str, n: int = 5) -> dict:
@@ -154,7 +160,7 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
 
 def compare_runs(first: RunSummary, second: RunSummary) -> pd.DataFrame:
     """Two searches side by side: what differs in their settings, and what each found (one search per column:
-    a comparison of two single runs is not a claim; see ``mnaslib.claims.across_seeds``)."""
+    a comparison of two single runs is not a claim; see ``mnaslib.claims.verdict``)."""
     from mnaslib.rundir import config_differences
 
     rows = [{"": f"setting {key}", "first": old, "second": new}

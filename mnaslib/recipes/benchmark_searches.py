@@ -4,18 +4,20 @@ Figure 6 (hard vs soft constraint), Table 2's SE study, Table 4's "scale down or
 half compare *searches*, so each runs its arms with several seeds (different per arm, so two arms never sample the
 same sequence), on the real controller, the Pixel-1 latency model and Accel-NASBench's surrogate of ImageNet top-1
 (labelled with its held-out error), at thousands of samples a minute. Every number is a median over seeds with its
-spread, and a claim "holds" only when every seed agrees (``mnaslib.claims.across_seeds``).
+spread, and a claim "holds" only when every seed agrees and every seed's gap clears a stated noise floor
+(``mnaslib.claims.verdict``).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from mnaslib.claims import across_seeds, figure6_check
+from mnaslib.claims import NoiseFloor, figure6_gaps, label_error_floor, seed_spread, verdict
 from mnaslib.labels import Labelled, render_table
 from mnaslib.profile import Profile, load_profile
 from mnaslib.runs import latency_spread, load_run
@@ -140,17 +142,19 @@ def figure6(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = No
 
 
 def figure6_claims(runs: dict[str, ArmRuns], target: float) -> pd.DataFrame:
-    """Figure 6's claim rows (``claims.figure6_check``) seed by seed: each row's values as medians [IQR] over the
-    seeds, and its verdict over the seeds."""
+    """Figure 6's claim rows (``claims.figure6_gaps``) seed by seed: each row's values as medians [IQR] over the
+    seeds, and its verdict over the seeds, against the largest of each seed's floors and the seed-to-seed spread."""
     hard, soft = runs["hard"], runs["soft"]
-    checks = [figure6_check(latency_spread(h, target, "hard"), latency_spread(s, target, "soft"))
-              for h, s in zip(hard.trials, soft.trials)]
+    pairs = [figure6_gaps(latency_spread(h, target, "hard"), latency_spread(s, target, "soft"))
+             for h, s in zip(hard.trials, soft.trials)]
     rows = []
-    for index, claim in enumerate(checks[0]["claim (paper V)"]):
-        rows.append({"claim (paper V)": claim,
-                     "hard": _median([c.iloc[index]["hard [computed]"] for c in checks], "computed", "{:.3g}"),
-                     "soft": _median([c.iloc[index]["soft [computed]"] for c in checks], "computed", "{:.3g}"),
-                     "verdict": across_seeds([c.iloc[index]["holds here"] for c in checks])})
+    for index, claim in enumerate(pairs[0]):
+        gaps = [pair[index] for pair in pairs]
+        floors = [f for g in gaps for f in g.floors] + [seed_spread([g.hard for g in gaps], [g.soft for g in gaps])]
+        rows.append({"claim (paper V)": claim.claim,
+                     "hard": _median([g.hard for g in gaps], "computed", "{:.3g}"),
+                     "soft": _median([g.soft for g in gaps], "computed", "{:.3g}"),
+                     "verdict": verdict([g.gap for g in gaps], floors, claim.unit, min_seeds=3)})
     return render_table(rows)
 
 
@@ -171,6 +175,7 @@ def latency_spreads(runs: dict[str, ArmRuns], last: float = 0.2) -> pd.DataFrame
                 row[f"{name}: p90/p10"] = round(float(p90 / p10), 3)
             row[f"last {100 * last:.0f}%: distinct networks"] = int(tail["arch_id"].nunique())
             row["_samples"] = len(tail)
+            row["_latency_label"] = str(done["latency_provenance"].iloc[0]) if "latency_provenance" in done else ""
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -184,9 +189,13 @@ def figure6_reading(spreads: pd.DataFrame, last: float = 0.2) -> str:
     hard, soft = (spreads[spreads["arm"] == arm].reset_index(drop=True) for arm in ("hard", "soft"))
     parts = []
     for name in ("all", tail):
-        verdict = across_seeds(list(soft[f"{name}: width (ms)"] > hard[f"{name}: width (ms)"]))
+        width = f"{name}: width (ms)"
+        error = label_error_floor(spreads["_latency_label"].iloc[0], float(hard[width].median())) \
+            if "_latency_label" in spreads else None
+        judged = verdict(list(soft[width] - hard[width]), [seed_spread(soft[width], hard[width]), error], " ms",
+                         min_seeds=3)
         parts.append(f"over {'all samples' if name == 'all' else 'the ' + tail + ' of the samples'} the soft "
-                     f"reward's 10th-90th percentile latency range is wider than the hard one's: {verdict} (median "
+                     f"reward's 10th-90th percentile latency range is wider than the hard one's: {judged} (median "
                      f"width {soft[f'{name}: width (ms)'].median():.1f} ms soft against "
                      f"{hard[f'{name}: width (ms)'].median():.1f} ms hard)")
     distinct = spreads[f"{tail}: distinct networks"] / spreads["_samples"]
@@ -239,9 +248,18 @@ def _paired(first: ArmRuns, second: ArmRuns, measure) -> list[float | None]:
 
 
 def _paired_claim(claim: str, paper_cell: Labelled, values: list[float | None], label: str, fmt: str,
-                  test) -> dict:
+                  gap: Callable[[float], float], error: NoiseFloor | None, unit: str = "") -> dict:
+    """A claim on each seed pair's ``values``, ``gap(value)`` positive where it holds, judged by ``claims.verdict``
+    against the larger of the values' seed-to-seed spread and the evidence's own ``error``."""
     return {"claim": claim, "paper": paper_cell, "ours": _median(values, label, fmt),
-            "verdict": across_seeds([v is not None and bool(test(v)) for v in values])}
+            "verdict": verdict([None if v is None else gap(v) for v in values], [seed_spread(values), error], unit,
+                               min_seeds=3)}
+
+
+def _ratio_error(arm: ArmRuns) -> NoiseFloor | None:
+    """A latency ratio's floor: the latency model's stated relative error (its MAPE), as a share of 1."""
+    floor = label_error_floor(arm.latency_label, 1.0)
+    return None if floor is None else NoiseFloor(floor.value, floor.source.replace(" of 1 ms", " of the ratio"))
 
 
 def _paper_ratio(table: str, slow: str, fast: str, column: str, fmt: str, difference: bool = False) -> Labelled:
@@ -263,11 +281,13 @@ def reward_claims(runs: dict[str, ArmRuns]) -> pd.DataFrame:
         _paired_claim("multi-objective reward: faster best model than accuracy alone",
                       _paper_ratio(table, slow, fast, "latency_ms", "{:.2f}x"),
                       _paired(single, multi, lambda a, b: a["latency_ms"] / b["latency_ms"]),
-                      f"computed from {multi.latency_label}", "{:.2f}x", lambda ratio: ratio > 1),
+                      f"computed from {multi.latency_label}", "{:.2f}x", lambda ratio: ratio - 1,
+                      _ratio_error(multi)),
         _paired_claim("accuracy alone: the more accurate best model (the multi-objective reward's cost, points)",
                       _paper_ratio(table, slow, fast, "top1", "{:+.1f}", difference=True),
                       _paired(single, multi, lambda a, b: 100 * (a["accuracy"] - b["accuracy"])),
-                      f"computed from {multi.accuracy_label}", "{:+.2f}", lambda gain: gain > 0),
+                      f"computed from {multi.accuracy_label}", "{:+.2f}", lambda gain: gain,
+                      label_error_floor(multi.accuracy_label), " points"),
     ])
 
 
@@ -280,12 +300,13 @@ def se_claims(runs: dict[str, ArmRuns], same_latency: float = 0.10) -> pd.DataFr
         _paired_claim("SE in the space: a more accurate best model (points)",
                       _paper_ratio(table, "MnasNet-A1", "MnasNet-B1", "top1", "{:+.1f}", difference=True),
                       _paired(with_se, without, lambda a, b: 100 * (a["accuracy"] - b["accuracy"])),
-                      f"computed from {with_se.accuracy_label}", "{:+.2f}", lambda gain: gain > 0),
+                      f"computed from {with_se.accuracy_label}", "{:+.2f}", lambda gain: gain,
+                      label_error_floor(with_se.accuracy_label), " points"),
         _paired_claim(f"at about the same latency (ratio within {1 - same_latency:g}-{1 + same_latency:g})",
                       _paper_ratio(table, "MnasNet-A1", "MnasNet-B1", "latency_ms", "{:.2f}x"),
                       _paired(with_se, without, lambda a, b: a["latency_ms"] / b["latency_ms"]),
                       f"computed from {with_se.latency_label}", "{:.2f}x",
-                      lambda ratio: abs(ratio - 1) <= same_latency),
+                      lambda ratio: same_latency - abs(ratio - 1), _ratio_error(with_se)),
     ])
 
 
@@ -352,11 +373,14 @@ def search_again_claims(runs: dict[str, ArmRuns], references: pd.DataFrame, targ
          "ours": _median([100 * p["accuracy"] if p is not None else None for p in within], arm.accuracy_label,
                          "{:.2f}"),
          "scaled-down reference": best_reference["accuracy (top-1 %)"],
-         "verdict": across_seeds([p is not None and p["accuracy"] > bar for p in within])},
+         "verdict": verdict([None if p is None else 100 * (p["accuracy"] - bar) for p in within],
+                            [seed_spread([100 * p["accuracy"] for p in within if p is not None]),
+                             label_error_floor(arm.accuracy_label)], " points", min_seeds=3)},
         {"claim (paper V)": "the search's best-reward model meets the target",
          "ours": _median([p["latency_ms"] if p is not None else None for p in overall], arm.latency_label, "{:.1f}"),
          "scaled-down reference": Labelled(target, "T (computed)", "{:.1f}"),
-         "verdict": across_seeds([p is not None and p["latency_ms"] <= target for p in overall])},
+         "verdict": verdict([None if p is None else target - p["latency_ms"] for p in overall],
+                            [label_error_floor(arm.latency_label, target)], " ms", min_seeds=3)},
     ])
 
 
