@@ -3,7 +3,9 @@
 The reproduction's first rule is that a reader can always tell where a number came from. A ``Provenance`` is a
 kind plus a free-text detail; a ``Labelled`` value carries one, and ``Labelled.render`` is the one way a table
 cell, a report line or a figure annotation writes it: ``75.2 [paper (V)]``, ``79.4 [predicted (Pixel-1 model,
-grouped-CV MAPE 6.3% ...)]``, ``- [not run at the ci profile]``.
+grouped-CV MAPE 6.3% ...)]``, ``- [not run at the ci profile]``. A table is *shown* (``footnoted``: notebook display
+and the report's Markdown alike) with long labels as footnote keys, ``10.98 [m1]`` and ``[m1] measured (host ...)``
+under it, so the number reads first and its full label is one line away.
 
 Kinds:
 
@@ -18,7 +20,9 @@ Kinds:
 """
 from __future__ import annotations
 
+import html
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping
 
@@ -115,3 +119,127 @@ def render_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFra
     """
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     return frame.map(render_value) if not frame.empty else frame
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Footnoted tables: what a reader sees (notebook display and the report alike)
+# ---------------------------------------------------------------------------------------------------------------
+# A label this short reads as well as a key would ("paper (V)", "computed"); longer ones become footnote keys.
+INLINE_LABEL = 12
+SIGNIFICANT = 4
+_KEY_PREFIX = {"paper": "p", "computed": "c", "measured": "m", "predicted": "e", "proxy": "x", "surrogate": "s",
+               "benchmark": "b", "synthetic": "y"}
+_NUMBER = re.compile(r"[+-]?\d+\.\d+")
+
+
+def split_label(text: str) -> tuple[str, str | None]:
+    """``"10.98 [measured (host ...)]" -> ("10.98", "measured (host ...)")``: the trailing bracketed label (brackets
+    inside it balanced, as in ``median [IQR] of 3 seeds``), or ``(text, None)`` when there is none."""
+    text = text.rstrip()
+    if not text.endswith("]"):
+        return text, None
+    depth = 0
+    for index in range(len(text) - 1, -1, -1):
+        depth += {"]": 1, "[": -1}.get(text[index], 0)
+        if depth == 0:
+            if index == 0 or text[index - 1] != " ":
+                return text, None
+            return text[:index - 1], text[index + 1:-1]
+    return text, None
+
+
+def round_to_meaning(value: Any, digits: int = SIGNIFICANT) -> Any:
+    """A float (or a decimal number written in text) with at most ``digits`` significant digits: 0.0963124 ->
+    0.09631, 10.98 stays; integers, counts and words unchanged. Presentation only: the stored value keeps every
+    digit."""
+    def short(number: float) -> str:
+        return f"{number:,.0f}" if abs(number) >= 10 ** digits else f"{number:.{digits}g}"
+
+    if isinstance(value, float) and math.isfinite(value):
+        return short(value)
+    if isinstance(value, str):
+        return _NUMBER.sub(lambda m: short(float(m.group())) if len(m.group().lstrip("+-").replace(".", "")
+                                                                     .lstrip("0")) > digits else m.group(), value)
+    return value
+
+
+class Footnotes:
+    """Short keys for long provenance labels, numbered per kind (``m1``, ``m2``, ``p1`` ...), in first-seen order."""
+
+    def __init__(self) -> None:
+        self.notes: dict[str, str] = {}
+
+    def key(self, label: str) -> str:
+        """The label itself when it is short, else its key (the same key every time it recurs)."""
+        if len(label) <= INLINE_LABEL:
+            return label
+        for key, known in self.notes.items():
+            if known == label:
+                return key
+        kind = label.split(" ", 1)[0].split("(", 1)[0].strip(";,")
+        prefix = _KEY_PREFIX.get(kind, "n")
+        key = f"{prefix}{sum(k.rstrip('0123456789') == prefix for k in self.notes) + 1}"
+        self.notes[key] = label
+        return key
+
+
+def footnoted(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as a reader sees it: each cell's provenance label replaced by a short footnote key (``10.98 [m1]``),
+    a label every cell of a column shares moved to the column's header once, numbers rounded to
+    ``SIGNIFICANT`` digits, and the keys' full labels in ``attrs["footnotes"]`` (``footnote_lines`` writes them).
+    The table's own cells (CSV, ``Labelled.provenance``) keep the full labels; this is presentation only."""
+    notes = Footnotes()
+    columns, data = [], {}
+    for position, column in enumerate(frame.columns):
+        cells = [render_value(v) for v in frame.iloc[:, position]]
+        parts = [split_label(c) if isinstance(c, str) else (c, None) for c in cells]
+        labels = {label for _, label in parts}
+        header_text, header_label = split_label(str(column))
+        if len(labels) == 1 and None not in labels and len(parts) > 1 and header_label is None:
+            header_label, parts = labels.pop(), [(text, None) for text, _ in parts]
+        header = header_text if header_label is None else f"{header_text} [{notes.key(header_label)}]"
+        while header in data:
+            header += " "
+        columns.append(header)
+        data[header] = [round_to_meaning(text) if label is None else f"{round_to_meaning(text)} [{notes.key(label)}]"
+                        for text, label in parts]
+    out = pd.DataFrame(data, index=frame.index, columns=columns)
+    out.attrs = {**frame.attrs, "footnotes": {**frame.attrs.get("footnotes", {}), **notes.notes}}
+    return out
+
+
+def footnote_lines(frame: pd.DataFrame) -> list[str]:
+    """``[m1] measured (host LiteRT 2.3, ...)``: one line per footnote key of a ``footnoted`` table."""
+    return [f"[{key}] {label}" for key, label in frame.attrs.get("footnotes", {}).items()]
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    """A table for a notebook: ``footnoted``, as HTML, its footnotes listed under it."""
+    shown = footnoted(frame)
+    notes = "".join(f"<li>{html.escape(line)}</li>" for line in footnote_lines(shown))
+    return shown.to_html(escape=True) + (f'<ul style="list-style:none;padding-left:0;font-size:smaller">{notes}</ul>'
+                                         if notes else "")
+
+
+def table_text(frame: pd.DataFrame) -> str:
+    """A table as plain text (a terminal, an executed notebook's text output): ``footnoted`` and its footnotes."""
+    shown = footnoted(frame)
+    return "\n".join([shown.to_string()] + footnote_lines(shown))
+
+
+def install_notebook_display(display_formatter: Any = None) -> None:
+    """Show every pandas table through ``footnoted`` (HTML and text alike) in a running IPython kernel (or in the
+    given ``DisplayFormatter``), so each notebook's ``display(table)`` reads as the report does. Outside IPython it
+    does nothing."""
+    if display_formatter is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell = get_ipython()
+        if shell is None:
+            return
+        display_formatter = shell.display_formatter
+    formatters = display_formatter.formatters
+    formatters["text/html"].for_type(pd.DataFrame, table_html)
+    formatters["text/plain"].for_type(pd.DataFrame, lambda frame, printer, cycle: printer.text(table_text(frame)))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from mnaslib.errors import UserError
+from mnaslib.labels import footnote_lines, footnoted
 from mnaslib.profile import DEFAULT_PROFILE, PROFILE_NAMES
 from mnaslib.quiet import PROGRESS_VARIABLE
 
@@ -28,7 +29,8 @@ RUNS_FILE = "notebook_runs.json"
 
 
 def save_table(df: pd.DataFrame, name: str, tables_dir: str | os.PathLike | None) -> None:
-    """Write a displayed table as ``<tables_dir>/<name>.csv`` for the report (no-op when ``tables_dir`` is empty)."""
+    """Write a displayed table as ``<tables_dir>/<name>.csv`` for the report (no-op when ``tables_dir`` is empty),
+    every label in full: the report shows it through ``markdown_table``, footnoted as the notebook showed it."""
     if not tables_dir:
         return
     if not name or Path(name).name != name:
@@ -173,11 +175,14 @@ def machine_description() -> str:
 
 
 def markdown_table(df: pd.DataFrame) -> str:
-    """A plain Markdown table (no extra dependency)."""
-    cells = [[str(c) for c in df.columns]] + [["" if pd.isna(v) else str(v) for v in row] for row in df.values]
+    """A plain Markdown table as a reader sees it (``labels.footnoted``: long labels as keys, their footnotes listed
+    under the table), the same rendering a notebook's display uses."""
+    shown = footnoted(df)
+    cells = [[str(c) for c in shown.columns]] + [["" if pd.isna(v) else str(v) for v in row] for row in shown.values]
     lines = ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in cells]
-    lines.insert(1, "|" + "---|" * len(df.columns))
-    return "\n".join(lines)
+    lines.insert(1, "|" + "---|" * len(shown.columns))
+    notes = footnote_lines(shown)
+    return "\n".join(lines + ([""] + [f"- {note}" for note in notes] if notes else []))
 
 
 def render_report(profile: "Profile", timings: list[tuple[str, float, str]], tables_dir: Path,
