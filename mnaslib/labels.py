@@ -10,6 +10,8 @@ under it, so the number reads first and its full label is one line away.
 Kinds:
 
 * ``paper``: quoted from the paper, with its V/C/U status (V verbatim, C corroborated, U uncertain);
+* ``official``: quoted from the authors' official README (the MnasNet README of tensorflow/tpu, TF-slim's MobileNet
+  README), with the same V/C/U status and the README named: published, but not printed in the paper;
 * ``computed``: exact, from the architecture or from other labelled numbers;
 * ``measured``: timed on a real runtime (device, runtime, threads, clock in the detail);
 * ``predicted``: from a cost model, with its measured error;
@@ -28,9 +30,10 @@ from typing import Any, Iterable, Literal, Mapping
 
 import pandas as pd
 
-Kind = Literal["paper", "computed", "measured", "predicted", "proxy", "surrogate", "benchmark", "synthetic"]
-KINDS: tuple[str, ...] = ("paper", "computed", "measured", "predicted", "proxy", "surrogate", "benchmark",
-                          "synthetic")
+Kind = Literal["paper", "official", "computed", "measured", "predicted", "proxy", "surrogate", "benchmark", "synthetic"]
+KINDS: tuple[str, ...] = ("paper", "official", "computed", "measured", "predicted", "proxy", "surrogate",
+                          "benchmark", "synthetic")
+QUOTED_KINDS = ("paper", "official")  # kinds whose detail starts with a V/C/U status
 PAPER_STATUS = {"V": "verbatim", "C": "corroborated", "U": "uncertain"}
 
 
@@ -45,8 +48,8 @@ class Provenance:
         if self.kind not in KINDS:
             raise ValueError(f"unknown provenance kind {self.kind!r}; expected one of {', '.join(KINDS)}")
         status, rest = self.detail[:1], self.detail[1:2]
-        if self.kind == "paper" and (status not in PAPER_STATUS or rest not in ("", " ", ";", ",")):
-            raise ValueError(f"a paper number needs its status V, C or U first in the detail, got {self.detail!r}")
+        if self.kind in QUOTED_KINDS and (status not in PAPER_STATUS or rest not in ("", " ", ";", ",")):
+            raise ValueError(f"a {self.kind} number needs its status V, C or U first in the detail, got {self.detail!r}")
 
     @property
     def label(self) -> str:
@@ -57,11 +60,15 @@ class Provenance:
         return self.label
 
 
-def paper_provenance(status: str, note: str = "") -> Provenance:
-    """A number quoted from the paper with its status letter V, C or U (U is shown as 'uncertain')."""
+def paper_provenance(status: str, note: str = "", source: str = "") -> Provenance:
+    """A number quoted from the paper with its status letter V, C or U (U is shown as 'uncertain'); with a
+    ``source`` (an official README's name) it is an ``official`` number instead, because the paper does not print
+    it: ``official (V, MobileNet README)``."""
     status = status.strip().upper()
     detail = status if status != "U" else "U, uncertain"
-    return Provenance("paper", f"{detail}{'; ' + note if note else ''}")
+    if source:
+        detail = f"{detail}, {source}"
+    return Provenance("official" if source else "paper", f"{detail}{'; ' + note if note else ''}")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,15 @@ CSV layout (one file per table, wide, one row per table row):
   ``note`` column annotates a whole row; both end up in the value's provenance;
 * any other column is a text label (Table 1's type, Table 2's "SE in space").
 
+Two tables are not the paper's: ``fig5_mnasnet_a1`` and ``fig5_mobilenetv2`` transcribe the official READMEs whose
+numbers Figure 5 plots (``README_SOURCES``), so their values are labelled ``official (V, <README>)``, never
+``paper``. Where a README row is a network the paper's own tables also print, its ``paper_row`` column names that
+row (``table1_imagenet/MobileNetV2 (1.4x)``), and ``value`` gives **one value per network** whichever table it is
+asked through: the paper's number unless it is uncertain (U), the README's otherwise, with the other one named in the
+provenance (MobileNetV2 1.4x is 143 ms [paper C] everywhere, the README's 138 ms said beside it; MobileNetV2 1.0x is
+73.8 ms [official README V], the paper's uncertain 75 ms said beside it). ``data/latency/pixel1_points.csv`` fits the
+Pixel-1 model on the same choices (a test keeps the two in step).
+
 Units are in the column names: ``params_m`` (millions), ``mult_adds_m`` / ``mult_adds_b`` (millions / billions),
 ``latency_ms`` (Pixel 1, batch 1), ``top1`` / ``top5`` / ``map*`` (percent). In ``fig5_mnasnet_a1`` the official
 README gives parameters per depth multiplier; they are repeated at every input size because a model's parameter
@@ -37,6 +46,9 @@ ENV_DIR = "MNAS_PAPER_DIR"
 STATUS_SUFFIX = "_status"
 NOTE_SUFFIX = "_note"
 ROW_NOTE = "note"
+PAPER_ROW = "paper_row"
+# The tables transcribed from an official README rather than from the paper, and the README each one quotes.
+README_SOURCES = {"fig5_mnasnet_a1": "MnasNet README", "fig5_mobilenetv2": "MobileNet README"}
 
 
 class PaperLookupError(LookupError):
@@ -50,15 +62,19 @@ class PaperValue:
     value: float
     status: str
     provenance: Provenance
+    source: str = ""  # the official README it is quoted from; empty for a number the paper prints
+    other: str = ""  # the other published value for the same network, where one exists: "MobileNet README: 138"
 
     @property
     def label(self) -> str:
-        """The value as a table cell shows it, e.g. ``75.2 [paper (V)]`` or ``89.5 [paper (U, uncertain)]``."""
+        """The value as a table cell shows it, e.g. ``75.2 [paper (V)]``, ``89.5 [paper (U, uncertain)]`` or
+        ``73.8 [official (V, MobileNet README; paper: 75 U)]``."""
         return self.cell().render()
 
     def cell(self, fmt: str = "{:g}") -> Labelled:
-        """The value as a labelled table cell (status only, without the table's name)."""
-        return Labelled(self.value, paper_provenance(self.status), fmt)
+        """The value as a labelled table cell: status, README if any, and the other published value if any
+        (without the table's name)."""
+        return Labelled(self.value, paper_provenance(self.status, self.other, self.source), fmt)
 
 
 def paper_dir() -> Path:
@@ -114,11 +130,12 @@ def load_table(name: str) -> pd.DataFrame:
         if orphan.any():
             raise ValueError(f"{path}: column {column!r} has a status but no value at rows {list(df.index[orphan])}")
         df[column] = numbers.astype(float)
+    df.attrs["table"] = name
     return df
 
 
-def value(table: str, row: str, column: str) -> PaperValue:
-    """One paper number with its status and provenance (cell and row notes included in the provenance detail)."""
+def _quoted(table: str, row: str, column: str) -> PaperValue:
+    """One number exactly as the table transcribes it (cell and row notes in the provenance detail)."""
     df = load_table(table)
     if row not in df.index:
         raise PaperLookupError(f"table {table!r} has no row {row!r}; known rows: {', '.join(map(str, df.index))}")
@@ -131,7 +148,55 @@ def value(table: str, row: str, column: str) -> PaperValue:
     status = df.at[row, f"{column}{STATUS_SUFFIX}"]
     notes = [df.at[row, name] for name in (f"{column}{NOTE_SUFFIX}", ROW_NOTE) if name in df.columns]
     note = "; ".join(text for text in notes if text)
-    return PaperValue(float(number), status, paper_provenance(status, f"{table}{'; ' + note if note else ''}"))
+    source = README_SOURCES.get(table, "")
+    return PaperValue(float(number), status, paper_provenance(status, f"{table}{'; ' + note if note else ''}", source),
+                      source)
+
+
+def _twin(table: str, row: str) -> tuple[str, str] | None:
+    """The other table's row for the same network: a README row's ``paper_row``, or the README row pointing here."""
+    if table in README_SOURCES:
+        df = load_table(table)
+        ref = df.at[row, PAPER_ROW] if PAPER_ROW in df.columns and row in df.index else ""
+        return tuple(ref.split("/", 1)) if ref else None
+    for readme in README_SOURCES:
+        df = load_table(readme)
+        if PAPER_ROW in df.columns:
+            hits = df.index[df[PAPER_ROW] == f"{table}/{row}"]
+            if len(hits):
+                return readme, hits[0]
+    return None
+
+
+def _brief(number: PaperValue) -> str:
+    """``MobileNet README: 138 V`` or ``paper: 75 U``: the value that was not chosen, for the chosen one's label."""
+    return f"{number.source or 'paper'}: {number.value:g} {number.status}"
+
+
+def value(table: str, row: str, column: str) -> PaperValue:
+    """One published number for a network, with its status and provenance.
+
+    A network both the paper and an official README print has one value, whichever table it is asked through: the
+    paper's unless it is uncertain (U), the README's otherwise; the other value is named in ``other`` (and so in the
+    cell label) and in the provenance detail.
+    """
+    own = _quoted(table, row, column)
+    twin = _twin(table, row)
+    if twin is None:
+        return own
+    try:
+        alternative = _quoted(*twin, column)
+    except LookupError:  # the other table does not give this column (the README has no top-5, say)
+        return own
+    printed, readme = (alternative, own) if own.source else (own, alternative)
+    chosen, other = (printed, readme) if printed.status != "U" else (readme, printed)
+    where = twin[0] if own is chosen else table
+    if other.value == chosen.value:  # the same number in both: the cell stays short, the detail says so
+        detail = f"{chosen.provenance.detail}; the same in {other.source or 'the paper'} ({where})"
+        return PaperValue(chosen.value, chosen.status, Provenance(chosen.provenance.kind, detail), chosen.source)
+    detail = f"{chosen.provenance.detail}; also published: {_brief(other)} ({where})"
+    return PaperValue(chosen.value, chosen.status, Provenance(chosen.provenance.kind, detail), chosen.source,
+                      _brief(other))
 
 
 def cell(table: str, row: str | None, column: str, fmt: str = "{:g}") -> Labelled:
@@ -144,9 +209,10 @@ def cell(table: str, row: str | None, column: str, fmt: str = "{:g}") -> Labelle
         return Labelled.missing()
 
 
-def _cell_label(number: float, status: str) -> str:
-    """``75.2 [paper (V)]``; a missing value is the paper's '-'."""
-    return Labelled(number, paper_provenance(status) if status else None).render()
+def _cell_label(number: float, status: str, source: str = "") -> str:
+    """``75.2 [paper (V)]`` (``[official (V, MnasNet README)]`` for a README table); a missing value is the
+    paper's '-'."""
+    return Labelled(number, paper_provenance(status, source=source) if status else None).render()
 
 
 def with_provenance_labels(df: pd.DataFrame) -> pd.DataFrame:
@@ -155,11 +221,12 @@ def with_provenance_labels(df: pd.DataFrame) -> pd.DataFrame:
     columns = value_columns(df)
     if not columns:
         raise ValueError("with_provenance_labels needs a table from load_table (value columns with _status columns)")
-    hidden = {f"{c}{STATUS_SUFFIX}" for c in columns} | {f"{c}{NOTE_SUFFIX}" for c in columns} | {ROW_NOTE}
+    hidden = {f"{c}{STATUS_SUFFIX}" for c in columns} | {f"{c}{NOTE_SUFFIX}" for c in columns} | {ROW_NOTE, PAPER_ROW}
     shown = df[[c for c in df.columns if c not in hidden]].copy()
+    source = README_SOURCES.get(str(df.attrs.get("table", "")), "")
     for column in columns:
         statuses = df[f"{column}{STATUS_SUFFIX}"]
-        shown[column] = [_cell_label(n, s) for n, s in zip(df[column], statuses)]
+        shown[column] = [_cell_label(n, s, source) for n, s in zip(df[column], statuses)]
     return shown
 
 

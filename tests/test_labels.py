@@ -11,6 +11,16 @@ def test_paper_labels_carry_status_and_note():
     assert paper("U", "row note").detail == "U, uncertain; row note"
 
 
+def test_official_readme_numbers_are_their_own_kind_with_status_and_readme():
+    readme = paper("V", "fig5_mobilenetv2", source="MobileNet README")
+    assert readme.kind == "official"
+    assert readme.label == "official (V, MobileNet README; fig5_mobilenetv2)"
+    assert "paper" not in readme.label
+    assert paper("U", source="MnasNet README").label == "official (U, uncertain, MnasNet README)"
+    with pytest.raises(ValueError, match="official number needs its status"):
+        Provenance("official", "MobileNet README")
+
+
 def test_other_kinds_and_errors():
     assert str(Provenance("measured", "host TFLite, 1 thread")) == "measured (host TFLite, 1 thread)"
     assert Provenance("computed").label == "computed"

@@ -67,8 +67,48 @@ def test_exact_values_and_statuses(table, row, column, number, status):
     got = paper.value(table, row, column)
     assert got.value == number
     assert got.status == status
-    assert got.provenance.kind == "paper"
+    assert got.provenance.kind == ("official" if table in paper.README_SOURCES else "paper")
     assert got.provenance.detail.startswith(status)
+
+
+def test_readme_tables_are_labelled_official_and_name_their_readme():
+    a1 = paper.value("fig5_mnasnet_a1", "mnasnet_a1_0.75_224", "latency_ms")
+    assert a1.label == "61 [official (V, MnasNet README)]"
+    shown = paper.with_provenance_labels(paper.load_table("fig5_mobilenetv2"))
+    assert shown.at["mobilenetv2_0.5_224", "latency_ms"] == "28.7 [official (V, MobileNet README)]"
+    assert "paper_row" not in shown.columns
+    assert paper.with_provenance_labels(paper.load_table("table4_scaling")).at["MnasNet-search2", "top1"] == \
+        "66 [paper (V)]"
+
+
+@pytest.mark.parametrize("asked", [("table1_imagenet", "MobileNetV2 (1.4x)"), ("fig5_mobilenetv2", "mobilenetv2_1.4_224")])
+def test_one_latency_for_mobilenetv2_1_4x_whichever_table_asks(asked):
+    # Table 1 prints 143 ms (C); the MobileNet README 138 ms: the paper's (not uncertain) wins, the README is named.
+    got = paper.value(*asked, "latency_ms")
+    assert (got.value, got.status, got.provenance.kind) == (143, "C", "paper")
+    assert got.label == "143 [paper (C; MobileNet README: 138 V)]"
+
+
+@pytest.mark.parametrize("asked", [("table1_imagenet", "MobileNetV2"), ("fig5_mobilenetv2", "mobilenetv2_1.0_224")])
+def test_an_uncertain_paper_value_yields_to_the_readme_and_is_named(asked):
+    # Table 1's 75 ms is uncertain (U): the README's 73.8 ms is shown, labelled official, never "paper (V)".
+    got = paper.value(*asked, "latency_ms")
+    assert (got.value, got.status, got.provenance.kind) == (73.8, "V", "official")
+    assert got.label == "73.8 [official (V, MobileNet README; paper: 75 U)]"
+    assert paper.value(*asked, "top1").label == "72 [paper (C; MobileNet README: 71.8 V)]"
+
+
+def test_a_value_only_one_table_gives_is_returned_unchanged():
+    assert paper.value("table1_imagenet", "MobileNetV2", "top5").label == "91 [paper (C)]"
+
+
+def test_pixel1_calibration_takes_the_same_value_per_network_as_the_paper_lookup():
+    from mnaslib.latency.pixel1 import load_points
+
+    for point in load_points():
+        table, row = point.source.split(": ", 1)
+        chosen = paper.value(table, row, "latency_ms")
+        assert (point.latency_ms, point.status) == (chosen.value, chosen.status), point.point
 
 
 def test_mixed_status_row_keeps_one_status_per_value():

@@ -372,3 +372,26 @@ def test_save_figure_writes_a_png_and_creates_the_folder(tmp_path) -> None:
     with pytest.raises(ValueError, match="plain file name"):
         plots.save_figure(fig, "../escape", figures_dir=tmp_path)
     plt.close(fig)
+
+
+def test_notebook_00_fronts_take_one_published_value_per_network_and_score_both_rewards():
+    from mnaslib import paper
+    from mnaslib.recipes.reward import fig5_fronts, front_rewards, front_sources, fronts_figure, reward_spread
+
+    fronts = fig5_fronts()
+    assert len(fronts) == len(paper.load_table("fig5_mnasnet_a1")) + len(paper.load_table("fig5_mobilenetv2"))
+    v2_14 = fronts.set_index("model").loc["mobilenetv2_1.4_224"]
+    assert v2_14["latency_ms"] == 143 and v2_14["latency_value"].provenance.kind == "paper"
+    assert front_sources(fronts) == "official (U, V), paper (C, V)"
+    soft, hard = get_reward("mnas_soft", target_ms=75), get_reward("mnas_hard", target_ms=75)
+    table = front_rewards(fronts, soft, hard)
+    assert len(table) == 10  # 5 depth multipliers of each family at 224 px
+    row = table.set_index("model").loc["MobileNetV2 1.4x"]
+    assert row["latency (ms)"].startswith("143 [paper (C")
+    assert row["hard reward"] == f"{0.747 * 75 / 143:.3f} [computed (mnaslib.reward)]"
+    spread_soft, spread_hard = reward_spread(fronts, soft), reward_spread(fronts, hard)
+    assert (spread_soft < spread_hard).all()  # the soft reward is the nearly flat one along a scaling front
+    fig, summary = fronts_figure(fronts, soft, num_points=20)
+    assert list(summary["family"]) == ["MnasNet-A1", "MobileNetV2"]
+    assert (summary["on the Pareto front"] <= summary["points"]).all()
+    plt.close(fig)

@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 
 from mnaslib.buildable import BuildOptions
 from mnaslib.counting import summarize
-from mnaslib.labels import Labelled, paper_provenance, render_table
+from mnaslib import paper
+from mnaslib.labels import Labelled, render_table
 from mnaslib.zoo import network
 
 
@@ -35,7 +36,7 @@ def pixel1_points_table(model) -> pd.DataFrame:
     when its whole family, width or resolution was held out (nested grouped CV)."""
     return render_table([{
         "point": p["point"],
-        "published (ms)": Labelled(p["latency_ms"], paper_provenance(p["status"])),
+        "published (ms)": paper.value(*p["source"].split(": ", 1), "latency_ms").cell(),
         "leave-one-out prediction (ms)": Labelled(p["loo_ms"], "predicted, LOO", "{:.1f}"),
         "LOO error": f"{100 * p['loo_error']:+.1f}%",
         **{f"{scheme} held out": f"{100 * (ms / p['latency_ms'] - 1):+.1f}%" for scheme, ms in p["heldout_ms"].items()},
