@@ -272,13 +272,23 @@ def search_from_profile(profile: "Profile", run_dir: str | os.PathLike, *, progr
     """Run or resume the search ``profile`` describes in ``run_dir`` (trials.sqlite, tensorboard/).
 
     Order matters for a user's mistakes: the profile is already validated, then the evaluator checks its data
-    (every child would fail otherwise), and only then is the run directory locked and opened.
+    (every child would fail otherwise), and only then is the run directory locked and opened. A profile with
+    ``stored_runs`` (``class``) only reads a finished search there, writing nothing; a missing one is a
+    ``StoredRunMissing`` naming the command that makes it.
     """
     from mnaslib.executors import check_executor, make_executor
     from mnaslib.rundir import TENSORBOARD_DIR, check_run_dir, open_run
     from mnaslib.search import run_search
 
     run_dir = check_run_dir(run_dir)
+    if profile.stored_runs is not None:  # teaching from stored runs: read the finished search, never extend it
+        from mnaslib.search import SearchResult
+        from mnaslib.stored import require_finished_search
+
+        children = require_finished_search(profile, run_dir)
+        if log is not None:
+            log(f"reading the stored search in {run_dir}: {children} finished children")
+        return SearchResult(run_dir, profile.steps, children, 0, 0.0)
     check_executor(profile.executor)
     space = search_space(profile)
     evaluator = make_evaluator(profile)

@@ -49,7 +49,8 @@ class Provenance:
             raise ValueError(f"unknown provenance kind {self.kind!r}; expected one of {', '.join(KINDS)}")
         status, rest = self.detail[:1], self.detail[1:2]
         if self.kind in QUOTED_KINDS and (status not in PAPER_STATUS or rest not in ("", " ", ";", ",")):
-            raise ValueError(f"a {self.kind} number needs its status V, C or U first in the detail, got {self.detail!r}")
+            raise ValueError(f"a {self.kind} number needs its status V, C or U first in the detail, "
+                             f"got {self.detail!r}")
 
     @property
     def label(self) -> str:

@@ -1,8 +1,9 @@
 """One typed ``Profile`` per YAML file: the search, its evaluator, and what each notebook may afford.
 
 A profile picks the scale of everything: ``ci`` (minutes, tiny data, results mean nothing), ``laptop`` (the
-default: real children on a 2-core CPU in an hour or two) and ``paper`` (ImageNet, a cluster). The packaged ones live
-in ``mnaslib/configs/<name>.yaml``; any YAML file is a profile too, and ``base: laptop`` lets it change a few keys of
+default: real children on a 2-core CPU) and ``paper`` (ImageNet, a cluster); ``class`` is ``laptop`` reading the
+runs ``make reproduce`` stored instead of searching or training (``stored_runs``, ``mnaslib.stored``). The packaged
+ones live in ``mnaslib/configs/<name>.yaml``; any YAML file is a profile too, and ``base: laptop`` lets it change a few keys of
 a packaged one. ``mnas search --profile my.yaml`` and ``make reproduce PROFILE=my.yaml`` both take it, and notebooks
 read their budgets from ``profile.notebooks`` instead of branching on the profile's name.
 
@@ -26,7 +27,7 @@ from mnaslib.buildable import as_int
 from mnaslib.errors import ProfileError, shown
 from mnaslib.profile_yaml import MAX_INTEGER, Refused, check_plain, load_yaml
 
-PROFILE_NAMES = ("ci", "laptop", "paper")
+PROFILE_NAMES = ("ci", "laptop", "paper", "class")
 DEFAULT_PROFILE = "laptop"
 EXECUTORS = ("serial", "thread", "process", "dask")
 BENCHMARKS = ("nasbench-macro", "accel-nasbench")
@@ -154,6 +155,7 @@ class Profile:
     benchmark: dict | None = None
     evaluator: dict | None = None
     notebooks: NotebookBudgets = field(default_factory=NotebookBudgets)
+    stored_runs: str | None = None  # a profile whose stored runs are read, never extended (mnaslib.stored)
     RESUMABLE_KEYS: ClassVar[tuple[str, ...]] = RESUMABLE_KEYS
 
     @classmethod
@@ -187,6 +189,10 @@ class Profile:
             _known(values["evaluator"], _EvaluatorSection, "evaluator")
         if values.get("benchmark") is not None:
             values["evaluator"] = None  # the benchmark's accuracies replace any evaluator (--set benchmark=...)
+        stored = values.get("stored_runs")
+        if stored is not None and (not isinstance(stored, str) or not _NAME.match(stored)):
+            raise ProfileError(f"stored_runs must name the profile whose stored runs are read (laptop, say), got "
+                               f"{shown(stored)}")
         if "name" in values and not isinstance(values["name"], str):
             raise ProfileError(f"profile must be a name (text), got {values['name']!r}")
         profile = cls(**values)
@@ -230,13 +236,15 @@ class Profile:
 
     def to_dict(self, include_notebooks: bool = False) -> dict:
         """The search sections as a plain dict (what a run directory records); ``include_notebooks`` adds the
-        budgets (for reports)."""
+        budgets and ``stored_runs`` (for reports and ``with_overrides``)."""
         values = {"profile": self.name, **{f.name: getattr(self, f.name) for f in fields(self)
-                                           if f.name not in ("name", "notebooks")}}
+                                           if f.name not in ("name", "notebooks", "stored_runs")}}
         if values["evaluator"] is None:  # so that runs recorded before the key existed still resume
             del values["evaluator"]
         if include_notebooks:
             values["notebooks"] = _plain(asdict(self.notebooks))
+            if self.stored_runs is not None:  # where the runs come from, not what they are: never in a run record
+                values["stored_runs"] = self.stored_runs
         return _plain(values)
 
     def search_with(self, **changes: Any) -> "Profile":

@@ -101,7 +101,8 @@ def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os
 
     The report covers every numbered notebook: those run now, those run into the same folder before (their times
     are kept in ``notebook_runs.json``), and, marked as such, those not run yet. The profile is validated first, so
-    a mistake in a YAML file is one error before any notebook starts.
+    a mistake in a YAML file is one error before any notebook starts. A stored-runs profile (``class``) passes the
+    notebooks ``<output_dir>/<stored_runs>/runs`` as their ``run_dir`` (``stored_runs_dir``).
     """
     from tqdm.auto import tqdm
 
@@ -116,10 +117,12 @@ def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os
     out.mkdir(parents=True, exist_ok=True)
     figures = (Path(figures_dir).resolve() if figures_dir
                else default_figures_dir(profile if packaged else "custom", out))
+    paths = notebook_paths(names=notebooks)
+    run_dir = stored_runs_dir(loaded, Path(output_dir).resolve(), paths) if loaded.stored_runs else out / "runs"
     runs, failed = load_runs(out), []
-    for path in tqdm(notebook_paths(names=notebooks), desc=f"notebooks ({loaded.name})", unit="notebook"):
+    for path in tqdm(paths, desc=f"notebooks ({loaded.name})", unit="notebook"):
         params = {"profile": profile, "figures_dir": str(figures), "tables_dir": str(tables),
-                  "run_dir": str(out / "runs")}
+                  "run_dir": str(run_dir)}
         try:
             runs[path.name] = (run_notebook(path, out / path.name, params), "ok")
         except Exception as err:  # keep going: the report says which notebook failed and why
@@ -135,6 +138,21 @@ def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os
     if failed:
         raise UserError(f"notebook(s) failed: {', '.join(failed)}; see {report} and the executed copies in {out}")
     return report
+
+
+def stored_runs_dir(profile: "Profile", output_dir: Path, paths: list[Path]) -> Path:
+    """Where a stored-runs profile (``class``) reads its runs: ``<output_dir>/<stored_runs>/runs``, which
+    ``make reproduce PROFILE=<stored_runs>`` wrote. Checked before any notebook starts when one of ``paths`` reads
+    runs (declares ``run_dir``), so a class that forgot the day-before run gets one line, not a failed notebook."""
+    import papermill
+
+    from mnaslib.stored import missing
+
+    folder = output_dir / str(profile.stored_runs) / "runs"
+    readers = [p.name for p in paths if "run_dir" in papermill.inspect_notebook(str(p))]
+    if readers and not folder.is_dir():
+        raise missing(profile, f"any run (needed by {', '.join(readers)})", folder)
+    return folder
 
 
 def default_figures_dir(profile: str, out: Path) -> Path:

@@ -81,7 +81,8 @@ def test_readme_tables_are_labelled_official_and_name_their_readme():
         "66 [paper (V)]"
 
 
-@pytest.mark.parametrize("asked", [("table1_imagenet", "MobileNetV2 (1.4x)"), ("fig5_mobilenetv2", "mobilenetv2_1.4_224")])
+@pytest.mark.parametrize("asked", [("table1_imagenet", "MobileNetV2 (1.4x)"),
+                                   ("fig5_mobilenetv2", "mobilenetv2_1.4_224")])
 def test_one_latency_for_mobilenetv2_1_4x_whichever_table_asks(asked):
     # Table 1 prints 143 ms (C); the MobileNet README 138 ms: the paper's (not uncertain) wins, the README is named.
     got = paper.value(*asked, "latency_ms")

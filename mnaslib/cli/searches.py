@@ -46,7 +46,8 @@ def add_commands(sub) -> None:
 
     reproduce = sub.add_parser("reproduce", help="run the notebooks headless and write the reproduction report")
     reproduce.add_argument("--profile", default="laptop",
-                           help="a profile name (ci: minutes, laptop: hours, paper: a cluster) or a YAML file")
+                           help="a profile name (ci: minutes, laptop: the default, paper: a cluster, class: "
+                                "laptop read from its stored runs) or a YAML file")
     reproduce.add_argument("--output-dir", default="outputs", help="where the report and executed notebooks go")
     reproduce.add_argument("--notebooks", nargs="*", help="only these notebooks (file names, e.g. 03_search.ipynb)")
     reproduce.set_defaults(func=cmd_reproduce)

@@ -62,3 +62,27 @@ def conventions_table(conventions: Iterable[HeadConvention] = CONVENTIONS) -> pd
     return pd.DataFrame([{"convention": c.name, "classes (incl. background)": c.num_classes,
                           "anchors per location": "/".join(map(str, c.anchors_per_location)),
                           "description": c.description} for c in conventions])
+
+
+def table3_checks(counts: pd.DataFrame) -> pd.DataFrame:
+    """Notebook 06's verdicts: for each detector, whether some head convention reproduces Table 3's params and
+    mult-adds at the paper's precision (and which), and what cannot be checked here (mAP: no COCO training;
+    latency: no phone, and no cost model calibrated on detectors)."""
+    rows = []
+    for spec in BACKBONES:
+        mine = counts[counts["backbone"] == spec.name]
+        if mine.empty:
+            continue
+        both = mine[mine["params_match"] & mine["mult_adds_match"]]
+        closest = mine.loc[(mine["params_diff_m"].abs()).idxmin()]
+        rows.append({
+            "claim": f"Table 3: {spec.paper_row} params and mult-adds",
+            "paper": f"{closest['paper_params_label']}, {closest['paper_mult_adds_label']}",
+            "ours": Labelled(", ".join(both["convention"]) if len(both) else
+                             f"closest {closest['convention']}: {closest['params_diff_m']:+.2f}M params", "computed"),
+            "verdict": f"holds under {len(both)} of {len(mine)} conventions" if len(both) else "does not hold",
+        })
+    rows.append({"claim": "Table 3: COCO mAP and Pixel-1 latency of every detector", "paper": "quoted above",
+                 "ours": Labelled.missing("COCO training and a Pixel 1 are out of reach here"),
+                 "verdict": "not testable here: no COCO training, no phone"})
+    return render_table(rows)

@@ -69,3 +69,29 @@ def host_model_check_table(calibration, rows: list[dict]) -> pd.DataFrame:
     return render_table([{"id": r["arch_id"], "predicted (ms)": Labelled(r["predicted_ms"], predicted, "{:.2f}"),
                           "measured (ms)": Labelled(r["measured_ms"], "measured (host, table protocol)", "{:.2f}"),
                           "error": Labelled(r["error"], "computed", "{:+.1%}")} for r in rows])
+
+
+def latency_checks(table: pd.DataFrame, model) -> pd.DataFrame:
+    """Notebook 02's verdicts: the paper's mult-adds-vs-latency claim (MobileNetV1 and NASNet-A, ~equal mult-adds,
+    NASNet-A much slower) under our host measurement and our Pixel-1 prediction, with the rule of
+    ``claims.DIFFERENT_LATENCY``; and the Pixel-1 latencies themselves, which only a phone can check."""
+    from mnaslib.claims import DIFFERENT_LATENCY
+
+    v1, nas = (paper.value("table1_imagenet", row, "latency_ms") for row in ("MobileNetV1", "NASNet-A"))
+    by_name = table.set_index("model")
+    rows = []
+    for column, kind in (("host", "measured"), ("Pixel-1", "predicted")):
+        claim = f"NASNet-A is >= {DIFFERENT_LATENCY:g}x slower than MobileNetV1 at ~equal mult-adds ({column})"
+        published = Labelled(nas.value / v1.value, f"computed from paper ({v1.status}, {nas.status})", "{:.2f}x")
+        if not {"keras-nasnetmobile", "keras-mobilenet"} <= set(by_name.index):
+            rows.append({"claim": claim, "paper": published, "ours": Labelled.missing("not timed at this profile"),
+                         "verdict": "not run at this profile"})
+            continue
+        ratio = by_name.at["keras-nasnetmobile", f"{column} (ms)"] / by_name.at["keras-mobilenet", f"{column} (ms)"]
+        rows.append({"claim": claim, "paper": published, "ours": Labelled(ratio, kind, "{:.2f}x"),
+                     "verdict": "holds" if ratio >= DIFFERENT_LATENCY else "does not hold"})
+    error = model.validation["grouped_mape"]
+    rows.append({"claim": "Pixel-1 latencies of the paper's networks (single big core, batch 1)",
+                 "paper": "Tables 1-6", "ours": Labelled(f"predicted, grouped-CV MAPE {100 * error:.1f}%", "predicted"),
+                 "verdict": "not testable here: no Pixel 1 attached"})
+    return render_table(rows)

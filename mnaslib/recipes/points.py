@@ -216,6 +216,10 @@ def proxy_train(point: NetworkPoint, ctx: Context) -> ProxyOutcome:
     if key in cache:
         entry = cache[key]
         return ProxyOutcome(entry["accuracy"], provenance, entry["train_seconds"], True, entry.get("error", ""))
+    if ctx.config.stored_runs is not None:
+        from mnaslib.stored import missing
+
+        raise missing(ctx.config, f"the proxy training of {point.label}", cache_path)
     ctx.say(f"training {point.label} on the proxy task at width x{width:g} ({task.describe()})")
     train_ds, val_ds, info = proxy_datasets(task)
     try:

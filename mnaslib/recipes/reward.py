@@ -7,12 +7,13 @@ by the notebook's exercises.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from mnaslib import paper, plots
 from mnaslib.labels import Labelled, Provenance, render_table
-from mnaslib.reward import Reward, get_reward, hypervolume
+from mnaslib.reward import Reward, beta_for_tradeoff, get_reward, hypervolume
 
 COMPUTED = Provenance("computed", "mnaslib.reward")
 FRONT_FAMILIES = {"MnasNet-A1": "fig5_mnasnet_a1", "MobileNetV2": "fig5_mobilenetv2"}
@@ -100,10 +101,10 @@ def fronts_figure(fronts: pd.DataFrame, soft: Reward, num_points: int) -> tuple[
     for family, points in fronts.groupby("family", sort=False):
         acc, lat = points["top1"].to_numpy(), points["latency_ms"].to_numpy()
         front = plots.plot_pareto(ax, acc, lat, label=f"{family} (all multipliers and input sizes)")
+        volume = hypervolume(acc, lat, ref_acc, ref_lat)
         rows.append({"family": family, "points": len(points), "on the Pareto front": int(front.size),
-                     "hypervolume (acc x ms)": Labelled(hypervolume(acc, lat, ref_acc, ref_lat),
-                                                        Provenance("computed", f"reference ({ref_acc}, {ref_lat:g} ms)"),
-                                                        "{:.2f}")})
+                     "hypervolume (acc x ms)": Labelled(volume, Provenance("computed", f"reference ({ref_acc}, "
+                                                                                        f"{ref_lat:g} ms)"), "{:.2f}")})
     plots.plot_iso_reward(ax, soft, acc_range=(0.45, 0.8), lat_range=(5.0, 160.0), levels=[0.60, 0.65, 0.70, 0.75],
                           num=max(2, num_points // 2), colors="0.6", linewidths=0.8)
     ax.set_title("Figure 5 points (published) with soft iso-reward lines (computed)")
@@ -111,3 +112,48 @@ def fronts_figure(fronts: pd.DataFrame, soft: Reward, num_points: int) -> tuple[
     plots.label_provenance(ax, Provenance("computed", f"fronts and lines; points {front_sources(fronts)}"))
     fig.tight_layout()
     return fig, render_table(rows)
+
+
+def reward_checks(fronts: pd.DataFrame, fig3_acc: float, fig3_target_ms: float,
+                  search_target: paper.PaperValue) -> pd.DataFrame:
+    """What notebook 00 can check of the paper's reward, each with a verdict computed here: the soft exponent from
+    the stated trade-off, Figure 3's two shapes, the soft reward's indifference along the Figure 5 fronts, and why
+    Figure 6 cannot be read from T (with alpha = beta, T multiplies every reward by one constant)."""
+    soft_beta, gain = setup("soft_beta"), setup("accuracy_gain_per_latency_doubling")
+    beta = beta_for_tradeoff(2.0, gain.value)
+    hard_fig3 = get_reward("mnas_hard", target_ms=fig3_target_ms)
+    soft_fig3 = get_reward("mnas_soft", target_ms=fig3_target_ms)
+    below, above = fig3_target_ms / 2, 2 * fig3_target_ms
+    hard_shape = (hard_fig3(fig3_acc, below) / fig3_acc, hard_fig3(fig3_acc, above) / fig3_acc)
+    grid = np.linspace(1.0, 200.0, 400)
+    soft_curve = soft_fig3(fig3_acc, grid)
+    soft = get_reward("mnas_soft", target_ms=search_target.value)
+    hard = get_reward("mnas_hard", target_ms=search_target.value)
+    spread_soft, spread_hard = reward_spread(fronts, soft), reward_spread(fronts, hard)
+    doubled = get_reward("mnas_soft", target_ms=2 * search_target.value)
+    scale = doubled(fronts["top1"].to_numpy(), fronts["latency_ms"].to_numpy()) / soft(
+        fronts["top1"].to_numpy(), fronts["latency_ms"].to_numpy())
+    spreads = ", ".join(f"{family}: soft {spread_soft[family]:.1%}, hard {spread_hard[family]:.1%}"
+                        for family in spread_soft.index)
+    rows = [
+        {"claim": "doubling latency buys about 5% relative accuracy, so beta = -0.07 (Section 3)",
+         "paper": soft_beta.cell(), "ours": Labelled(beta, COMPUTED, "{:.4f}"),
+         "verdict": "holds" if round(beta, 2) == soft_beta.value else "does not hold"},
+        {"claim": "Figure 3, hard: flat below T, divided by LAT/T above",
+         "paper": "figure", "ours": Labelled(f"R/ACC = {hard_shape[0]:.2f} at T/2, {hard_shape[1]:.2f} at 2T",
+                                             COMPUTED),
+         "verdict": "holds" if np.allclose(hard_shape, (1.0, 0.5)) else "does not hold"},
+        {"claim": "Figure 3, soft: decreases smoothly through T",
+         "paper": "figure", "ours": Labelled(f"decreasing at all {grid.size} latencies sampled"
+                                             if np.all(np.diff(soft_curve) < 0) else "not monotone", COMPUTED),
+         "verdict": "holds" if np.all(np.diff(soft_curve) < 0) else "does not hold"},
+        {"claim": "the soft reward treats Pareto-optimal models alike; the hard one collapses past T",
+         "paper": "text", "ours": Labelled(f"max/min - 1 along the 224 px fronts: {spreads}", COMPUTED),
+         "verdict": "holds" if (spread_soft < spread_hard).all() else "does not hold"},
+        {"claim": "Figure 6: the soft search samples around T = 75 ms",
+         "paper": search_target.cell(),
+         "ours": Labelled(f"doubling T multiplies every soft reward by {scale.min():.4f} to {scale.max():.4f}: with "
+                          "alpha = beta, T cannot move where a soft search settles", COMPUTED),
+         "verdict": "not testable here: notebook 03 runs the searches"},
+    ]
+    return render_table(rows)
