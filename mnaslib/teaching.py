@@ -18,7 +18,8 @@ from mnaslib.errors import UserError
 
 # How a verdict string (claims.py, the recipes' verdict columns) reads for a student; the first prefix that matches.
 OUTCOMES = (("holds", "reproduces here"), ("direction holds", "partly (direction only)"),
-            ("does not hold", "does not reproduce here"), ("within noise", "within noise: not decided"),
+            ("does not hold", "does not reproduce here"), ("differs", "does not reproduce here"),
+            ("within noise", "within noise: not decided"), ("not enough seeds", "within noise: not decided"),
             ("not testable", "not testable here"), ("not checked", "not testable here"),
             ("not run", "not testable here"))
 OUTCOME_ORDER = ("reproduces here", "partly (direction only)", "does not reproduce here",
