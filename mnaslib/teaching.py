@@ -60,11 +60,11 @@ def reproduction_summary(checks: pd.DataFrame | Iterable[Mapping[str, Any]], cla
 
 
 def summary_counts(summary: pd.DataFrame) -> str:
-    """One line for the top of the summary: ``2 of 4 reproduce here; 1 does not reproduce here; 1 not testable
-    here``."""
+    """One line for the top of the summary: ``2 of 4 reproduce here; does not reproduce here: 1; not testable
+    here: 1``."""
     counts = summary["outcome"].value_counts()
     parts = [f"{counts.get('reproduces here', 0)} of {len(summary)} reproduce here"]
-    parts += [f"{counts[o]} {o}" for o in OUTCOME_ORDER[1:] if counts.get(o, 0)]
+    parts += [f"{o}: {counts[o]}" for o in OUTCOME_ORDER[1:] if counts.get(o, 0)]
     return "; ".join(parts)
 
 
@@ -78,22 +78,26 @@ def direction(before: float, after: float, rel_tol: float = 1e-6) -> str:
     return "rises" if after > before else "falls"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Prediction:
-    """A student's prediction against the recomputed answer."""
+    """A student's prediction against the recomputed answer. It shows as its feedback only (the last line of a
+    check cell), so a cell left unanswered never displays the truth."""
 
     answer: Any
     truth: Any
     verdict: str  # "right", "wrong" or "no answer yet"
     feedback: str
 
-    def __str__(self) -> str:
+    def __repr__(self) -> str:
         return self.feedback
+
+    __str__ = __repr__
 
 
 def check_prediction(answer: Any, truth: Any, *, choices: Sequence[str] | None = None, rel_tol: float = 0.1,
                      why: str = "") -> Prediction:
-    """Compare a student's ``answer`` with ``truth`` (recomputed by the cell), print the feedback, return it.
+    """Compare a student's ``answer`` with ``truth`` (recomputed by the cell); the result shows as its feedback
+    (make it the cell's last expression).
 
     With ``choices`` the answer is one of them (case and surrounding spaces ignored; anything else is a
     ``UserError`` listing them); otherwise it is a number, right within ``rel_tol`` relative error. ``None`` (the
@@ -104,10 +108,8 @@ def check_prediction(answer: Any, truth: Any, *, choices: Sequence[str] | None =
         raise ValueError(f"the recomputed answer {truth!r} is not among the choices {list(choices)}")
     if answer is None or answer is Ellipsis:
         hint = f"one of {', '.join(repr(c) for c in choices)}" if choices else "a number"
-        result = Prediction(answer, truth, "no answer yet",
-                            f"No prediction yet: set `answer` to {hint} in the cell above and run both cells again.")
-        print(result.feedback)
-        return result
+        return Prediction(answer, truth, "no answer yet",
+                          f"No prediction yet: set `answer` to {hint} in the cell above and run both cells again.")
     if choices is not None:
         given = str(answer).strip().lower()
         known = {c.lower(): c for c in choices}
@@ -126,6 +128,4 @@ def check_prediction(answer: Any, truth: Any, *, choices: Sequence[str] | None =
     feedback = f"{'Right' if right else 'Not quite'}: you said {answer!r}, the recomputation gives {shown_truth}."
     if why:
         feedback += f" {why}"
-    result = Prediction(answer, truth, verdict, feedback)
-    print(result.feedback)
-    return result
+    return Prediction(answer, truth, verdict, feedback)
