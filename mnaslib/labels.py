@@ -135,8 +135,8 @@ def render_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFra
 # A label this short reads as well as a key would ("paper (V)", "computed"); longer ones become footnote keys.
 INLINE_LABEL = 12
 SIGNIFICANT = 4
-_KEY_PREFIX = {"paper": "p", "computed": "c", "measured": "m", "predicted": "e", "proxy": "x", "surrogate": "s",
-               "benchmark": "b", "synthetic": "y"}
+_KEY_PREFIX = {"paper": "p", "official": "o", "computed": "c", "measured": "m", "predicted": "e", "proxy": "x",
+               "surrogate": "s", "benchmark": "b", "synthetic": "y"}
 _NUMBER = re.compile(r"[+-]?\d+\.\d+")
 
 
