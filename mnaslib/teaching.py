@@ -37,15 +37,20 @@ def outcome(verdict: str) -> str:
                      f"{', '.join(repr(p) for p, _ in OUTCOMES)}")
 
 
-def reproduction_summary(checks: pd.DataFrame | Iterable[Mapping[str, Any]], claim: str = "claim",
-                         verdict: str = "verdict", evidence: str | None = None) -> pd.DataFrame:
+def reproduction_summary(checks: pd.DataFrame | Sequence[pd.DataFrame] | Iterable[Mapping[str, Any]],
+                         claim: str = "claim", verdict: str = "verdict", evidence: str | None = None) -> pd.DataFrame:
     """The closing "reproduces here / does not" table of a notebook, from its own verdict table(s): one row per
     checked claim, grouped by outcome (reproduces, partly, does not, within noise, not testable here).
 
-    ``checks`` is a verdict table (or rows) with a ``claim`` and a ``verdict`` column; ``evidence`` names a column to
-    keep beside them (what the verdict rests on).
+    ``checks`` is a verdict table, several (a notebook with more than one), or rows, each with a ``claim`` and a
+    ``verdict`` column; ``evidence`` names a column to keep beside them (what the verdict rests on).
     """
-    frame = checks if isinstance(checks, pd.DataFrame) else pd.DataFrame(list(checks))
+    if isinstance(checks, pd.DataFrame):
+        frame = checks
+    else:
+        items = list(checks)
+        tables = all(isinstance(item, pd.DataFrame) for item in items)
+        frame = pd.concat(items, ignore_index=True) if items and tables else pd.DataFrame(items)
     missing = [c for c in (claim, verdict, evidence) if c is not None and c not in frame.columns]
     if missing:
         raise ValueError(f"the verdict table has no column(s) {missing}; it has {list(frame.columns)}")

@@ -96,6 +96,12 @@ def test_the_summary_groups_a_notebooks_own_verdicts_by_outcome():
                                        "here: 1; within noise: not decided: 1; not testable here: 1")
 
 
+def test_the_summary_joins_several_verdict_tables():
+    first = pd.DataFrame({"claim": ["a"], "verdict": ["holds"], "extra": [1]})
+    second = pd.DataFrame({"claim": ["b"], "verdict": ["not testable here: no phone"]})
+    assert list(reproduction_summary([second, first])["claim"]) == ["a", "b"]
+
+
 def test_the_summary_refuses_what_it_cannot_place():
     with pytest.raises(ValueError, match="no summary outcome"):
         outcome("probably fine")
