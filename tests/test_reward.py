@@ -395,3 +395,45 @@ def test_notebook_00_fronts_take_one_published_value_per_network_and_score_both_
     assert list(summary["family"]) == ["MnasNet-A1", "MobileNetV2"]
     assert (summary["on the Pareto front"] <= summary["points"]).all()
     plt.close(fig)
+
+
+def test_talk_style_is_for_a_projector_and_the_paper_style_comes_back(tmp_path) -> None:
+    from PIL import Image
+
+    paper_font = plots.use_style("paper") and plt.rcParams["font.size"]
+    with plots.figure_style("talk") as talk:
+        assert talk.dpi >= 200 and plt.rcParams["font.size"] > paper_font
+        fig, ax = plt.subplots(figsize=(2, 2))
+        plots.label_provenance(ax, Provenance("computed"))
+        assert not ax.texts  # no provenance footer on a slide
+        path = plots.save_figure(fig, "slide", tmp_path)
+        assert Image.open(path).info["dpi"][0] == pytest.approx(200, abs=1)
+        plt.close(fig)
+    assert plots.current_style().name == "paper" and plt.rcParams["font.size"] == paper_font
+    with pytest.raises(ValueError, match="unknown figure style 'poster'"):
+        plots.use_style("poster")
+
+
+def test_reward_families_say_which_curves_coincide_and_keep_the_legend_off_the_data() -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rewards = [get_reward("tunas_mnas", target_ms=75.0), get_reward("proxyless", target_ms=75.0),
+               get_reward("mnas_hard", target_ms=75.0)]
+    plots.plot_reward_families(ax, rewards, 0.5, (1.0, 200.0), num=50)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[1].endswith("(same curve as tunas_mnas)") and "\n" not in labels[0] + labels[2]
+    legend = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+    assert legend.x0 >= ax.get_window_extent().x1 and fig.get_figwidth() > 6  # beside the axes, figure widened
+    plt.close(fig)
+
+
+def test_annotate_apart_keeps_labels_from_overlapping() -> None:
+    fig, ax = plt.subplots(figsize=(4, 3))
+    x, y = np.repeat([1.0, 1.05], 4), np.tile([1.0, 1.01, 1.02, 1.03], 2)  # eight points in a tight cluster
+    ax.scatter([*x, 2.0], [*y, 2.0])  # and one far away, so the cluster is small on the axes
+    plots.annotate_apart(ax, x, y, [f"network {i}" for i in range(8)])
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == 8
+    overlapping = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert overlapping <= 3  # a label with no free offset keeps the last; one offset for all overlaps all 28 pairs
+    plt.close(fig)

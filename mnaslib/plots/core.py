@@ -8,8 +8,13 @@ milliseconds, accuracy on the y axis as a fraction.
 from __future__ import annotations
 
 import math
+import os
+import re
+import textwrap
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,16 +24,88 @@ from matplotlib.contour import QuadContourSet
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
+from mnaslib.errors import UserError
 from mnaslib.labels import Provenance
 from mnaslib.reward import Reward, pareto_front
 
 FIGURE_DPI = 150
+STYLE_VARIABLE = "MNAS_FIGURE_STYLE"
 
 
-def use_style() -> None:
-    """Apply the reproduction's one seaborn style, so figures from different notebooks match."""
-    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": FIGURE_DPI, "axes.titlesize": "medium"})
+@dataclass(frozen=True)
+class FigureStyle:
+    """How figures look: ``paper`` (notebook fonts, 150 dpi, provenance footers on the axes) for the report, or
+    ``talk`` (seaborn's talk fonts, 200 dpi, no footers: a projector cannot show them and the slide says the source)
+    for a lecture."""
+
+    name: str
+    context: str
+    dpi: int
+    footer: bool
+
+
+STYLES = {"paper": FigureStyle("paper", "notebook", FIGURE_DPI, True),
+          "talk": FigureStyle("talk", "talk", 200, False)}
+_current = [STYLES["paper"]]
+
+
+def use_style(name: str | None = None) -> FigureStyle:
+    """Apply one of the reproduction's seaborn styles (``STYLES``; default ``$MNAS_FIGURE_STYLE``, else ``paper``),
+    so figures from different notebooks match; returns it."""
+    name = name or os.environ.get(STYLE_VARIABLE) or "paper"
+    if name not in STYLES:
+        raise UserError(f"unknown figure style {name!r}; expected one of {', '.join(STYLES)}")
+    style = _current[0] = STYLES[name]
+    sns.set_theme(context=style.context, style="whitegrid", palette="colorblind")
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": style.dpi, "axes.titlesize": "medium",
+                         "legend.framealpha": 0.9})
+    return style
+
+
+def current_style() -> FigureStyle:
+    """The style ``use_style`` applied last (``paper`` before any)."""
+    return _current[0]
+
+
+@contextmanager
+def figure_style(name: str) -> Iterator[FigureStyle]:
+    """Draw and save figures in another style for a while (``with figure_style("talk"): ...``), then restore."""
+    previous = current_style().name
+    with plt.rc_context():
+        try:
+            yield use_style(name)
+        finally:
+            _current[0] = STYLES[previous]
+
+
+def legend_outside(ax: Axes, **legend_kw: object) -> None:
+    """A legend right of the axes, where it cannot cover data; the figure widens by the legend's width, so the
+    axes keep their size whatever the style's font."""
+    legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **legend_kw)
+    fig = ax.figure
+    width = legend.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
+    fig.set_figwidth(fig.get_figwidth() + width)
+
+
+def annotate_apart(ax: Axes, xs: Sequence[float], ys: Sequence[float], names: Sequence[str],
+                   **text_kw: object) -> None:
+    """Name points without labels overlapping each other: each label takes the first of eight offsets around its
+    point whose box overlaps no label placed before (the last offset when every one does). Call it once the axes'
+    limits and the figure's layout are final: boxes are measured where they are drawn."""
+    ax.figure.canvas.draw()  # settles autoscaled limits, so data positions map to where they will be drawn
+    renderer = ax.figure.canvas.get_renderer()
+    offsets = ((4, 4), (4, -11), (-4, 4), (-4, -11), (4, 14), (-4, 14), (4, -21), (-4, -21))
+    placed = []
+    for x, y, name in sorted(zip(xs, ys, names), key=lambda p: (p[1], p[0])):
+        for dx, dy in offsets:
+            text = ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points",
+                               ha="left" if dx > 0 else "right", **{"fontsize": "x-small", **text_kw})
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            if (dx, dy) != offsets[-1]:
+                text.remove()
+        placed.append(box)
 
 
 def _latency_grid(lat_range: tuple[float, float], num: int) -> NDArray[np.float64]:
@@ -65,6 +142,29 @@ def plot_reward_curve(
     ax.set_ylabel("objective value")
 
 
+def plot_reward_families(ax: Axes, rewards: Sequence[Reward], acc: float, lat_range: tuple[float, float] = (1.0, 200.0),
+                         *, num: int = 400) -> None:
+    """Several rewards against latency at one accuracy, told apart where they coincide: a curve equal to an earlier
+    one (over the whole range or a tenth of it or more) is drawn dashed on top of it and its legend entry says where;
+    the legend sits outside the axes, so it covers no curve."""
+    lat = _latency_grid(lat_range, num)
+    drawn: list[tuple[str, NDArray[np.float64]]] = []
+    for index, reward in enumerate(rewards):
+        values = np.asarray(reward(acc, lat), dtype=np.float64)
+        label = re.sub(r",? ?T=[^,)]*ms", "", reward.label).replace(" ()", "")  # T is the axes' dashed line
+        matches = [(name, np.isclose(values, earlier, rtol=1e-6, atol=1e-9)) for name, earlier in drawn]
+        whole = [name for name, same in matches if same.all()]
+        overlap = (f"same curve as {whole[0]}" if whole else
+                   "; ".join(f"= {name} from {lat[same].min():.0f} to {lat[same].max():.0f} ms"
+                             for name, same in matches if same.mean() >= 0.1))
+        ax.plot(lat, values, label=f"{label}\n({overlap})" if overlap else label, color=f"C{index}",
+                linewidth=2.5 if overlap else 2, linestyle=(0, (2, 2)) if overlap else "-", zorder=2 + bool(overlap))
+        drawn.append((reward.name, values))
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("objective value")
+    legend_outside(ax, fontsize="small")
+
+
 def plot_pareto(
     ax: Axes,
     acc: ArrayLike,
@@ -97,18 +197,17 @@ def plot_hard_vs_soft(hard, soft, target_ms: float, accuracy_label: str, latency
     above and their latency histogram below, both with the target T marked. ``hard`` and ``soft`` are trial tables
     (``status``, ``accuracy``, ``latency_ms``); only finished trials are drawn. Shared by the trained searches and
     the surrogate ones, so the two figures stay comparable."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True, layout="constrained")
     for col, (name, trials) in enumerate((("alpha=0, beta=-1 (hard)", hard), ("alpha=beta=-0.07 (soft)", soft))):
         ok = trials[trials["status"] == "done"]
         plot_pareto(axes[0, col], ok["accuracy"], ok["latency_ms"], label=name)
-        axes[0, col].set_title(f"{name}: {len(ok)} samples")
-        axes[0, col].set_ylabel(f"accuracy [{accuracy_label}]")
+        axes[0, col].set_title(f"{name}: {len(ok)} samples", pad=10)
+        axes[0, col].set_ylabel(textwrap.fill(f"accuracy [{accuracy_label}]", 40) if col == 0 else "accuracy")
         axes[1, col].hist(ok["latency_ms"], bins=bins, color=f"C{col}")
-        axes[1, col].set_xlabel(f"latency (ms) [{latency_label}]")
+        axes[1, col].set_xlabel(textwrap.fill(f"latency (ms) [{latency_label}]", 60))
         axes[1, col].set_ylabel("count")
         for ax in axes[:, col]:
             ax.axvline(target_ms, color="0.4", linestyle="--")
-    fig.tight_layout()
     return fig
 
 
@@ -166,19 +265,23 @@ def plot_tradeoff(
 
 
 def label_provenance(ax: Axes, provenance: Provenance) -> None:
-    """Stamp the provenance label in the lower-right corner of an axes, so a saved figure keeps its source."""
+    """Stamp the provenance label in the lower-right corner of an axes, so a saved figure keeps its source (not in
+    the ``talk`` style: a slide states its source in its own words)."""
+    if not current_style().footer:
+        return
     ax.text(0.99, 0.01, provenance.label, transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small",
             color="0.35")
 
 
 def save_figure(fig: Figure, name: str, figures_dir: str | Path = "figures") -> Path:
-    """Write ``fig`` as ``<figures_dir>/<name>.png`` at 150 dpi (creating the folder) and return the path."""
+    """Write ``fig`` as ``<figures_dir>/<name>.png`` at the current style's dpi (150 ``paper``, 200 ``talk``),
+    creating the folder, and return the path."""
     if not name or Path(name).name != name:
         raise ValueError(f"figure name must be a plain file name such as 'fig3_reward', got {name!r}")
     folder = Path(figures_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name if name.endswith(".png") else f"{name}.png")
-    fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=current_style().dpi, bbox_inches="tight")
     return path
 
 

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mnaslib import paper
-from mnaslib.plots.core import plot_pareto
+from mnaslib.plots.core import annotate_apart, current_style, plot_pareto
 from mnaslib.runs import accuracy_axis
 
 if TYPE_CHECKING:
@@ -35,27 +35,26 @@ def table1_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figur
                label="paper (V or C)")
     ax.scatter(frame.loc[uncertain, "latency_ms"], frame.loc[uncertain, "top1"], facecolor="none",
                edgecolor="0.3", label="paper, a value uncertain (U)")
-    for name, row in frame.iterrows():
-        ax.annotate(name, (row["latency_ms"], row["top1"]), fontsize="x-small", xytext=(3, 3),
-                    textcoords="offset points")
-    ax.legend(fontsize="x-small", loc="upper right")
+    names = {0: list(zip(frame["latency_ms"], frame["top1"], frame.index))}
+    ax.legend(fontsize="x-small", loc="lower right")
     ax.set(xlabel="Pixel-1 latency (ms) [paper]", ylabel="ImageNet top-1 (%) [paper]", title="(a) paper, Table 1")
 
     ax = axes[1]
     trained = {k: r for k, r in results.items() if r.proxy_accuracy is not None}
     for name, r in trained.items():
         ax.scatter(r.pixel1_out_of_sample_ms, r.proxy_accuracy, color="C0")
-        ax.annotate(name, (r.pixel1_out_of_sample_ms, r.proxy_accuracy), fontsize="x-small", xytext=(3, 3),
-                    textcoords="offset points")
+    names[1] = [(r.pixel1_out_of_sample_ms, r.proxy_accuracy, name) for name, r in trained.items()]
     untrained = len(results) - len(trained)
     ax.set(xlabel="Pixel-1 latency (ms) [predicted, held out]", ylabel="accuracy [proxy]",
            title=f"(b) ours: proxy accuracy ({untrained} of {len(results)} networks {ctx.not_run()})")
-    ax.text(0.01, 0.01, textwrap.fill(ctx.proxy_provenance.label, 70), transform=ax.transAxes,
-            fontsize="xx-small", color="0.35")
+    if current_style().footer:
+        ax.text(0.01, 0.01, textwrap.fill(ctx.proxy_provenance.label, 70), transform=ax.transAxes,
+                fontsize="xx-small", color="0.35")
 
     ax = axes[2]
     a1 = results["MnasNet-A1"]
     paper_a1 = paper.value("table1_imagenet", "MnasNet-A1", "latency_ms").value
+    names[2] = []
     for name, r in results.items():
         try:
             x = paper.value("table1_imagenet", name, "latency_ms").value / paper_a1
@@ -66,16 +65,17 @@ def table1_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figur
         if r.host is not None and a1.host is not None:
             ax.scatter(x, r.host.median_ms / a1.host.median_ms, color="C2", marker="s",
                        label="host measured (LiteRT, 1 thread)")
-        ax.annotate(name, (x, r.pixel1_out_of_sample_ms / a1.pixel1_out_of_sample_ms), fontsize="x-small",
-                    xytext=(3, -9), textcoords="offset points")
+        names[2].append((x, r.pixel1_out_of_sample_ms / a1.pixel1_out_of_sample_ms, name))
     limit = max(ax.get_xlim()[1], ax.get_ylim()[1])
     ax.plot([0.5, limit], [0.5, limit], color="0.6", linestyle="--", linewidth=1, label="same ratio as the paper")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), fontsize="x-small")
+    ax.legend(unique.values(), unique.keys(), fontsize="x-small", loc="upper left")
     ax.set(xlabel="latency / MnasNet-A1's [paper]", ylabel="latency / MnasNet-A1's [ours]",
            title="(c) relative latency, ours vs paper")
     fig.tight_layout()
+    for panel, points in names.items():  # named once the layout is final, so each label's box is where it is drawn
+        annotate_apart(axes[panel], [x for x, _, _ in points], [y for _, y, _ in points], [n for _, _, n in points])
     return fig
 
 
@@ -116,8 +116,22 @@ def fig5_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figure:
         handles = ax.get_legend_handles_labels()
         twin_handles = twin.get_legend_handles_labels()
         ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize="x-small", loc="lower right")
-    fig.text(0.5, -0.02, ctx.proxy_provenance.label, ha="center", fontsize="x-small", color="0.35")
+    if current_style().footer:
+        fig.text(0.5, -0.02, ctx.proxy_provenance.label, ha="center", fontsize="x-small", color="0.35")
     fig.tight_layout()
+    return fig
+
+
+def search_curves_figure(curves: pd.DataFrame) -> Figure:
+    """A search's progress, step by step (``runs.curves``): the mean reward of each step's children and, where the
+    strategy reports it, the controller's entropy (nats; falling entropy means a converging controller)."""
+    panels = [("trial/mean_reward", "mean reward per step", "mean reward [computed]")]
+    if "strategy/entropy" in curves:
+        panels.append(("strategy/entropy", "controller entropy", "entropy (nats) [computed]"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False, layout="constrained")
+    for ax, (tag, title, ylabel) in zip(axes[0], panels):
+        curves[tag].plot(ax=ax, marker="o", title=title)
+        ax.set(xlabel="step", ylabel=ylabel)
     return fig
 
 
