@@ -231,3 +231,15 @@ def test_figures_draw_from_constructed_results(ctx):
     table = scaling.fig5_table(fig5, ctx)
     assert len(table) == len(fig5) and not table.isna().any().any()
     assert math.isclose(table["multiplier"].min(), 0.35)
+
+
+def test_table1_figure_names_its_points_without_overlap(ctx):
+    fig = figures.table1_figure(_table1_like_paper(), ctx)
+    renderer = fig.canvas.get_renderer()
+    named = 0
+    for ax in fig.axes:
+        boxes = [t.get_window_extent(renderer) for t in ax.texts if hasattr(t, "xy")]  # the networks' names
+        named += len(boxes)
+        overlapping = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        assert overlapping <= 1, f"{ax.get_title()}: {overlapping} overlapping labels"
+    assert named >= len(paper.load_table("table1_imagenet").dropna(subset=["top1", "latency_ms"]))
