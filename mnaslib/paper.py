@@ -18,9 +18,9 @@ CSV layout (one file per table, wide, one row per table row):
 
 Two tables are not the paper's: ``fig5_mnasnet_a1`` and ``fig5_mobilenetv2`` transcribe the official READMEs whose
 numbers Figure 5 plots (``README_SOURCES``), so their values are labelled ``official (V, <README>)``, never
-``paper``. Where a README row is a network the paper's own tables also print, its ``paper_row`` column names that
-row (``table1_imagenet/MobileNetV2 (1.4x)``), and ``value`` gives **one value per network** whichever table it is
-asked through: the paper's number unless it is uncertain (U), the README's otherwise, with the other one named in the
+``paper``. Where a row is a network another table also prints, its ``paper_row`` column names that row
+(``table1_imagenet/MobileNetV2 (1.4x)``; Table 2's rows repeat Table 1's), and ``value`` gives **one value per
+network** whichever table it is asked through: the paper's number unless it is uncertain (U), the README's otherwise, with the other one named in the
 provenance (MobileNetV2 1.4x is 143 ms [paper C] everywhere, the README's 138 ms said beside it; MobileNetV2 1.0x is
 73.8 ms [official README V], the paper's uncertain 75 ms said beside it). ``data/latency/pixel1_points.csv`` fits the
 Pixel-1 model on the same choices (a test keeps the two in step).
@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -102,13 +103,19 @@ def load_table(name: str) -> pd.DataFrame:
     """One table, indexed by its row key: value columns as floats (NaN where the paper has no value), their
     ``_status`` columns as 'V'/'C'/'U' strings ('' where there is no value), notes and text labels as strings.
 
-    The file is validated on every load, so a mistyped status or a number without a status fails loudly here rather
-    than surfacing as an unlabeled number in a figure.
+    The file is validated when it is first read (and again whenever it changes), so a mistyped status or a number
+    without a status fails loudly here rather than surfacing as an unlabeled number in a figure.
     """
     names = table_names()
     if name not in names:
         raise PaperLookupError(f"unknown paper table {name!r}; known tables: {', '.join(names)}")
     path = paper_dir() / f"{name}.csv"
+    return _load(str(path), path.stat().st_mtime_ns).copy()
+
+
+@lru_cache(maxsize=64)
+def _load(path: str, mtime_ns: int) -> pd.DataFrame:
+    """``load_table``'s parse and checks, once per file version (one lookup reads every linked table)."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     key = df.columns[0]
     if df[key].duplicated().any():
@@ -130,7 +137,7 @@ def load_table(name: str) -> pd.DataFrame:
         if orphan.any():
             raise ValueError(f"{path}: column {column!r} has a status but no value at rows {list(df.index[orphan])}")
         df[column] = numbers.astype(float)
-    df.attrs["table"] = name
+    df.attrs["table"] = Path(path).stem
     return df
 
 
@@ -153,50 +160,56 @@ def _quoted(table: str, row: str, column: str) -> PaperValue:
                       source)
 
 
-def _twin(table: str, row: str) -> tuple[str, str] | None:
-    """The other table's row for the same network: a README row's ``paper_row``, or the README row pointing here."""
-    if table in README_SOURCES:
-        df = load_table(table)
-        ref = df.at[row, PAPER_ROW] if PAPER_ROW in df.columns and row in df.index else ""
-        return tuple(ref.split("/", 1)) if ref else None
-    for readme in README_SOURCES:
-        df = load_table(readme)
-        if PAPER_ROW in df.columns:
-            hits = df.index[df[PAPER_ROW] == f"{table}/{row}"]
-            if len(hits):
-                return readme, hits[0]
-    return None
+def _links(table: str, row: str) -> list[tuple[str, str]]:
+    """The rows a row's ``paper_row`` names, and the rows whose ``paper_row`` names it."""
+    df = load_table(table)
+    ref = df.at[row, PAPER_ROW] if PAPER_ROW in df.columns and row in df.index else ""
+    links = [tuple(ref.split("/", 1))] if ref else []
+    for other in table_names():
+        linked = load_table(other)
+        if PAPER_ROW in linked.columns:
+            links += [(other, hit) for hit in linked.index[linked[PAPER_ROW] == f"{table}/{row}"]]
+    return links
+
+
+def same_network(table: str, row: str) -> list[tuple[str, str]]:
+    """Every transcribed row of the network ``table``/``row`` is, this one first: ``paper_row`` links followed both
+    ways (Table 2's MobileNetV2 -> Table 1's -> the MobileNet README's 1.0x at 224 px)."""
+    group = [(table, row)]
+    for member in group:  # grows while it is walked
+        group += [link for link in _links(*member) if link not in group]
+    return group
 
 
 def _brief(number: PaperValue) -> str:
-    """``MobileNet README: 138 V`` or ``paper: 75 U``: the value that was not chosen, for the chosen one's label."""
+    """``MobileNet README: 138 V`` or ``paper: 75 U``: a value that was not chosen, for the chosen one's label."""
     return f"{number.source or 'paper'}: {number.value:g} {number.status}"
 
 
 def value(table: str, row: str, column: str) -> PaperValue:
     """One published number for a network, with its status and provenance.
 
-    A network both the paper and an official README print has one value, whichever table it is asked through: the
-    paper's unless it is uncertain (U), the README's otherwise; the other value is named in ``other`` (and so in the
-    cell label) and in the provenance detail.
+    A network printed in several tables (the paper's and an official README's) has one value, whichever table it is
+    asked through: a paper value that is not uncertain (U) first (this table's own where it is one), the README's
+    otherwise; the values that differ from it are named in ``other`` (and so in the cell label), and the provenance
+    detail says where they are.
     """
     own = _quoted(table, row, column)
-    twin = _twin(table, row)
-    if twin is None:
+    found = [own]
+    for member in same_network(table, row)[1:]:
+        try:
+            found.append(_quoted(*member, column))
+        except LookupError:  # that table does not give this column (the README has no top-5, say)
+            continue
+    if len(found) == 1:
         return own
-    try:
-        alternative = _quoted(*twin, column)
-    except LookupError:  # the other table does not give this column (the README has no top-5, say)
-        return own
-    printed, readme = (alternative, own) if own.source else (own, alternative)
-    chosen, other = (printed, readme) if printed.status != "U" else (readme, printed)
-    where = twin[0] if own is chosen else table
-    if other.value == chosen.value:  # the same number in both: the cell stays short, the detail says so
-        detail = f"{chosen.provenance.detail}; the same in {other.source or 'the paper'} ({where})"
-        return PaperValue(chosen.value, chosen.status, Provenance(chosen.provenance.kind, detail), chosen.source)
-    detail = f"{chosen.provenance.detail}; also published: {_brief(other)} ({where})"
+    ranked = sorted(found, key=lambda v: (v.status == "U", bool(v.source), v is not own))
+    chosen = ranked[0]
+    others = list(dict.fromkeys(_brief(v) for v in found if v.value != chosen.value))
+    elsewhere = sorted({v.provenance.detail.split("; ")[1] for v in found if v is not chosen})
+    detail = f"{chosen.provenance.detail}; also in {', '.join(elsewhere)}"
     return PaperValue(chosen.value, chosen.status, Provenance(chosen.provenance.kind, detail), chosen.source,
-                      _brief(other))
+                      "; ".join(others))
 
 
 def cell(table: str, row: str | None, column: str, fmt: str = "{:g}") -> Labelled:

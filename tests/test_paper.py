@@ -99,6 +99,14 @@ def test_an_uncertain_paper_value_yields_to_the_readme_and_is_named(asked):
     assert paper.value(*asked, "top1").label == "72 [paper (C; MobileNet README: 71.8 V)]"
 
 
+def test_table2_repeats_table1_so_its_rows_take_the_same_one_value():
+    assert paper.same_network("table2_se", "MobileNetV2") == [
+        ("table2_se", "MobileNetV2"), ("table1_imagenet", "MobileNetV2"), ("fig5_mobilenetv2", "mobilenetv2_1.0_224")]
+    for table, row in paper.same_network("table2_se", "MobileNetV2"):
+        assert paper.value(table, row, "latency_ms").label == "73.8 [official (V, MobileNet README; paper: 75 U)]"
+    assert paper.value("table2_se", "MnasNet-B1", "latency_ms").label == "77 [paper (U, uncertain)]"  # no other
+
+
 def test_a_value_only_one_table_gives_is_returned_unchanged():
     assert paper.value("table1_imagenet", "MobileNetV2", "top5").label == "91 [paper (C)]"
 
