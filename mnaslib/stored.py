@@ -35,22 +35,32 @@ def missing(profile: "Profile", what: str, where: str | os.PathLike) -> StoredRu
         f"run_dir to that folder)")
 
 
-def finished_children(run_dir: Path) -> tuple[int, int]:
-    """(finished, recorded) trials of the search stored in ``run_dir``; (0, 0) without a store. Read-only."""
+def stored_search(run_dir: Path) -> tuple[dict, int]:
+    """The config the search stored in ``run_dir`` was last run with ({} without a store) and how many of its trials
+    finished. Read-only."""
     from mnaslib.store import STORE_FILENAME, TrialStore
 
     if not (run_dir / STORE_FILENAME).is_file():
-        return 0, 0
+        return {}, 0
     with TrialStore(run_dir / STORE_FILENAME, read_only=True) as store:
-        trials = store.trials()
-    return sum(1 for t in trials if t["status"] in ("done", "failed")), len(trials)
+        runs, trials = store.runs(), store.trials()
+    return (runs[-1]["config"] if runs else {}), sum(1 for t in trials if t["status"] in ("done", "failed"))
 
 
 def require_finished_search(profile: "Profile", run_dir: Path) -> int:
     """For a stored-runs profile, the number of children of the finished search in ``run_dir``; a
-    ``StoredRunMissing`` when it is absent or unfinished (a stored-runs profile never searches)."""
+    ``StoredRunMissing`` when it is absent, unfinished, or was searched with other settings than ``profile``'s (a
+    stored-runs profile never searches, and must not show another search as this one)."""
+    from mnaslib.rundir import config_differences
+
     needed = profile.steps * profile.batch_size
-    done, _ = finished_children(run_dir)
+    config, done = stored_search(run_dir)
+    wanted = profile.to_dict()
+    differences = config_differences({k: v for k, v in config.items() if k in wanted}, wanted,
+                                     profile.RESUMABLE_KEYS)
+    if config and differences:
+        raise missing(profile, f"the search {run_dir.name!r} with these settings (the stored one differs in "
+                               f"{', '.join(differences)})", run_dir)
     if done < needed:
         found = f"{done} of its {needed} children" if done else "no search"
         raise missing(profile, f"the search {run_dir.name!r} ({found} found)", run_dir)

@@ -51,6 +51,8 @@ def test_a_stored_runs_profile_reads_a_finished_search_without_writing_and_refus
         before = (store.runs(), store.trials())
     result = search_from_profile(reading, run, progress=False)
     assert result.trials == 4 and result.seconds == 0.0
+    with pytest.raises(StoredRunMissing, match="stored one differs in reward.target_ms"):  # never another search
+        search_from_profile(reading.with_overrides({"reward": {"target_ms": 60.0}}), run, progress=False)
     with TrialStore(run / STORE_FILENAME, read_only=True) as store:
         assert (store.runs(), store.trials()) == before  # read, not resumed: no run record added
 
