@@ -108,7 +108,7 @@ def fronts_figure(fronts: pd.DataFrame, soft: Reward, num_points: int) -> tuple[
     plots.plot_iso_reward(ax, soft, acc_range=(0.45, 0.8), lat_range=(5.0, 160.0), levels=[0.60, 0.65, 0.70, 0.75],
                           num=max(2, num_points // 2), colors="0.6", linewidths=0.8)
     ax.set_title("Figure 5 points (published) with soft iso-reward lines (computed)")
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.06), fontsize="small")
+    plots.legend_outside(ax)
     plots.label_provenance(ax, Provenance("computed", f"fronts and lines; points {front_sources(fronts)}"))
     fig.tight_layout()
     return fig, render_table(rows)
