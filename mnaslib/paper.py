@@ -160,24 +160,36 @@ def _quoted(table: str, row: str, column: str) -> PaperValue:
                       source)
 
 
-def _links(table: str, row: str) -> list[tuple[str, str]]:
-    """The rows a row's ``paper_row`` names, and the rows whose ``paper_row`` names it."""
-    df = load_table(table)
-    ref = df.at[row, PAPER_ROW] if PAPER_ROW in df.columns and row in df.index else ""
-    links = [tuple(ref.split("/", 1))] if ref else []
-    for other in table_names():
-        linked = load_table(other)
-        if PAPER_ROW in linked.columns:
-            links += [(other, hit) for hit in linked.index[linked[PAPER_ROW] == f"{table}/{row}"]]
-    return links
+def _link_index() -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """Every ``paper_row`` link of the tables, both ways: (table, row) -> the rows it is linked to."""
+    files = tuple((path.stem, path.stat().st_mtime_ns) for path in sorted(paper_dir().glob("*.csv")))
+    return _links_of(str(paper_dir()), files)
+
+
+@lru_cache(maxsize=8)
+def _links_of(directory: str, files: tuple[tuple[str, int], ...]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """``_link_index`` once per version of the tables; a link to a row no table has is an error here."""
+    index: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for name, _ in files:
+        df = load_table(name)
+        for row, ref in (df[PAPER_ROW].items() if PAPER_ROW in df.columns else ()):
+            if not ref:
+                continue
+            target = tuple(ref.split("/", 1))
+            if len(target) != 2 or target[0] not in dict(files) or target[1] not in load_table(target[0]).index:
+                raise ValueError(f"{directory}/{name}.csv: row {row!r} has {PAPER_ROW} {ref!r}, which names no row "
+                                 "(write <table>/<row>)")
+            index.setdefault((name, row), []).append(target)
+            index.setdefault(target, []).append((name, row))
+    return index
 
 
 def same_network(table: str, row: str) -> list[tuple[str, str]]:
     """Every transcribed row of the network ``table``/``row`` is, this one first: ``paper_row`` links followed both
     ways (Table 2's MobileNetV2 -> Table 1's -> the MobileNet README's 1.0x at 224 px)."""
-    group = [(table, row)]
+    links, group = _link_index(), [(table, row)]
     for member in group:  # grows while it is walked
-        group += [link for link in _links(*member) if link not in group]
+        group += [link for link in links.get(member, []) if link not in group]
     return group
 
 

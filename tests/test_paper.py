@@ -233,3 +233,13 @@ def test_a_status_without_a_value_fails(tmp_path, monkeypatch):
                                              "SqueezeNext,manual,3.2,U,708,U,67.5,U,88.2,U,,V,"))
     with pytest.raises(ValueError, match="status but no value"):
         paper.load_table("table1_imagenet")
+
+
+def test_a_paper_row_link_to_no_row_is_refused(tmp_path, monkeypatch):
+    for csv in paper.paper_dir().glob("*.csv"):
+        shutil.copy(csv, tmp_path / csv.name)
+    broken = tmp_path / "table2_se.csv"
+    broken.write_text(broken.read_text().replace("table1_imagenet/NASNet-A", "table1_imagenet/NASNet-B"))
+    monkeypatch.setenv("MNAS_PAPER_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="'table1_imagenet/NASNet-B', which names no row"):
+        paper.value("table2_se", "NASNet", "latency_ms")
