@@ -175,47 +175,80 @@ def _source_provenance(results: Mapping[str, "PointResult"], source: str, ctx: "
 # ---------------------------------------------------------------------------------------------------------------
 # Table 5
 # ---------------------------------------------------------------------------------------------------------------
+def cell_space_untestable() -> str:
+    """Why no Table 5 claim that needs the cell-based space has a verdict here, from the committed fidelity summary.
+
+    A cell-space search needs an evaluator that ranks cell-space networks; none here has a measured fidelity on
+    ImageNet-like networks of that space (Accel-NASBench's trainings are all MBConv networks, so the accuracy
+    predictor cannot score cells), and the training-free score the laptop would use ranks even Accel-NASBench's
+    trained networks below their parameter count.
+    """
+    from mnaslib.tabular.accel_predictor import load_summary
+
+    reason = ("not testable here: no evaluator has a measured fidelity on ImageNet-trained cell-space networks "
+              "(Accel-NASBench's are all MBConv networks)")
+    scores = ((load_summary() or {}).get("zero_cost") or {}).get("scores") or {}
+    naswot = [v[""]["verdict"] for k, v in scores.items() if k.startswith("naswot@")]
+    if naswot and "params" in scores:
+        params = scores["params"][""]["verdict"]
+        reason += (f"; NASWOT ranks Accel-NASBench's trained networks at Kendall "
+                   f"{max(v['kendall'] for v in naswot):.2f} at best ({max(v['kendall_terciles'] for v in naswot):.2f}"
+                   f" within FLOPs terciles; {len(naswot)} settings, {naswot[0]['n']} verdict-part networks), below "
+                   f"the parameter count's {params['kendall']:.2f} ({params['kendall_terciles']:.2f})")
+    return reason
+
+
 def table5_claims(summaries: Sequence["SearchSummary"]) -> pd.DataFrame:
-    """The paper's two Table 5 findings, recomputed from the paper's rows and from our searches' best models.
+    """The paper's Table 5 findings about the cell-based space, recomputed from the paper's rows and, where the
+    searches ran, from our best models; the verdict is "not testable here" (``cell_space_untestable``).
 
     1. The multi-objective reward finds a faster cell-based model than the single-objective one (paper: 183 vs
-       100 ms). 2. Under the same multi-objective reward, the MnasNet space beats the cell space, faster and more
-       accurate. "holds here" compares our best models; with a ci budget (6 children) it is a check of the
-       plumbing, not evidence.
+       100 ms; Accel-NASBench's reward ablation tests it in an MBConv space). 2. Under the same multi-objective
+       reward, the MnasNet space beats the cell space, faster and more accurate. Our numbers are shown when the
+       cell-space searches ran (``notebooks.cell_searches``), but a best model picked by an evaluator with no
+       measured fidelity says nothing about either space.
     """
     by_row = {s.search.paper_row("table5_ablation"): s for s in summaries if s.search.paper_row("table5_ablation")}
     single, cells, mnas = (by_row.get(row) for row in ("Single-objective, Cell-based (NASNet)",
                                                         "Multi-objective, Cell-based", "Multi-objective, MnasNet"))
-    if single is None or cells is None or mnas is None:
-        raise ValueError("table5_claims needs the three Table 5 searches (single- and multi-objective cell-based, "
-                         "multi-objective MnasNet)")
+    if mnas is None:
+        raise ValueError("table5_claims needs the multi-objective MnasNet search")
+    reason = cell_space_untestable()
 
-    def paper_number(summary: "SearchSummary", column: str) -> float:
-        return paper.value("table5_ablation", summary.search.paper_row("table5_ablation"), column).value
+    def paper_number(row: str, column: str) -> float:
+        return paper.value("table5_ablation", row, column).value
+
+    def latency_ratio(slow: "SearchSummary | None", fast: "SearchSummary | None") -> Labelled:
+        if slow is None or fast is None:
+            return Labelled.missing("cell-space searches not run at this profile (notebooks.cell_searches)")
+        return Labelled(slow.best["latency_ms"] / fast.best["latency_ms"],
+                        f"computed from the best models' latencies: {fast.best['latency_provenance']}", "{:.2f}x")
 
     rows = []
-    for claim, slow, fast in (("multi-objective reward: faster model than single-objective (cell space)", single,
-                               cells),
-                              ("MnasNet space: faster than the cell space (both multi-objective)", cells, mnas)):
-        ours = slow.best["latency_ms"] / fast.best["latency_ms"]
+    for claim, slow, fast, (slow_row, fast_row) in (
+            ("multi-objective reward: faster model than single-objective (cell space)", single, cells,
+             ("Single-objective, Cell-based (NASNet)", "Multi-objective, Cell-based")),
+            ("MnasNet space: faster than the cell space (both multi-objective)", cells, mnas,
+             ("Multi-objective, Cell-based", "Multi-objective, MnasNet"))):
         rows.append({"claim": claim,
-                     "paper": Labelled(paper_number(slow, "latency_ms") / paper_number(fast, "latency_ms"),
+                     "paper": Labelled(paper_number(slow_row, "latency_ms") / paper_number(fast_row, "latency_ms"),
                                        "computed from paper (V) latencies", "{:.2f}x"),
-                     "ours": Labelled(ours, f"computed from the best models' latencies: "
-                                            f"{fast.best['latency_provenance']}", "{:.2f}x"),
-                     "holds here": bool(ours > 1.0)})
-    gain = 100 * (mnas.best["accuracy"] - cells.best["accuracy"])
+                     "ours": latency_ratio(slow, fast), "verdict": reason})
     from mnaslib.runs import accuracy_label
 
-    measures = {accuracy_label(s.best["extra"]).split(";")[0] for s in (mnas, cells)}
+    if cells is None:
+        gain = Labelled.missing("cell-space searches not run at this profile (notebooks.cell_searches)")
+    elif len({accuracy_label(s.best["extra"]).split(";")[0] for s in (mnas, cells)}) > 1:
+        gain = Labelled.missing("the two spaces' children were scored by different measures (each search's label "
+                                "says which)")
+    else:
+        gain = Labelled(100 * (mnas.best["accuracy"] - cells.best["accuracy"]),
+                        f"computed from proxy accuracies: {mnas.proxy_label(mnas.best)}", "{:+.1f} points")
     rows.append({"claim": "MnasNet space: more accurate than the cell space (both multi-objective)",
-                 "paper": Labelled(paper_number(mnas, "top1") - paper_number(cells, "top1"),
+                 "paper": Labelled(paper_number("Multi-objective, MnasNet", "top1")
+                                   - paper_number("Multi-objective, Cell-based", "top1"),
                                    "computed from paper (V) ImageNet top-1", "{:+.1f} points"),
-                 "ours": Labelled(gain, f"computed from proxy accuracies: {mnas.proxy_label(mnas.best)}",
-                                  "{:+.1f} points"),
-                 "holds here": bool(gain > 0) if len(measures) == 1 else
-                 "not testable here: the two spaces' children were scored by different measures (each search's "
-                 "label says which); Accel-NASBench's Table 5 searches carry the accuracy claims"})
+                 "ours": gain, "verdict": reason})
     return render_table(rows)
 
 

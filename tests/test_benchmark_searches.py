@@ -124,3 +124,63 @@ def test_search_again_targets_the_smallest_reference_with_the_hard_reward(profil
     with pytest.raises(ValueError, match="no scaled reference meets"):
         bs.search_again_claims(runs, references, target - 1.0)
     assert list(bs.references_table(references).columns) == ["model", "accuracy (top-1 %)", "latency (ms)"]
+
+
+def test_the_reference_soft_search_is_shared_by_every_comparison(figure6, profile):
+    """Figure 6's soft arm, Table 5's multi-objective arm and Table 2's with-SE arm are one search: same seeds, and a
+    finished one in a sibling folder is copied, not searched again."""
+    run_dir, runs = figure6
+    ablation = bs.reward_ablation(profile, run_dir)
+    se = bs.se_study(profile, run_dir, seeds=1)
+    assert ablation["multi_objective"].seeds == se["with_se"].seeds[:1] + [1001, 1002] == runs["soft"].seeds
+    for copied, original in zip(ablation["multi_objective"].trials, runs["soft"].trials):
+        assert copied["finished"].tolist() == original["finished"].tolist()  # copied: same timestamps
+    assert se["with_se"].trials[0]["finished"].tolist() == runs["soft"].trials[0]["finished"].tolist()
+    # a different search is not: the hard arm's seeds 0-2 are not reused for accuracy alone
+    assert ablation["single_objective"].seeds == [0, 1, 2]
+    assert (ablation["single_objective"].trials[0]["finished"].tolist()
+            != runs["hard"].trials[0]["finished"].tolist())
+
+
+def test_seed_offsets_keep_arms_apart():
+    arms = [bs.Arm("a", "a", {}), bs.soft_arm("s", "s", 75.0), bs.Arm("b", "b", {})]
+    assert bs.seed_offsets(arms) == [0, 1, 2]
+    assert bs.seed_offsets([bs.soft_arm("s", "s", 75.0), bs.Arm("a", "a", {})]) == [1, 0]
+    with pytest.raises(ValueError, match="share a seed offset"):
+        bs.seed_offsets([bs.soft_arm("s", "s", 75.0), bs.Arm("t", "t", {}, seed_offset=1)])
+
+
+def test_table6_on_accel_nasbench_sets_single_op_networks_beside_the_searched_ones(figure6, profile):
+    _, runs = figure6
+    raw = bs.layer_diversity(profile, runs["soft"], 75.0)
+    uniform = raw[raw["kind"] == "single op"]
+    assert len(uniform) == 6 and (uniform["ops"] == 1).all()  # expansions 1, 4, 6 x kernels 3, 5
+    assert list(raw["kind"].iloc[6:]) == ["mixed (designed)"] + ["mixed (searched)"] * 3
+    assert (raw.loc[raw["kind"] != "single op", "ops"] > 1).all()
+    # more expansion, more mult-adds and latency, everywhere
+    e1, e6 = (uniform[uniform["network"] == f"MBConv{e} 5x5 everywhere"].iloc[0] for e in (1, 6))
+    assert e6["mult_adds"] > e1["mult_adds"] and e6["latency_ms"] > e1["latency_ms"]
+    assert raw["surrogate_label"].str.startswith("surrogate (gradient boosting").all()
+    assert raw["predictor_label"].str.contains("verdict part").all()
+    assert abs(raw["surrogate"] - raw["predictor"]).max() < 0.05  # two models of the same trainings agree
+    shown = bs.layer_diversity_table(raw)
+    assert len(shown.columns) <= 8 and "held-out Kendall" in shown["top-1 (%), surrogate"].iloc[0]
+    claims = bs.layer_diversity_claims(raw, rmse_points=0.46)
+    assert len(claims) == 2
+    assert all(v.startswith(VERDICT_STARTS) for v in claims["verdict"])
+    # a searched network ahead of the best single-op one by less than the surrogate's error is within noise
+    best = uniform["reward"].max()
+    close = raw.assign(reward=[r if k != "mixed (searched)" else best * 1.001 for r, k in zip(raw["reward"],
+                                                                                               raw["kind"])])
+    assert bs.layer_diversity_claims(close, rmse_points=0.46)["verdict"].iloc[0].startswith("within noise")
+    assert bs.layer_diversity_claims(close, rmse_points=0.0)["verdict"].iloc[0].startswith("holds (3/3 seeds")
+
+
+def test_the_strategy_comparison_takes_its_own_budget(profile, tmp_path):
+    from mnaslib.recipes.strategy_comparison import compare_strategies
+
+    smaller = profile.with_overrides({"notebooks": {"strategy_steps": 2}})
+    runs = compare_strategies(smaller, tmp_path, seeds=1, arms=["ppo", "random"])
+    assert [len(r.trials[0]) for r in runs.values()] == [2 * profile.batch_size] * 2
+    assert runs["ppo"].seeds == [1000] and runs["random"].seeds == [0]
+    assert load_profile("laptop").notebooks.strategy_steps == 125 and load_profile("paper").notebooks.strategy_steps is None

@@ -8,7 +8,11 @@ best-reward model, as the paper reports one model per setting; the accuracy is a
 whatever the configured provider gives (the stored provenance says which), never the paper's ImageNet top-1 or
 Pixel-1 measurement, which sit beside them in their own columns.
 
-Table 6 compares fixed networks: MnasNet-A1 and its four single-op variants, each trained on the same proxy task.
+Table 6 compares fixed networks: MnasNet-A1 and its four single-op variants, counted and timed here, and trained on
+the proxy task only where the profile opts in (``notebooks.table6_train``: a one-epoch proxy training ranks networks
+at chance); its evidence on ImageNet-trained networks is Accel-NASBench's (``benchmark_searches.layer_diversity``).
+The cell-space searches of Table 5 run only where ``notebooks.cell_searches`` is set: no evaluator has a measured
+fidelity on cell-space networks, so their claims are "not testable here" either way (``claims.table5_claims``).
 """
 from __future__ import annotations
 
@@ -68,6 +72,15 @@ def ablation_searches(profile: str | os.PathLike | Profile) -> list[AblationSear
         AblationSearch("multi_objective_mnasnet_no_se", "multi-objective, MnasNet space without SE",
                        {"name": "mnasnet", "se": False}, None, (("table2_se", "MnasNet-B1"),)),
     ]
+
+
+def searches_to_run(profile: str | os.PathLike | Profile) -> tuple[list[AblationSearch], list[AblationSearch]]:
+    """``(run, skipped)``: the ablation searches this profile runs, and the cell-space ones it leaves out
+    (``notebooks.cell_searches`` false, the laptop's default)."""
+    cells_on = load_profile(profile).notebooks.cell_searches
+    searches = ablation_searches(profile)
+    return ([s for s in searches if cells_on or s.space.get("name") == "mnasnet"],
+            [s for s in searches if not cells_on and s.space.get("name") != "mnasnet"])
 
 
 def ablation_profile(profile: str | os.PathLike | Profile, search: AblationSearch, seed: int = 0) -> Profile:
@@ -142,29 +155,46 @@ def run_ablation_search(profile: str | os.PathLike | Profile, search: AblationSe
     return SearchSummary(search, config, trials, reused_from)
 
 
+# what the reward calls ACC: an accuracy (trained, predicted) or, for NASWOT-scored children, a score; each cell's
+# label says which
+ACC_COLUMN = "best model: ACC (accuracy or score)"
+
+
 def _search_row(summary: SearchSummary, table: str) -> dict[str, Any]:
     best = summary.best
     row = summary.search.paper_row(table)
     done, total = len(summary.done), len(summary.trials)
     return {
         "search": summary.search.label,
-        "reward": summary.config.reward["name"],
         "children done": Labelled(f"{done} of {total}", "computed"),
-        "best model: accuracy": Labelled(best["accuracy"], summary.proxy_label(best), "{:.3f}"),
-        "best model: latency (ms)": Labelled(best["latency_ms"], best["latency_provenance"], "{:.1f}"),
+        ACC_COLUMN: Labelled(best["accuracy"], summary.proxy_label(best), "{:.3f}"),
+        "best model: latency (ms)": Labelled(best["latency_ms"], best["latency_provenance"], "{:.0f}"),
         "paper row": row or "-",
         "paper top-1 (%)": paper.cell(table, row, "top1"),
         "paper latency (ms)": paper.cell(table, row, "latency_ms"),
-        "best model: id": best["arch_id"],
     }
 
 
-def table5(summaries: Iterable[SearchSummary]) -> pd.DataFrame:
-    """Table 5: each search's best model beside the paper's row (searches without a Table 5 row are left out)."""
-    rows = [_search_row(s, "table5_ablation") for s in summaries if s.search.paper_row("table5_ablation")]
+def _skipped_row(search: AblationSearch, table: str, reason: str) -> dict[str, Any]:
+    row = search.paper_row(table)
+    return {"search": search.label, ACC_COLUMN: Labelled.missing(reason),
+            "best model: latency (ms)": Labelled.missing(reason), "paper row": row,
+            "paper top-1 (%)": paper.cell(table, row, "top1"),
+            "paper latency (ms)": paper.cell(table, row, "latency_ms")}
+
+
+def table5(summaries: Iterable[SearchSummary], skipped: Iterable[AblationSearch] = (),
+           skipped_reason: str = "not run") -> pd.DataFrame:
+    """Table 5: each search's best model beside the paper's row (searches without a Table 5 row are left out), and
+    a row saying ``skipped_reason`` for each search in ``skipped``, in the paper's order."""
+    rows = {s.search.key: _search_row(s, "table5_ablation") for s in summaries
+            if s.search.paper_row("table5_ablation")}
+    rows.update({s.key: _skipped_row(s, "table5_ablation", skipped_reason) for s in skipped
+                 if s.paper_row("table5_ablation")})
     if not rows:
         raise ValueError("none of the given searches has a Table 5 row")
-    return render_table(rows)
+    order = [s.key for s in ablation_searches("ci")]
+    return render_table([rows[key] for key in sorted(rows, key=order.index)])
 
 
 def table2_se(summaries: Iterable[SearchSummary]) -> pd.DataFrame:

@@ -6,6 +6,12 @@ same sequence), on the real controller, the Pixel-1 latency model and Accel-NASB
 (labelled with its held-out error), at thousands of samples a minute. Every number is a median over seeds with its
 spread, and a claim "holds" only when every seed agrees and every seed's gap clears a stated noise floor
 (``mnaslib.claims.verdict``).
+
+The soft search at the space's T with the profile's controller is the reference arm of Figure 6, Table 5's reward
+half and Table 2's SE study (``soft_arm``): it takes the same seeds in all three, so notebook 07 copies notebook 03's
+finished searches instead of running them again (``run_arms`` reuses any identical finished run beside its own).
+Table 6 (layer diversity) sets the networks those soft searches find beside EfficientNet-B0's skeleton with one op
+everywhere (``layer_diversity``).
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from mnaslib.claims import NoiseFloor, figure6_gaps, label_error_floor, seed_spread, verdict
+from mnaslib.claims import NoiseFloor, figure6_gaps, label_error_floor, not_testable, seed_spread, verdict
 from mnaslib.labels import Labelled, render_table
 from mnaslib.profile import Profile, load_profile
 from mnaslib.runs import latency_spread, load_run
@@ -28,11 +34,25 @@ PAPER_TARGET_MS = 75.0
 
 @dataclass(frozen=True)
 class Arm:
-    """One side of a comparison: what it changes in the benchmark profile, and how tables name it."""
+    """One side of a comparison: what it changes in the benchmark profile, and how tables name it.
+
+    ``seed_offset`` fixes the arm's seeds (``seed + 1000 * seed_offset + k``); None takes the smallest offset no
+    other arm of the comparison has. Arms that are the same search in several comparisons (``soft_arm``) share it.
+    """
 
     key: str
     label: str
     overrides: dict
+    seed_offset: int | None = None
+
+
+SOFT_OFFSET = 1  # the reference soft search's seeds: seed + 1000 + k in every comparison
+
+
+def soft_arm(key: str, label: str, target: float, **overrides) -> Arm:
+    """The soft reward (alpha = beta = -0.07) at ``target`` with the profile's controller: the same search (and the
+    same seeds) wherever a comparison needs it, so a finished one is reused."""
+    return Arm(key, label, {"reward": {"name": "mnas_soft", "target_ms": target}, **overrides}, SOFT_OFFSET)
 
 
 @dataclass
@@ -91,19 +111,29 @@ def target_ms(profile: Profile, samples: int = 2000) -> tuple[float, str]:
     return round(b0, 1), f"T = {b0:.1f} ms, EfficientNet-B0's: the space does not reach the paper's 75 ms"
 
 
+def seed_offsets(arms: list[Arm]) -> list[int]:
+    """Each arm's ``seed_offset``: its own where set, else the smallest one no other arm takes (in order)."""
+    fixed = [a.seed_offset for a in arms if a.seed_offset is not None]
+    if len(set(fixed)) != len(fixed):
+        raise ValueError(f"two arms share a seed offset: {[(a.key, a.seed_offset) for a in arms]}")
+    free = (n for n in range(len(arms) + len(fixed) + 1) if n not in fixed)
+    return [a.seed_offset if a.seed_offset is not None else next(free) for a in arms]
+
+
 def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seeds: int | None = None,
              seed: int = 0, progress: bool = False) -> dict[str, ArmRuns]:
-    """Every arm with ``seeds`` seeds (default: the profile's ``notebooks.benchmark_seeds``; arm ``a`` uses seeds
-    ``seed + 1000 a + k``), each search in its own resumable folder ``run_dir/<arm>_seed<s>``."""
-    from mnaslib.components import search_from_profile
-
+    """Every arm with ``seeds`` seeds (default: the profile's ``notebooks.benchmark_seeds``; an arm with offset
+    ``o`` uses seeds ``seed + 1000 o + k``, ``seed_offsets``), each search in its own resumable folder
+    ``run_dir/<arm>_seed<s>``. A finished search with exactly the same settings in a sibling comparison's folder
+    (``run_dir/../*/*_seed<s>``: another notebook's, say) is copied instead of searched again."""
+    from mnaslib.components import reuse_identical_run, search_from_profile
     from mnaslib.quiet import progress_bar
 
     seeds = profile.notebooks.benchmark_seeds if seeds is None else seeds
     results = {}
     with progress_bar(total=len(arms) * seeds, desc="searches", unit="search", disable=not progress) as bar:
-        for index, arm in enumerate(arms):
-            runs = ArmRuns(arm, [seed + 1000 * index + k for k in range(seeds)])
+        for arm, offset in zip(arms, seed_offsets(arms)):
+            runs = ArmRuns(arm, [seed + 1000 * offset + k for k in range(seeds)])
             changes = dict(arm.overrides)
             # replaced, not merged: accuracy alone takes no target, and random search takes no PPO options
             whole = {key: dict(changes.pop(key)) for key in ("reward", "strategy") if key in changes}
@@ -112,6 +142,8 @@ def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seed
                 arm_profile = profile.with_overrides({**changes, "seed": arm_seed})
                 if whole:
                     arm_profile = arm_profile.search_with(**whole)
+                siblings = sorted(p for p in Path(run_dir).parent.glob(f"*/*_seed{arm_seed}") if p != folder)
+                reuse_identical_run(arm_profile, folder, siblings)
                 search_from_profile(arm_profile, folder, progress=False)
                 runs.trials.append(load_run(folder)[0])
                 bar.update()
@@ -137,7 +169,7 @@ def figure6(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = No
     """The hard (alpha = 0, beta = -1) and soft (alpha = beta = -0.07) searches at the space's T."""
     target, _ = target_ms(profile)
     arms = [Arm("hard", "alpha=0, beta=-1 (hard)", {"reward": {"name": "mnas_hard", "target_ms": target}}),
-            Arm("soft", "alpha=beta=-0.07 (soft)", {"reward": {"name": "mnas_soft", "target_ms": target}})]
+            soft_arm("soft", "alpha=beta=-0.07 (soft)", target)]
     return run_arms(profile, arms, Path(run_dir) / "figure6", seeds, seed, progress)
 
 
@@ -212,9 +244,9 @@ def se_study(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = N
              progress: bool = False) -> dict[str, ArmRuns]:
     """The same search (soft reward at T) in the space with squeeze-excitation and in the space without it."""
     target, _ = target_ms(profile)
-    reward = {"reward": {"name": "mnas_soft", "target_ms": target}}
-    arms = [Arm("with_se", "SE in the space", reward),
-            Arm("without_se", "no SE in the space", {**reward, "benchmark": {"space": {"se": False}}})]
+    arms = [soft_arm("with_se", "SE in the space", target),
+            Arm("without_se", "no SE in the space", {"reward": {"name": "mnas_soft", "target_ms": target},
+                                                     "benchmark": {"space": {"se": False}}})]
     return run_arms(profile, arms, Path(run_dir) / "se_study", seeds, seed, progress)
 
 
@@ -223,7 +255,7 @@ def reward_ablation(profile: Profile, run_dir: str | os.PathLike, seeds: int | N
     """Table 5's reward half: accuracy alone against the multi-objective (soft) reward, same space and budget."""
     target, _ = target_ms(profile)
     arms = [Arm("single_objective", "single-objective (accuracy)", {"reward": {"name": "accuracy"}}),
-            Arm("multi_objective", "multi-objective (soft)", {"reward": {"name": "mnas_soft", "target_ms": target}})]
+            soft_arm("multi_objective", "multi-objective (soft)", target)]
     return run_arms(profile, arms, Path(run_dir) / "reward_ablation", seeds, seed, progress)
 
 
@@ -387,3 +419,103 @@ def search_again_claims(runs: dict[str, ArmRuns], references: pd.DataFrame, targ
 def references_table(references: pd.DataFrame) -> pd.DataFrame:
     """The scaled references of ``search_again`` for display."""
     return render_table(references.drop(columns=["_ms", "_acc"]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Table 6: layer diversity
+# ---------------------------------------------------------------------------------------------------------------
+def uniform_networks(space) -> dict[str, object]:
+    """EfficientNet-B0's skeleton (its layers per block and SE) with one MBConv op everywhere, for every expansion
+    and kernel of the space: the single-op networks of the paper's Table 6, in this space (which has expansion 4
+    where MnasNet's has 3)."""
+    from dataclasses import replace
+
+    from mnaslib.tabular.accel_space import EXPANSIONS, KERNELS
+
+    b0 = space.efficientnet_b0()
+    return {f"MBConv{e} {k}x{k} everywhere": replace(b0, name=f"b0-uniform-e{e}-k{k}",
+                                                     blocks=tuple(replace(b, expand_ratio=e, kernel=k)
+                                                                  for b in b0.blocks))
+            for e in EXPANSIONS for k in KERNELS}
+
+
+def layer_diversity(profile: Profile, soft: ArmRuns, target: float) -> pd.DataFrame:
+    """Table 6's numbers on Accel-NASBench, raw: every single-op network (``uniform_networks``), EfficientNet-B0
+    (mixed by design) and each soft search's best-reward network (mixed as the search found it), with the
+    surrogate's top-1 (what the searches optimised), the laptop predictor's (fitted on the choosing part only, a
+    second opinion with its own verdict-part error), the benchmark's own training where it trained the network,
+    the Pixel-1 latency and the soft reward at ``target``."""
+    from mnaslib.components import deployment_options, make_evaluator, make_latency, search_space
+    from mnaslib.reward import from_config as reward_from_config
+    from mnaslib.tabular.evaluator import load_predictor
+
+    space, benchmark = search_space(profile), make_evaluator(profile).benchmark
+    latency = make_latency(profile.latency, deployment_options(profile))
+    predictor = load_predictor(profile.benchmark.get("path"))
+    reward = reward_from_config({"name": "mnas_soft", "target_ms": target})
+    networks = [(label, "single op", arch) for label, arch in uniform_networks(space).items()]
+    networks.append(("EfficientNet-B0", "mixed (designed)", space.efficientnet_b0()))
+    for arm_seed, pick in zip(soft.seeds, soft.best()):
+        if pick is not None:
+            networks.append((f"soft search, seed {arm_seed}: best reward", "mixed (searched)",
+                             space.decode(list(pick["tokens"]))))
+    rows = []
+    for (label, kind, arch), record, predicted in zip(networks, benchmark.records([a for _, _, a in networks]),
+                                                      predictor.predict([a for _, _, a in networks])):
+        trained = benchmark.trained(arch)
+        measured = latency(arch)
+        rows.append({"network": label, "kind": kind, "ops": len({(b.expand_ratio, b.kernel) for b in arch.blocks}),
+                     "surrogate": record.accuracy, "surrogate_label": record.provenance.label,
+                     "predictor": float(predicted) / 100.0, "predictor_label": predictor.provenance.label,
+                     "trained": trained.accuracy if trained is not None else np.nan,
+                     "trained_label": trained.provenance.label if trained is not None else "",
+                     "latency_ms": measured.value, "latency_label": str(measured.provenance),
+                     "mult_adds": record.extra["macs"], "reward": float(reward(record.accuracy, measured.value))})
+    return pd.DataFrame(rows)
+
+
+def layer_diversity_table(raw: pd.DataFrame) -> pd.DataFrame:
+    """``layer_diversity``'s numbers for display (7 columns), every cell labelled."""
+    rows = []
+    for r in raw.itertuples(index=False):
+        rows.append({
+            "network": r.network, "distinct ops": Labelled(r.ops, "computed"),
+            "top-1 (%), surrogate": Labelled(100 * r.surrogate, r.surrogate_label, "{:.1f}"),
+            "top-1 (%), predictor": Labelled(100 * r.predictor, r.predictor_label, "{:.1f}"),
+            "top-1 (%), trained": (Labelled(100 * r.trained, r.trained_label, "{:.1f}") if np.isfinite(r.trained)
+                                   else Labelled.missing("not among the benchmark's trained networks")),
+            "latency (ms)": Labelled(r.latency_ms, r.latency_label, "{:.0f}"),
+            "soft reward": Labelled(r.reward, "computed from the surrogate's top-1 and the latency", "{:.4f}"),
+        })
+    return render_table(rows)
+
+
+def layer_diversity_claims(raw: pd.DataFrame, rmse_points: float) -> pd.DataFrame:
+    """The paper's Table 6 reading, seed by seed (``claims.verdict``): the network a soft search finds (mixed ops)
+    earns a higher soft reward than the best single-op network of the same skeleton, and is more accurate than every
+    single-op network at most its latency. Noise floors: the seed-to-seed spread and the surrogate's held-out
+    ``rmse_points`` (on the reward as the same relative error)."""
+    uniform = raw[raw["kind"] == "single op"]
+    searched = raw[raw["kind"] == "mixed (searched)"]
+    best = uniform.loc[uniform["reward"].idxmax()]
+    reward_gaps = [100 * g for g in searched["reward"] / best["reward"] - 1]
+    accuracy_gaps = []
+    for r in searched.itertuples(index=False):
+        faster = uniform[uniform["latency_ms"] <= r.latency_ms]
+        accuracy_gaps.append(100 * (r.surrogate - faster["surrogate"].max()) if len(faster) else None)
+    error = NoiseFloor(rmse_points, f"accuracy error: RMSE {rmse_points:.2f} points")
+    relative = NoiseFloor(rmse_points / best["surrogate"], f"accuracy error: RMSE {rmse_points:.2f} points as a "
+                                                           f"share of {100 * best['surrogate']:.1f}%")
+    label = f"computed from the surrogate's top-1 (held-out RMSE {rmse_points:.2f} points)"
+    found = [g for g in accuracy_gaps if g is not None]
+    return render_table([
+        {"claim (paper V)": f"the searched network earns a higher soft reward than the best single-op one "
+                            f"({best['network']}; %)",
+         "ours": _median(reward_gaps, label, "{:+.1f}%"),
+         "verdict": verdict(reward_gaps, [seed_spread(reward_gaps), relative], "%",
+                            min_seeds=3)},
+        {"claim (paper V)": "it is more accurate than every single-op network at most its latency (points)",
+         "ours": _median(accuracy_gaps, label, "{:+.2f}"),
+         "verdict": (verdict(accuracy_gaps, [seed_spread(found), error], " points", min_seeds=3) if found
+                     else not_testable("no single-op network is as fast as a searched one"))},
+    ])

@@ -16,30 +16,36 @@ import pandas as pd
 
 from mnaslib.labels import Labelled, render_table
 from mnaslib.profile import Profile
-from mnaslib.recipes.benchmark_searches import Arm, ArmRuns, run_arms, target_ms
+from mnaslib.recipes.benchmark_searches import Arm, ArmRuns, run_arms, soft_arm, target_ms
 
 
-def strategy_arms(profile: Profile) -> list[Arm]:
-    """The compared strategies; PPO is the profile's own controller configuration."""
+def strategy_arms(profile: Profile, target: float) -> list[Arm]:
+    """The compared strategies, each with the soft reward at ``target``; PPO is the profile's own controller (the
+    reference soft search of ``benchmark_searches.soft_arm``, reused where the budgets match)."""
     ppo = dict(profile.strategy) if profile.strategy.get("name", "ppo") == "ppo" else {"name": "ppo"}
-    return [Arm("ppo", "PPO (the profile's)", {"strategy": ppo}),
-            Arm("ppo_paper", "PPO, paper preset", {"strategy": {"name": "ppo", "preset": "paper"}}),
-            Arm("reinforce", "REINFORCE (TuNAS-style)", {"strategy": {"name": "reinforce"}}),
-            Arm("evolution", "regularised evolution", {"strategy": {"name": "evolution"}}),
-            Arm("random", "random search", {"strategy": {"name": "random"}}),
-            Arm("tpe", "Optuna TPE", {"strategy": {"name": "optuna", "sampler": "tpe"}}),
-            Arm("nsga2_pareto", "Optuna NSGA-II on accuracy and latency",
-                {"strategy": {"name": "optuna", "sampler": "nsga2", "objectives": ["accuracy", "latency"]}})]
+    others = [("ppo_paper", "PPO, paper preset", {"name": "ppo", "preset": "paper"}),
+              ("reinforce", "REINFORCE (TuNAS-style)", {"name": "reinforce"}),
+              ("evolution", "regularised evolution", {"name": "evolution"}),
+              ("random", "random search", {"name": "random"}),
+              ("tpe", "Optuna TPE", {"name": "optuna", "sampler": "tpe"}),
+              ("nsga2_pareto", "Optuna NSGA-II on accuracy and latency",
+               {"name": "optuna", "sampler": "nsga2", "objectives": ["accuracy", "latency"]})]
+    reward = {"name": "mnas_soft", "target_ms": target}
+    return [soft_arm("ppo", "PPO (the profile's)", target, strategy=ppo)] + [
+        Arm(key, label, {"reward": reward, "strategy": strategy}) for key, label, strategy in others]
 
 
 def compare_strategies(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int = 0,
                        progress: bool = False, arms: list[str] | None = None) -> dict[str, ArmRuns]:
-    """Every strategy (or those named in ``arms``) with the soft reward at the space's T, ``seeds`` seeds each."""
+    """Every strategy (or those named in ``arms``) with the soft reward at the space's T, ``seeds`` seeds each, at
+    ``notebooks.strategy_steps`` steps a search where the profile sets it (the laptop's: the comparison of seven
+    strategies at Figure 6's 3,000 samples took 14 min on our 2-core VM, TPE alone 104 s a search), else at
+    ``benchmark_steps``."""
+    steps = profile.notebooks.strategy_steps
+    profile = profile if steps is None else profile.with_overrides({"steps": steps})
     target, _ = target_ms(profile)
-    reward = {"reward": {"name": "mnas_soft", "target_ms": target}}
-    chosen = [a for a in strategy_arms(profile) if arms is None or a.key in arms]
-    return run_arms(profile, [Arm(a.key, a.label, {**reward, **a.overrides}) for a in chosen],
-                    os.path.join(run_dir, "strategies"), seeds, seed, progress)
+    chosen = [a for a in strategy_arms(profile, target) if arms is None or a.key in arms]
+    return run_arms(profile, chosen, os.path.join(run_dir, "strategies"), seeds, seed, progress)
 
 
 def strategy_table(runs: dict[str, ArmRuns], top: float = 0.001, last: float = 0.2) -> pd.DataFrame:
