@@ -123,8 +123,8 @@ def test_table5_claims_about_the_cell_space_are_not_testable_here(tmp_path):
     expected = single.best["latency_ms"] / cells.best["latency_ms"]
     assert claims["ours"].iloc[0].startswith(f"{expected:.2f}x")
     assert claims["verdict"].str.startswith("not testable here: no evaluator has a measured fidelity").all()
-    assert "NASWOT ranks Accel-NASBench's trained networks at Kendall" in claims["verdict"].iloc[0]
-    assert "below the parameter count's" in claims["verdict"].iloc[0]
+    assert "ranks at Kendall" in claims["verdict"].iloc[0] and "NASWOT" in claims["verdict"].iloc[0]
+    assert "no better than the parameter count" in claims["verdict"].iloc[0]
     # scored by different measures (the laptop's predictor in the MnasNet space, NASWOT in the cell space): no gap
     other = cells.trials.copy()
     other["extra"] = [{**(e or {}), "accuracy_provenance": "proxy (NASWOT score at initialisation, ...)"}
