@@ -142,8 +142,9 @@ def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seed
                 arm_profile = profile.with_overrides({**changes, "seed": arm_seed})
                 if whole:
                     arm_profile = arm_profile.search_with(**whole)
-                siblings = sorted(p for p in Path(run_dir).parent.glob(f"*/*_seed{arm_seed}") if p != folder)
-                reuse_identical_run(arm_profile, folder, siblings)
+                if arm_profile.stored_runs is None:  # stored runs (class) are only read, never copied into
+                    siblings = sorted(p for p in Path(run_dir).parent.glob(f"*/*_seed{arm_seed}") if p != folder)
+                    reuse_identical_run(arm_profile, folder, siblings)
                 search_from_profile(arm_profile, folder, progress=False)
                 runs.trials.append(load_run(folder)[0])
                 bar.update()
