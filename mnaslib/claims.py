@@ -348,10 +348,10 @@ def label_error_floor(label: str, reference: float | None = None) -> NoiseFloor 
     mape = _ERRORS[0].search(label)
     if mape and reference is not None:
         share = float(mape.group(1))
-        return NoiseFloor(share / 100 * reference, f"latency error: MAPE {share:g}% of {reference:.3g} ms")
+        return NoiseFloor(share / 100 * reference, f"MAPE {share:g}% of {reference:.3g} ms")
     rmse = _ERRORS[1].search(label)
     if rmse:
-        return NoiseFloor(float(rmse.group(1)), f"accuracy error: RMSE {float(rmse.group(1)):g} points")
+        return NoiseFloor(float(rmse.group(1)), f"RMSE {float(rmse.group(1)):g}")
     return None
 
 
@@ -408,13 +408,13 @@ def verdict(gaps: Sequence[float | None], floors: Sequence[NoiseFloor | None] | 
     found = [float(g) for g in gaps if g is not None and np.isfinite(g)]
     agree = sum(g > 0 for g in found)
     seeds = f"{agree}/{len(gaps)} seed{'s' if len(gaps) != 1 else ''}"
-    margin = f"noise floor {floor.describe(unit)}"
+    margin = f"floor {floor.describe(unit)}"
     if not found:
         return f"within noise ({seeds}: no seed produced a gap)"
     smallest = min(found, key=abs)
     if len(found) == len(gaps) and (agree == len(found) or agree == 0) and abs(smallest) > floor.value:
         word = "holds" if agree else "does not hold"
-        return f"{word} ({seeds}; smallest gap {smallest:+.3g}{unit} > {margin})"
+        return f"{word} ({seeds}; min gap {smallest:+.3g}{unit} > {margin})"
     why = ("seeds disagree" if 0 < agree < len(found) or len(found) < len(gaps)
-           else f"smallest gap {smallest:+.3g}{unit} <=")
+           else f"min gap {smallest:+.3g}{unit} <=")
     return f"within noise ({seeds}; {why}{' ' if why.endswith('<=') else '; '}{margin})"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping
 
@@ -193,7 +194,8 @@ class Footnotes:
 
 def footnoted(frame: pd.DataFrame) -> pd.DataFrame:
     """A table as a reader sees it: each cell's provenance label replaced by a short footnote key (``10.98 [m1]``),
-    a label every cell of a column shares moved to the column's header once, numbers rounded to
+    the label most cells of a column share moved to the column's header once (a cell keeps its own where it
+    differs), numbers rounded to
     ``SIGNIFICANT`` digits, and the keys' full labels in ``attrs["footnotes"]`` (``footnote_lines`` writes them).
     The table's own cells (CSV, ``Labelled.provenance``) keep the full labels; this is presentation only."""
     notes = Footnotes()
@@ -201,10 +203,12 @@ def footnoted(frame: pd.DataFrame) -> pd.DataFrame:
     for position, column in enumerate(frame.columns):
         cells = [render_value(v) for v in frame.iloc[:, position]]
         parts = [split_label(c) if isinstance(c, str) else (c, None) for c in cells]
-        labels = {label for _, label in parts}
+        labels = Counter(label for _, label in parts)
         header_text, header_label = split_label(str(column))
-        if len(labels) == 1 and None not in labels and len(parts) > 1 and header_label is None:
-            header_label, parts = labels.pop(), [(text, None) for text, _ in parts]
+        common, count = labels.most_common(1)[0] if labels else (None, 0)
+        if header_label is None and None not in labels and len(parts) > 1 and count > len(parts) / 2:
+            # the label most cells share goes to the header once; a cell keeps its own only where it differs
+            header_label, parts = common, [(text, None if label == common else label) for text, label in parts]
         header = header_text if header_label is None else f"{header_text} [{notes.key(header_label)}]"
         while header in data:
             header += " "
@@ -251,3 +255,21 @@ def install_notebook_display(display_formatter: Any = None) -> None:
     formatters = display_formatter.formatters
     formatters["text/html"].for_type(pd.DataFrame, table_html)
     formatters["text/plain"].for_type(pd.DataFrame, lambda frame, printer, cycle: printer.text(table_text(frame)))
+
+
+MAX_COLUMNS = 8
+MAX_CELL = 90
+
+
+def layout_problems(frame: pd.DataFrame, max_columns: int = MAX_COLUMNS, max_cell: int = MAX_CELL) -> list[str]:
+    """What keeps a table from reading on one screen once ``footnoted``: more than ``max_columns`` columns, or a
+    header or cell longer than ``max_cell`` characters (a label that should be a key, a sentence that should be
+    prose). Empty when it fits."""
+    shown = footnoted(frame)
+    problems = [f"{len(shown.columns)} columns (at most {max_columns})"] if len(shown.columns) > max_columns else []
+    for column in shown.columns:
+        texts = [str(column)] + [str(v) for v in shown[column]]
+        widest = max(texts, key=len)
+        if len(widest) > max_cell:
+            problems.append(f"column {str(column).strip()!r}: {len(widest)} characters ({widest[:40]}...)")
+    return problems

@@ -24,9 +24,9 @@ def _with_iqr(iqr, centre, n, seed):
 def test_agreeing_seeds_hold_only_beyond_the_floor_and_the_verdict_names_it():
     floor = NoiseFloor(1.0, "seed-to-seed spread")
     held = verdict([2.0, 1.5, 3.0], floor, " ms", min_seeds=3)
-    assert held.startswith("holds (3/3 seeds; smallest gap +1.5 ms > noise floor 1 ms, seed-to-seed spread)")
+    assert held.startswith("holds (3/3 seeds; min gap +1.5 ms > floor 1 ms, seed-to-seed spread)")
     assert verdict([2.0, 0.5, 3.0], floor, " ms") == (
-        "within noise (3/3 seeds; smallest gap +0.5 ms <= noise floor 1 ms, seed-to-seed spread)")
+        "within noise (3/3 seeds; min gap +0.5 ms <= floor 1 ms, seed-to-seed spread)")
     assert verdict([-2.0, -1.5, -3.0], floor).startswith("does not hold (0/3 seeds")
     assert verdict([2.0, -1.5, 3.0], floor).startswith("within noise (2/3 seeds; seeds disagree")
     assert verdict([2.0, None, 3.0], floor).startswith("within noise (2/3 seeds; seeds disagree")
@@ -41,11 +41,11 @@ def test_notebook_03s_spread_claim_on_iqrs_of_34_8_and_32_9_ms_is_within_noise()
     soft = latency_spread(_search(_with_iqr(34.8, 110, 320, 1)), 75.0, "soft")
     assert (hard.iqr_ms, soft.iqr_ms) == pytest.approx((32.9, 34.8))
     row = figure6_check(hard, soft).set_index("claim (paper V)").loc["soft: wider spread (IQR, ms)"]
-    assert row["verdict"].startswith("within noise (1/1 seed; smallest gap +1.9 ms <= noise floor")
+    assert row["verdict"].startswith("within noise (1/1 seed; min gap +1.9 ms <= floor")
     # the same samples with a truly wider soft spread hold, beyond a bootstrap floor the verdict states
     wide = latency_spread(_search(_with_iqr(70, 110, 320, 1)), 75.0, "soft")
     row = figure6_check(hard, wide).set_index("claim (paper V)").loc["soft: wider spread (IQR, ms)"]
-    assert row["verdict"].startswith("holds (1/1 seed; smallest gap +37.1 ms > noise floor")
+    assert row["verdict"].startswith("holds (1/1 seed; min gap +37.1 ms > floor")
     assert row["verdict"].endswith("ms, 95% bootstrap)")
 
 
@@ -61,7 +61,7 @@ def test_accel_nasbench_holds_3_of_3_on_iqrs_of_2_1_and_0_11_ms_is_within_the_la
     assert bootstrap_only.startswith("holds (3/3 seeds")  # the samples alone tell the spreads apart ...
     judged = verdict(gaps, [f for p in pairs for f in p.floors], " ms", min_seeds=3)
     # ... but the Pixel-1 model's own error (6.3% of 80 ms) is larger than the gap
-    assert judged == ("within noise (3/3 seeds; smallest gap +1.99 ms <= noise floor 5.04 ms, latency error: "
+    assert judged == ("within noise (3/3 seeds; min gap +1.99 ms <= floor 5.04 ms, "
                       "MAPE 6.3% of 80 ms)")
 
 

@@ -64,6 +64,12 @@ def test_footnote_keys_round_trip_to_the_full_labels():
         text, key = split_label(cell)
         assert key is None or key in notes or key == "paper (V)"
     assert footnote_lines(shown)[0] == f"[m1] {HOST.label}"
+    # where most cells share a label, the header carries it and only the exception keeps its own
+    mixed = footnoted(render_table([{"top-1": Labelled(v, paper(s))} for v, s in ((75.2, "V"), (74.0, "U"),
+                                                                                   (73.3, "V"))]))
+    assert list(mixed.columns) == ["top-1 [paper (V)]"]
+    assert list(mixed["top-1 [paper (V)]"]) == ["75.2", "74 [p1]", "73.3"]
+    assert mixed.attrs["footnotes"] == {"p1": "paper (U, uncertain)"}
     # the table itself (CSV, the value's .provenance) keeps every label in full
     assert _table().iloc[0]["latency (ms)"] == f"10.9812 [{HOST.label}]"
     assert Labelled(10.98123, HOST).provenance == HOST
