@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS_FILE = "notebook_runs.json"
+FIGURES_FILE = "notebook_figures.json"
 
 
 def save_table(df: pd.DataFrame, name: str, tables_dir: str | os.PathLike | None) -> None:
@@ -123,6 +124,7 @@ def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os
     for path in tqdm(paths, desc=f"notebooks ({loaded.name})", unit="notebook"):
         params = {"profile": profile, "figures_dir": str(figures), "tables_dir": str(tables),
                   "run_dir": str(run_dir)}
+        started = time.time()
         try:
             runs[path.name] = (run_notebook(path, out / path.name, params), "ok")
         except Exception as err:  # keep going: the report says which notebook failed and why
@@ -132,9 +134,13 @@ def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os
         # same folder (a second notebook run in parallel) recorded meanwhile
         runs = {**load_runs(out), path.name: runs[path.name]}
         save_runs(out, runs)
+        record_figures(out, path.name, figures_made_since(figures, started))
     timings = [(p.name, *runs.get(p.name, (float("nan"), "not run yet at this profile"))) for p in notebook_paths()]
+    made = load_figures(out)
+    if not failed and set(made) >= {p.name for p in notebook_paths()}:
+        remove_stale_figures(figures, made)
     report = out / "REPORT.md"
-    report.write_text(render_report(loaded, timings, tables, figures))
+    report.write_text(render_report(loaded, timings, tables, figures, made))
     if failed:
         raise UserError(f"notebook(s) failed: {', '.join(failed)}; see {report} and the executed copies in {out}")
     return report
@@ -179,6 +185,41 @@ def save_runs(out: Path, runs: dict[str, tuple[float, str]]) -> None:
     tmp.replace(out / RUNS_FILE)
 
 
+def figures_made_since(figures_dir: Path, started: float) -> list[str]:
+    """The PNGs in ``figures_dir`` that a notebook started at ``started`` (``time.time()``) wrote."""
+    return sorted(f.name for f in figures_dir.glob("*.png") if f.stat().st_mtime >= started) \
+        if figures_dir.exists() else []
+
+
+def load_figures(out: Path) -> dict[str, list[str]]:
+    """The figures each notebook run into ``out`` wrote, by notebook (kept like ``load_runs`` across partial runs)."""
+    path = out / FIGURES_FILE
+    if not path.exists():
+        return {}
+    try:
+        return {name: [str(f) for f in files] for name, files in json.loads(path.read_text()).items()}
+    except (ValueError, TypeError, AttributeError) as err:
+        raise UserError(f"{path} is not a figure record ({err}); delete it to start the report afresh") from err
+
+
+def record_figures(out: Path, notebook: str, files: list[str]) -> None:
+    figures = {**load_figures(out), notebook: files}
+    tmp = out / (FIGURES_FILE + ".tmp")
+    tmp.write_text(json.dumps(dict(sorted(figures.items())), indent=1))
+    tmp.replace(out / FIGURES_FILE)
+
+
+def remove_stale_figures(figures_dir: Path, made: dict[str, list[str]]) -> list[str]:
+    """Delete the PNGs in ``figures_dir`` that no notebook wrote, once every notebook has run to the end into the
+    report's folder: a figure no notebook makes any more must not sit beside the report as if it were current.
+    Returns the names removed."""
+    current = {f for files in made.values() for f in files}
+    stale = sorted(f for f in figures_dir.glob("*.png") if f.name not in current) if figures_dir.exists() else []
+    for figure in stale:
+        figure.unlink()
+    return [f.name for f in stale]
+
+
 def machine_description() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -204,7 +245,9 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def render_report(profile: "Profile", timings: list[tuple[str, float, str]], tables_dir: Path,
-                  figures_dir: Path) -> str:
+                  figures_dir: Path, made: dict[str, list[str]] | None = None) -> str:
+    """The report's Markdown. ``made`` (notebook -> the figures it wrote) lists each figure under the notebook that
+    drew it; without it, every PNG in ``figures_dir``."""
     config = profile
     total = sum(t for _, t, _ in timings if t == t)
     missing = [name for name, _, status in timings if status != "ok"]
@@ -224,9 +267,13 @@ def render_report(profile: "Profile", timings: list[tuple[str, float, str]], tab
                 "figures below, if any, are not from this reproduction." if missing else ""), ""]
     for csv in sorted(tables_dir.glob("*.csv")) if tables_dir.exists() else []:
         parts += [f"## {csv.stem}", "", markdown_table(pd.read_csv(csv)), ""]
-    figures = sorted(figures_dir.glob("*.png")) if figures_dir.exists() else []
-    if figures:
-        parts += ["## Figures", ""] + [f"- `{f.name}`" for f in figures] + [""]
+    if made is None:
+        made = {"": [f.name for f in sorted(figures_dir.glob("*.png"))]} if figures_dir.exists() else {}
+    listed = [(notebook, name) for notebook, files in sorted(made.items()) for name in files
+              if (figures_dir / name).exists()]
+    if listed:
+        parts += ["## Figures", ""] + [f"- `{name}`" + (f" ({notebook})" if notebook else "")
+                                       for notebook, name in listed] + [""]
     return "\n".join(parts)
 
 

@@ -154,7 +154,7 @@ def test_report_lists_tables_and_settings(tmp_path):
 
 
 def test_report_keeps_earlier_notebooks_and_marks_missing_ones(tmp_path):
-    from mnaslib.reproduce import load_runs, reproduce, save_runs
+    from mnaslib.reproduce import load_figures, load_runs, reproduce, save_runs
     out = tmp_path / "ci"
     out.mkdir()
     save_runs(out, {"00_reward.ipynb": (12.0, "ok")})
@@ -163,9 +163,32 @@ def test_report_keeps_earlier_notebooks_and_marks_missing_ones(tmp_path):
     assert "| 00_reward.ipynb | 12 | ok |" in text and "| 01_search_space.ipynb |" in text
     assert "| 02_latency.ipynb | nan | not run yet at this profile |" in text and "**Incomplete:**" in text
     assert set(load_runs(out)) == {"00_reward.ipynb", "01_search_space.ipynb"}
+    made = load_figures(out)["01_search_space.ipynb"]
+    assert made and all((tmp_path / "figures" / f).exists() for f in made)  # 01 draws Figure 7
+    assert all(f"- `{f}` (01_search_space.ipynb)" in text for f in made)
     (out / "notebook_runs.json").write_text("{not json")
     with pytest.raises(ValueError, match="delete it"):
         load_runs(out)
+
+
+def test_stale_figures_go_only_once_every_notebook_has_a_record(tmp_path):
+    """A figure no notebook wrote any more is deleted after a complete run, never one another notebook made."""
+    import os
+    import time
+
+    from mnaslib.reproduce import figures_made_since, remove_stale_figures
+    old = tmp_path / "fig6_old.png"
+    old.write_bytes(b"png")
+    started = time.time()
+    new = tmp_path / "fig6_new.png"
+    new.write_bytes(b"png")
+    os.utime(old, (started - 60, started - 60))
+    assert figures_made_since(tmp_path, started) == ["fig6_new.png"]
+    assert remove_stale_figures(tmp_path, {"03_search.ipynb": ["fig6_new.png"]}) == ["fig6_old.png"]
+    assert not old.exists() and new.exists()
+    text = render_report(load_profile("ci"), [("03_search.ipynb", 1.0, "ok")], tmp_path / "tables", tmp_path,
+                         {"03_search.ipynb": ["fig6_new.png", "fig6_gone.png"]})
+    assert "- `fig6_new.png` (03_search.ipynb)" in text and "fig6_gone" not in text
 
 
 def test_only_the_default_profile_writes_the_committed_figures(tmp_path):
