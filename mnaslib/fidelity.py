@@ -31,9 +31,29 @@ def fidelity_note(task: dict[str, Any], summary: dict[str, Any] | None = None) -
     summary = summary if summary is not None else load_summary()
     if summary is None:
         return NOT_MEASURED
+    return _note(summary, _trained_key(task, summary), "at this budget")
+
+
+def _trained_key(task: dict[str, Any], summary: dict[str, Any]) -> str | None:
+    """The summary's entry for ``task`` (``trained@<images>``) when its settings are the measured ones."""
     measured = {k: v for k, v in summary["task"].items() if k not in _IGNORED}
     mine = {k: v for k, v in task.items() if k not in _IGNORED}
-    return _note(summary, f"trained@{task.get('max_train')}" if mine == measured else None, "at this budget")
+    return f"trained@{task.get('max_train')}" if mine == measured else None
+
+
+def proxy_verdict_bar(task: dict[str, Any], summary: dict[str, Any] | None = None) -> str | None:
+    """Why a proxy accuracy of ``task`` may not decide a claim, or None when it may: its Kendall tau, measured at
+    exactly these settings, must be above chance (0) and above the parameter count's on the same networks."""
+    summary = summary if summary is not None else load_summary()
+    key = _trained_key(task, summary) if summary is not None else None
+    entry = summary["proxies"].get(key) if key else None
+    if entry is None:
+        return f"the proxy's {NOT_MEASURED} for these settings"
+    params = summary["proxies"]["params"]["kendall"]
+    if entry["kendall"] <= max(0.0, params):
+        return (f"the proxy ranks networks at Kendall {entry['kendall']:.2f} (NAS-Bench-Macro, {entry['scored']} "
+                f"networks), not above chance or the parameter count's {params:.2f}")
+    return None
 
 
 def zero_cost_note(score: str, settings: dict[str, Any], summary: dict[str, Any] | None = None) -> str:

@@ -56,16 +56,18 @@ def _selection(value: Any, what: str) -> tuple[str, ...] | None:
 
 @dataclass(frozen=True)
 class ModelsBudget:
-    """Notebooks 04 and 05: which networks get a host latency and a proxy accuracy (``None``: every one); the
-    rest are computed and predicted, which costs seconds. ``table4_search`` shrinks Table 4's search below the
+    """Notebooks 04 and 05: which networks get a host latency and a proxy training (``None``: every one); the
+    rest are computed and predicted, which costs seconds. Proxy trainings are opt-in (default: none): a short
+    training ranked networks against their real accuracy (README, "Proxy fidelity"), so the named networks'
+    accuracy comes from the Accel-NASBench predictor. ``table4_search`` shrinks Table 4's search below the
     profile's own where the notebook must finish in minutes."""
 
     table1_host: tuple[str, ...] | None = None
-    table1_proxy: tuple[str, ...] | None = None
+    table1_proxy: tuple[str, ...] | None = ()
     fig5_host: tuple[str, ...] | None = None
-    fig5_proxy: tuple[str, ...] | None = None
+    fig5_proxy: tuple[str, ...] | None = ()
     table4_host: tuple[str, ...] | None = None
-    table4_proxy: tuple[str, ...] | None = None
+    table4_proxy: tuple[str, ...] | None = ()
     table4_search: dict = field(default_factory=dict)
     host_runs: int = 50
     host_warmup: int = 10

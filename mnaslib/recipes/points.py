@@ -11,16 +11,19 @@ to five numbers, each with its own provenance, and never mix them up:
   model refitted without that network (leave-one-out); claims are recomputed from held-out predictions only;
 * host latency: **measured** with LiteRT on this machine's CPU, one thread, on the thread-CPU clock (a shared
   machine's other load does not inflate it), the stand-in for a phone we do not have;
-* accuracy: a **proxy** accuracy, every network trained on the same proxy task (the profile's), never ImageNet.
+* accuracy: the ImageNet top-1 **predicted** by the laptop search's evaluator (``evaluator: accel-predictor``,
+  learnt from Accel-NASBench's trained networks; labelled ``surrogate`` with its verdict-part error and what it
+  cannot see of this network), where it can score the network at all (``predicted_top1``); optionally a **proxy**
+  accuracy, every network trained on the profile's proxy task (opt-in: a short training ranks networks at chance).
 
 How much of this runs is set by the profile's ``notebooks.models`` budget: ``ci`` checks the plumbing in minutes,
-``laptop`` gives every Table 1 model a host latency and a proxy accuracy, ``paper`` measures and trains every point.
+``laptop`` gives every Table 1 model a host latency, ``paper`` measures and trains every point.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -30,16 +33,24 @@ from mnaslib.labels import Labelled, Provenance
 from mnaslib.latency.base import LatencyResult
 from mnaslib.profile import ModelsBudget, Profile, load_profile
 from mnaslib.arch import Arch
-from mnaslib.zoo import NetworkPoint, as_arch
+from mnaslib.zoo import NetworkPoint, as_arch, reference
 
 if TYPE_CHECKING:
     from mnaslib.latency.host import HostTFLiteProvider
     from mnaslib.latency.pixel1 import Pixel1Model
+    from mnaslib.tabular.accel_predictor import AccelPredictor
     from mnaslib.train import ProxyTask
 
 PROXY_CACHE = "proxy_results.json"
 TFLITE_CACHE = "tflite_cache"
 OUR_SEARCH = "our search (best reward)"
+NOT_TESTABLE = "not testable here"
+# Networks the predictor reads as a MnasNet-space network of the zoo, and why the others cannot be read at all
+AS_MNASNET_SPACE = {"keras-mobilenetv2": "mobilenetv2"}
+NOT_EXPRESSIBLE = {
+    "keras-mobilenet": "MobileNetV1 has no inverted-residual blocks; it is not written as a MnasNet-space network",
+    "keras-nasnetmobile": "NASNet-A is a cell-based network, outside the MnasNet and Accel-NASBench spaces",
+}
 
 
 @dataclass
@@ -87,6 +98,21 @@ class Context:
         return get_provider("host-tflite", clock="thread_cpu", runs=b.host_runs, warmup=b.host_warmup,
                             max_rounds=b.host_rounds, cache_dir=self.run_dir / TFLITE_CACHE)
 
+    @cached_property
+    def predictor(self) -> "AccelPredictor":
+        """The accuracy predictor the laptop search scores its children with (``evaluator: accel-predictor``),
+        fitted once per process on Accel-NASBench's choosing part."""
+        from mnaslib.tabular.evaluator import load_predictor
+
+        return load_predictor()
+
+    @property
+    def predictor_noise(self) -> float:
+        """The predictor's verdict-part RMSE (top-1 points): a predicted gap this small is within its error."""
+        from mnaslib.tabular.accel_predictor import load_summary
+
+        return float(load_summary()["verdict"][self.predictor.name]["rmse"])
+
     def not_run(self) -> str:
         return f"not run at the {self.config.name} profile"
 
@@ -119,6 +145,8 @@ class PointResult:
     pixel1_provenance: str
     host: LatencyResult | None = None
     proxy: ProxyOutcome | None = None
+    # ImageNet top-1 (%) from the predictor, or why not
+    predicted: Labelled = field(default_factory=lambda: Labelled.missing("not scored"))
 
     @property
     def pixel1_out_of_sample_ms(self) -> float:
@@ -174,6 +202,7 @@ def evaluate_point(point: NetworkPoint, ctx: Context, *, host: bool, proxy: bool
     result = PointResult(point, params / 1e6, mult_adds / 1e6, ctx.pixel1.predict_features(features),
                          heldout_prediction(ctx.pixel1, point),
                          Provenance("predicted", ctx.pixel1.label).label)
+    result = replace(result, predicted=predicted_top1(point, ctx))
     if host:
         ctx.say(f"measuring host latency of {point.label} (TFLite conversion first, cached in {ctx.run_dir})")
         measured = ctx.host_provider.latency(model if model is not None else point.build(seed=ctx.seed))
@@ -181,6 +210,36 @@ def evaluate_point(point: NetworkPoint, ctx: Context, *, host: bool, proxy: bool
     if proxy:
         result = replace(result, proxy=proxy_train(point, ctx))
     return result
+
+
+def predicted_top1(point: NetworkPoint, ctx: Context) -> Labelled:
+    """The ImageNet top-1 (%, on the accuracy scale, as the search's children get it) that the predictor gives
+    ``point``, labelled with the predictor's verdict-part error and what it cannot see of this network; or
+    ``not testable here`` and why, where the predictor cannot score the network at all: not expressible in the
+    MnasNet space, another width or input size (the predictor reads a network's counts at 1.0x and 224 px:
+    Accel-NASBench trained no width multiplier, and a scaled network would get its 1.0x value), or sizes outside
+    those it was fitted on (a tree answers there with the nearest size it saw)."""
+    from mnaslib.tabular.accel_predictor import unseen_choices
+
+    if point.family == "arch":
+        arch, written = point.architecture, ""
+    elif point.family in AS_MNASNET_SPACE:
+        arch = reference(AS_MNASNET_SPACE[point.family])
+        written = f"scored as the zoo's {arch.name} (its MnasNet-space writing); "
+    else:
+        return Labelled.missing(f"{NOT_TESTABLE}: {NOT_EXPRESSIBLE.get(point.family, 'not a MnasNet-space network')}")
+    if (point.multiplier, point.input_size) != (1.0, 224):
+        return Labelled.missing(f"{NOT_TESTABLE}: the predictor reads 1.0x networks at 224 px (Accel-NASBench trained "
+                                f"no width multiplier); {point.multiplier:g}x at {point.input_size} px would get the "
+                                "1.0x, 224 px value")
+    outside = ctx.predictor.outside_sizes(arch)
+    if outside:
+        return Labelled.missing(f"{NOT_TESTABLE}: {'; '.join(outside)}: outside its fitted sizes a tree answers with "
+                                "the nearest size it saw")
+    unseen = unseen_choices(arch)
+    return Labelled(float(ctx.predictor.predict([arch])[0]),
+                    f"{ctx.predictor.provenance.label}; {written}this network's unseen choices: "
+                    f"{', '.join(unseen) or 'none'}", "{:.1f}")
 
 
 def evaluate_points(points: Iterable[NetworkPoint], ctx: Context, *, host: tuple[str, ...] | None,
@@ -245,34 +304,40 @@ def host_cell(result: PointResult | None, ctx: Context) -> Labelled:
     return Labelled(result.host.median_ms, result.host.provenance, "{:.1f}")
 
 
-def heldout_cell(result: PointResult) -> Labelled:
-    if result.pixel1_heldout_ms is None:
-        return Labelled.missing("not a calibration point: the prediction above is already out of sample")
-    return Labelled(result.pixel1_heldout_ms, "predicted (Pixel-1 model refitted without this network)", "{:.1f}")
-
-
 def proxy_cell(result: PointResult | None, ctx: Context) -> Labelled:
     if result is None or result.proxy is None:
-        return Labelled.missing(ctx.not_run())
+        return Labelled.missing(f"{ctx.not_run()} (proxy training is opt-in)")
     if result.proxy.accuracy is None:
         return Labelled.missing(f"proxy training failed: {result.proxy.error}")
     return Labelled(result.proxy.accuracy, result.proxy.provenance, "{:.3f}")
 
 
-OURS = ("params (M)", "mult-adds (M)", "Pixel-1 latency (ms)", "Pixel-1 latency, held out (ms)", "host latency (ms)",
-        "proxy accuracy")
+OURS = ("params (M)", "mult-adds (M)", "Pixel-1 latency, out of sample (ms)", "host latency (ms)",
+        "predicted top-1 (%)")
+PROXY_COLUMN = "proxy accuracy"
 
 
-def ours(result: PointResult, ctx: Context) -> dict[str, Labelled]:
-    """Our numbers for a network, one labelled cell per ``OURS`` column."""
-    return dict(zip(OURS, (Labelled(result.params_m, "computed", "{:.2f}"),
-                           Labelled(result.mult_adds_m, "computed", "{:.1f}"),
-                           Labelled(result.pixel1_ms, result.pixel1_provenance, "{:.1f}"),
-                           heldout_cell(result), host_cell(result, ctx), proxy_cell(result, ctx))))
+def pixel1_cell(result: PointResult) -> Labelled:
+    """The out-of-sample Pixel-1 prediction: held out for a calibration point (its ordinary prediction was fitted to
+    the paper's latency of this very network), the ordinary one for any other network."""
+    if result.pixel1_heldout_ms is None:
+        return Labelled(result.pixel1_ms, f"{result.pixel1_provenance}; not a calibration point", "{:.1f}")
+    return Labelled(result.pixel1_heldout_ms, "predicted (Pixel-1 model refitted without this network)", "{:.1f}")
 
 
-def blank_ours(reason: str) -> dict[str, Labelled]:
-    return dict.fromkeys(OURS, Labelled.missing(reason))
+def ours(result: PointResult, ctx: Context, proxy: bool = False) -> dict[str, Labelled]:
+    """Our numbers for a network, one labelled cell per ``OURS`` column (and the proxy accuracy if ``proxy``)."""
+    cells = dict(zip(OURS, (Labelled(result.params_m, "computed", "{:.2f}"),
+                            Labelled(result.mult_adds_m, "computed", "{:.0f}"),
+                            pixel1_cell(result), host_cell(result, ctx), result.predicted)))
+    if proxy:
+        cells[PROXY_COLUMN] = proxy_cell(result, ctx)
+    return cells
+
+
+def any_proxy(results: Iterable[PointResult]) -> bool:
+    """Whether any of ``results`` was proxy-trained (opt-in): only then do tables show a proxy column."""
+    return any(r.proxy is not None for r in results)
 
 
 def among(selection: tuple[str, ...] | None, points: Iterable[NetworkPoint]) -> tuple[str, ...] | None:

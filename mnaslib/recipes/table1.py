@@ -12,7 +12,7 @@ import pandas as pd
 
 from mnaslib import paper
 from mnaslib.labels import Labelled, render_table
-from mnaslib.recipes.points import Context, PointResult, blank_ours, evaluate_points, ours
+from mnaslib.recipes.points import NOT_TESTABLE, Context, PointResult, any_proxy, evaluate_points, ours
 from mnaslib.zoo import NOT_BUILT, NOT_IN_MNASLIB, TABLE1_MODELS, NetworkPoint
 
 PAPER_TABLE = "table1_imagenet"
@@ -23,9 +23,9 @@ def results(ctx: Context) -> dict[str, PointResult]:
     return evaluate_points(TABLE1_MODELS, ctx, host=ctx.budget.table1_host, proxy=ctx.budget.table1_proxy)
 
 
-def table(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
-    """Every row of the paper's Table 1 with the paper's columns, and our numbers for the networks we build
-    (MnasNet-B1, a Table 2 network, is appended so the SE pair sits together)."""
+def table(results: Mapping[str, PointResult]) -> pd.DataFrame:
+    """Every row of the paper's Table 1 with the paper's columns, and which network of ours stands beside it
+    (MnasNet-B1, a Table 2 network, is appended so the SE pair sits together); our numbers are ``ours_table``."""
     rows = []
     frame = paper.load_table(PAPER_TABLE)
     paper_rows = list(frame.index)
@@ -36,20 +36,21 @@ def table(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
                               ("top5", "top-5 (%)"), ("latency_ms", "Pixel-1 latency (ms)")):
             row[f"paper: {title}"] = (paper.cell(PAPER_TABLE, name, column) if in_table
                                       else Labelled.missing("not in the paper's Table 1; see Table 2"))
-        if name in results:
-            result = results[name]
-            row["our network"] = result.point.note
-            row.update({f"ours: {k}": v for k, v in ours(result, ctx).items()})
-        else:
-            row["our network"] = NOT_BUILT.get(name, NOT_IN_MNASLIB)
-            row.update({f"ours: {k}": v for k, v in blank_ours("paper only").items()})
+        row["our network"] = results[name].point.note if name in results else NOT_BUILT.get(name, NOT_IN_MNASLIB)
         rows.append(row)
     return render_table(rows)
 
 
+def ours_table(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
+    """Our numbers for every Table 1 network we build, one labelled cell each (a proxy column only where proxy
+    training was opted in)."""
+    proxy = any_proxy(results.values())
+    return render_table([{"model": name, **ours(result, ctx, proxy)} for name, result in results.items()])
+
+
 def table2(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
-    """Table 2 (the SE study): the paper's rows beside our numbers for the networks we build (B1 and A1 are the
-    pair that matters: B1 was searched without SE, A1 with it)."""
+    """Table 2 (the SE study): the paper's top-1 and latency beside ours for the networks we build (B1 and A1 are
+    the pair that matters: B1 was searched without SE, A1 with it)."""
     se_table = "table2_se"
     ours_for = {"MobileNetV2": "MobileNetV2", "NASNet": "NASNet-A", "MnasNet-B1": "MnasNet-B1",
                 "MnasNet-A1": "MnasNet-A1"}
@@ -58,17 +59,21 @@ def table2(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
     for name in frame.index:
         row = {"model": name, "SE in space": frame.at[name, "se_in_space"],
                "paper: top-1 (%)": paper.cell(se_table, name, "top1"),
-               "paper: top-5 (%)": paper.cell(se_table, name, "top5"),
                "paper: Pixel-1 latency (ms)": paper.cell(se_table, name, "latency_ms")}
         result = results.get(ours_for.get(name, ""))
         if result is None:
-            row["ours: SE blocks"] = Labelled.missing(NOT_BUILT.get(name, NOT_IN_MNASLIB))
-            row.update({f"ours: {k}": v for k, v in blank_ours("paper only").items()})
+            reason = NOT_BUILT.get(name, NOT_IN_MNASLIB)
+            row.update({"ours: SE blocks": Labelled.missing(reason),
+                        **{f"ours: {k}": Labelled.missing("paper only") for k in TABLE2_OURS}})
         else:
-            row["ours: SE blocks"] = _se_blocks(result.point)
-            row.update({f"ours: {k}": v for k, v in ours(result, ctx).items()})
+            cells = ours(result, ctx)
+            row.update({"ours: SE blocks": _se_blocks(result.point),
+                        **{f"ours: {k}": cells[k] for k in TABLE2_OURS}})
         rows.append(row)
     return render_table(rows)
+
+
+TABLE2_OURS = ("predicted top-1 (%)", "Pixel-1 latency, out of sample (ms)", "host latency (ms)")
 
 
 def _se_blocks(point: NetworkPoint) -> Labelled:
@@ -79,7 +84,12 @@ def _se_blocks(point: NetworkPoint) -> Labelled:
 
 
 def se_effect(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
-    """What SE buys, A1 minus B1 (same search, B1 without SE in the space): the paper's differences beside ours."""
+    """What SE buys, A1 minus B1 (same search, B1 without SE in the space): the paper's differences beside ours,
+    with a verdict. The predicted accuracy gap is judged against the predictor's verdict-part RMSE: a smaller gap
+    is "within noise"; a proxy accuracy gap only where the proxy's measured fidelity allows a verdict."""
+    from mnaslib.claims import gap_verdict
+    from mnaslib.fidelity import proxy_verdict_bar
+
     a1, b1 = results["MnasNet-A1"], results["MnasNet-B1"]
 
     def paper_difference(column: str, unit: str) -> Labelled:
@@ -87,16 +97,30 @@ def se_effect(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
         return Labelled(a.value - b.value, f"computed from paper values: A1 {a.label}, B1 {b.label}",
                         "{:+.1f}" + unit)
 
+    top1, latency = paper_difference("top1", " points top-1"), paper_difference("latency_ms", " ms")
+    noise = ctx.predictor_noise
+    if a1.predicted.is_missing or b1.predicted.is_missing:
+        why = a1.predicted.reason if a1.predicted.is_missing else b1.predicted.reason
+        predicted, verdict = Labelled.missing(why), NOT_TESTABLE
+    else:
+        gap = a1.predicted.value - b1.predicted.value
+        predicted = Labelled(gap, f"computed from {ctx.predictor.provenance.label}", "{:+.2f} points")
+        verdict = gap_verdict(gap, top1.value, noise, "the predictor's verdict-part RMSE")
+    rows = [{"A1 - B1": "accuracy (ours: predicted top-1)", "paper": top1, "ours": predicted, "verdict": verdict}]
+    if a1.proxy_accuracy is not None and b1.proxy_accuracy is not None:
+        bar = proxy_verdict_bar(ctx.task.to_dict())
+        gap = 100 * (a1.proxy_accuracy - b1.proxy_accuracy)
+        rows.append({"A1 - B1": "accuracy (ours: proxy)", "paper": top1,
+                     "ours": Labelled(gap, f"computed from {ctx.proxy_provenance.label}", "{:+.1f} points"),
+                     "verdict": f"{NOT_TESTABLE}: {bar}" if bar else ("holds" if gap * top1.value > 0
+                                                                      else "does not hold")})
     pixel1 = Labelled(a1.pixel1_out_of_sample_ms - b1.pixel1_out_of_sample_ms,
                       f"computed from held-out predictions, {ctx.pixel1.label}", "{:+.1f} ms")
-    host = (Labelled(a1.host.median_ms - b1.host.median_ms, f"computed from {a1.host.provenance.label}", "{:+.1f} ms")
-            if a1.host is not None and b1.host is not None else Labelled.missing(ctx.not_run()))
-    proxy = (Labelled(100 * (a1.proxy_accuracy - b1.proxy_accuracy), f"computed from {ctx.proxy_provenance.label}",
-                      "{:+.1f} points")
-             if a1.proxy_accuracy is not None and b1.proxy_accuracy is not None else Labelled.missing(ctx.not_run()))
-    top1, latency = paper_difference("top1", " points top-1"), paper_difference("latency_ms", " ms")
-    return render_table([
-        {"A1 - B1": "accuracy (ours: proxy)", "paper": top1, "ours": proxy},
-        {"A1 - B1": "latency (ours: Pixel-1, held out)", "paper": latency, "ours": pixel1},
-        {"A1 - B1": "latency (ours: host measured)", "paper": latency, "ours": host},
-    ])
+    rows.append({"A1 - B1": "latency (ours: Pixel-1, held out)", "paper": latency, "ours": pixel1,
+                 "verdict": "direction holds" if pixel1.value * latency.value > 0 else "does not hold"})
+    if a1.host is not None and b1.host is not None:
+        host = Labelled(a1.host.median_ms - b1.host.median_ms, f"computed from {a1.host.provenance.label}",
+                        "{:+.1f} ms")
+        rows.append({"A1 - B1": "latency (ours: host measured)", "paper": latency, "ours": host,
+                     "verdict": "direction holds" if host.value * latency.value > 0 else "does not hold"})
+    return render_table(rows)

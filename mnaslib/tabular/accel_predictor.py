@@ -41,7 +41,8 @@ from sklearn.preprocessing import StandardScaler
 from mnaslib.arch import Arch
 from mnaslib.labels import Provenance
 from mnaslib.latency.ops import arch_ops, arch_params
-from mnaslib.tabular.accel_space import AccelSpace
+from mnaslib.tabular.accel_space import (EXPANSIONS, IN_FILTERS, KERNELS, LAYERS, LONG_BLOCK, LONG_LAYERS,
+                                         OUT_FILTERS, STEM_FILTERS, AccelSpace)
 from mnaslib.tabular.accel_surrogate import network_groups, table_tokens
 
 VERDICT_EVERY = 5  # result numbers divisible by this are the verdict part
@@ -64,6 +65,30 @@ def arch_features(arch: Arch) -> np.ndarray:
     mult_adds = sum(op.mult_adds for op in arch_ops(arch))
     return np.array([v for block in per_block for v in block]
                     + [np.log10(arch_params(arch)), np.log10(mult_adds), arch.num_layers], dtype=float)
+
+
+def unseen_choices(arch: Arch) -> list[str]:
+    """What of ``arch`` lies outside Accel-NASBench's space, so that the predictor cannot know it (``CANNOT_SEE``
+    made specific to one network); empty for a network of the benchmark's own space."""
+    blocks = arch.blocks
+    # a skip choice matters only where a layer keeps its shape: every layer after a block's first, or its first
+    skipping = [b.skip for b in blocks if b.repeats > 1 or (b.stride == 1 and b.in_filters == b.out_filters)]
+    found = []
+    for what, seen, values in (
+            ("conv/dconv ops", {"mbconv"}, [b.op for b in blocks]),
+            ("pooling or no skips", {"identity"}, skipping),
+            ("expansion", set(EXPANSIONS), [b.expand_ratio for b in blocks]),
+            ("kernel", set(KERNELS), [b.kernel for b in blocks])):
+        outside = sorted({str(v) for v in values if v not in seen})
+        if outside:
+            found.append(f"{what} {', '.join(outside)}" if what in ("expansion", "kernel") else what)
+    layers = [b.repeats for i, b in enumerate(blocks) if b.repeats not in (LONG_LAYERS if i == LONG_BLOCK else LAYERS)]
+    if layers:
+        found.append(f"layer counts {', '.join(map(str, sorted(set(layers))))}")
+    if (tuple(b.in_filters for b in blocks), tuple(b.out_filters for b in blocks)) != (IN_FILTERS, OUT_FILTERS) \
+            or arch.stem_filters != STEM_FILTERS:
+        found.append("its filter widths (seen only through params and mult-adds)")
+    return found
 
 
 def feature_matrix(archs: Sequence[Arch]) -> np.ndarray:
@@ -169,6 +194,7 @@ class AccelPredictor:
     name: str
     model: Any
     n_fitted: int
+    size_range: dict[str, tuple[float, float]] | None = None  # SIZE_FEATURES' (min, max) over the fitted networks
 
     @classmethod
     def fit(cls, table: pd.DataFrame, name: str | None = None) -> "AccelPredictor":
@@ -178,7 +204,23 @@ class AccelPredictor:
             raise ValueError(f"{name} is a count, not an accuracy predictor")
         choosing, _ = split(table)
         X = feature_matrix(table_archs(choosing))
-        return cls(name, fit_candidate(name, X, choosing[TARGET].to_numpy(float)), len(choosing))
+        ranges = {f: (float(X[:, columns([f])[0]].min()), float(X[:, columns([f])[0]].max())) for f in SIZE_FEATURES}
+        return cls(name, fit_candidate(name, X, choosing[TARGET].to_numpy(float)), len(choosing), ranges)
+
+    def outside_sizes(self, arch: Arch) -> list[str]:
+        """The size features of ``arch`` outside the range of the networks the predictor was fitted on: there a
+        tree answers with the nearest size it saw, so its value says nothing about the network's own size."""
+        values = dict(zip(FEATURE_NAMES, arch_features(arch)))
+        shown = {"log10_params": ("params", 1e-6, "M"), "log10_mult_adds": ("mult-adds", 1e-6, "M"),
+                 "layers": ("layers", 1, "")}
+        outside = []
+        for feature, (low, high) in (self.size_range or {}).items():
+            if not low <= values[feature] <= high:
+                what, scale, unit = shown[feature]
+                value, low, high = ((10 ** v * scale for v in (values[feature], low, high)) if feature != "layers"
+                                    else (values[feature], low, high))
+                outside.append(f"{what} {value:.3g}{unit} (fitted on {low:.3g}-{high:.3g}{unit})")
+        return outside
 
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         return np.clip(predict_candidate(self.name, self.model, feature_matrix(archs)), 0.0, 100.0)
