@@ -39,9 +39,6 @@ SIMILAR_MULT_ADDS = 0.10
 DIFFERENT_LATENCY = 1.25
 
 
-NOT_TESTABLE = "not testable here"
-
-
 class MissingNumber(LookupError):
     """A number this profile did not produce (not measured or not trained here)."""
 
@@ -65,7 +62,7 @@ def _lookup(results: Mapping[str, "PointResult"], source: str) -> paper.Lookup:
             return result.params_m
         if column == "top1" and source == "predicted":
             if result.predicted.is_missing:
-                raise NotTestable(f"{row}: {result.predicted.reason}")
+                raise NotTestable(unscored_verdict(result))
             return result.predicted.value
         if column == "top1":
             if result.proxy_accuracy is None:
@@ -112,11 +109,11 @@ def table1_claims(results: Mapping[str, "PointResult"], ctx: "Context") -> pd.Da
     in-sample predictions (those were fitted to the paper's latencies). "rounds to the claim" is
     ``ClaimCheck.holds`` (the recomputed number rounds to the stated one); "direction" asks only whether the
     ordering survives (A1 faster; A1 more accurate). Accuracy claims are judged on the predicted ImageNet top-1
-    (the laptop search's evaluator), by direction only and only beyond its verdict-part RMSE (``gap_verdict``);
-    where it cannot score a network the row says "not testable here" and why. Proxy accuracies (opt-in) decide
-    nothing unless the proxy's measured fidelity is above chance and the parameter count's
-    (``fidelity.proxy_verdict_bar``). Claim 3 states exact values of other devices' numbers, so it is also tested as
-    what it means: similar mult-adds (within ``SIMILAR_MULT_ADDS``), very different latency (``DIFFERENT_LATENCY``).
+    (the laptop search's evaluator), by direction only and only beyond its verdict-part RMSE (``verdict``); where
+    it cannot score a network the row says "not testable here" and why. Proxy accuracies (opt-in) decide nothing
+    unless the proxy's measured fidelity is above chance and the parameter count's (``proxy_fidelity``). Claim 3
+    states exact values of other devices' numbers, so it is also tested as what it means: similar mult-adds (within
+    ``SIMILAR_MULT_ADDS``), very different latency (``DIFFERENT_LATENCY``).
     """
     rows = []
     wanted = ("a1_vs_mobilenetv2_1.4", "a1_vs_nasnet", "mobilenetv1_vs_nasnet_latency")
@@ -140,7 +137,8 @@ def table1_claims(results: Mapping[str, "PointResult"], ctx: "Context") -> pd.Da
                 try:
                     value = check.recompute(_lookup(results, source))
                 except NotTestable as untestable:
-                    row.update({"ours": Labelled.missing(str(untestable)), "verdict": NOT_TESTABLE})
+                    row.update({"ours": Labelled.missing("no predicted top-1"),
+                                "verdict": str(untestable)})
                     rows.append(row)
                     continue
                 except MissingNumber as missing:
@@ -148,7 +146,7 @@ def table1_claims(results: Mapping[str, "PointResult"], ctx: "Context") -> pd.Da
                     rows.append(row)
                     continue
                 row["ours"] = Labelled(value, f"computed from {_source_provenance(results, source, ctx)}", "{:.2f}")
-                row["verdict"] = _accuracy_verdict(check, value, source, ctx) if column == "top1" else _verdict(
+                row["verdict"] = accuracy_verdict(value, check.claimed, source, ctx) if column == "top1" else _verdict(
                     *_judge(check, value))
                 rows.append(row)
     return render_table(rows)
@@ -167,22 +165,37 @@ def _meaning_of_claim3() -> list[paper.ClaimCheck]:
     return checks
 
 
-def _accuracy_verdict(check: paper.ClaimCheck, value: float, source: str, ctx: "Context") -> str:
-    """An accuracy gap's verdict: the predictor's beyond its RMSE; a proxy's only where its fidelity allows."""
+def accuracy_verdict(gap: float, claimed: float, source: str, ctx: "Context") -> str:
+    """The verdict on an accuracy gap whose sign the paper claims (``claimed``): a ``predicted`` gap must clear the
+    predictor's RMSE (``predicted_verdict``); a ``proxy`` gap decides only where the proxy's measured fidelity is
+    above chance and the parameter count's."""
     if source == "predicted":
-        return gap_verdict(value, check.claimed, ctx.predictor_noise, "the predictor's verdict-part RMSE")
-    from mnaslib.fidelity import proxy_verdict_bar
+        return predicted_verdict(gap, claimed, ctx)
+    fidelity = proxy_fidelity(ctx.task.to_dict())
+    if fidelity is None:
+        return not_testable("the proxy's rank fidelity was not measured for these settings")
+    return verdict([gap if claimed > 0 else -gap], [], fidelity=fidelity)
 
-    bar = proxy_verdict_bar(ctx.task.to_dict())
-    return f"{NOT_TESTABLE}: {bar}" if bar else _verdict(None, _direction(check, value))
+
+def unscored_verdict(result: "PointResult") -> str:
+    """"not testable here" for a claim on a network the predictor cannot score, naming it and why."""
+    return not_testable(f"{result.point.label}: {result.predicted.reason.removeprefix(not_testable(''))}")
 
 
-def gap_verdict(gap: float, claimed: float, noise: float, noise_name: str) -> str:
-    """The verdict on a gap whose sign the paper claims (``claimed``): "within noise" when it is no larger than
-    ``noise`` (a stated noise floor), else whether its direction holds."""
-    if abs(gap) <= noise:
-        return f"within noise (|{gap:+.2f}| <= {noise:.2f}, {noise_name})"
-    return "direction holds" if (gap > 0) == (claimed > 0) else "does not hold"
+def predicted_verdict(gap: float, claimed: float, ctx: "Context") -> str:
+    """The verdict (``verdict``) on a gap of predicted top-1 whose sign the paper claims (``claimed``): the gap must
+    clear the predictor's verdict-part RMSE, which its label states."""
+    return verdict([gap if claimed > 0 else -gap], [label_error_floor(ctx.predictor.provenance.label)], " points")
+
+
+def proxy_fidelity(task: dict) -> "Fidelity | None":
+    """The measured rank fidelity of a proxy task (NAS-Bench-Macro, beside the parameter count's on the same
+    networks), or None where these settings were never measured."""
+    from mnaslib.fidelity import measured_proxy
+
+    measured = measured_proxy(task)
+    return None if measured is None else Fidelity(measured["kendall"], measured["scored"],
+                                                  measured["parameter_kendall"], "the proxy")
 
 
 def _judge(check: paper.ClaimCheck, value: float) -> tuple[bool | None, bool | None]:
@@ -212,8 +225,8 @@ def _source_provenance(results: Mapping[str, "PointResult"], source: str, ctx: "
 # ---------------------------------------------------------------------------------------------------------------
 def fig5_claims(results: Mapping[str, "PointResult"], ctx: "Context") -> pd.DataFrame:
     """Figure 5's claim, MnasNet-A1 more accurate than MobileNetV2 at every plotted scaling point, tested on the
-    predicted ImageNet top-1 where the predictor can score both networks (``gap_verdict``: beyond its RMSE); every
-    other point says "not testable here" and why."""
+    predicted ImageNet top-1 where the predictor can score both networks (``predicted_verdict``: beyond its RMSE);
+    every other point says "not testable here" and why."""
     from mnaslib.zoo import FIG5_SLICES, fig5_label
 
     rows = []
@@ -222,15 +235,15 @@ def fig5_claims(results: Mapping[str, "PointResult"], ctx: "Context") -> pd.Data
         a, b = paper.value("fig5_mnasnet_a1", a1.point.note, "top1"), paper.value("fig5_mobilenetv2",
                                                                                  mb.point.note, "top1")
         claimed = Labelled(a.value - b.value, f"computed from A1 {a.label}, MobileNetV2 {b.label}", "{:+.1f}")
-        missing = next((r.predicted for r in (a1, mb) if r.predicted.is_missing), None)
-        if missing is not None:
-            ours, verdict = Labelled.missing(missing.reason), NOT_TESTABLE
+        unscored = next((r for r in (a1, mb) if r.predicted.is_missing), None)
+        if unscored is not None:
+            ours, judged = Labelled.missing("no predicted top-1"), unscored_verdict(unscored)
         else:
             gap = a1.predicted.value - mb.predicted.value
             ours = Labelled(gap, f"computed from {ctx.predictor.provenance.label}", "{:+.2f}")
-            verdict = gap_verdict(gap, claimed.value, ctx.predictor_noise, "the predictor's verdict-part RMSE")
+            judged = predicted_verdict(gap, claimed.value, ctx)
         rows.append({"point": f"{multiplier:g}x, {size} px", "paper: A1 - MobileNetV2 top-1 (points)": claimed,
-                     "ours: predicted gap (points)": ours, "verdict": verdict})
+                     "ours: predicted gap (points)": ours, "verdict": judged})
     return render_table(rows)
 
 

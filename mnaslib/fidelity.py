@@ -41,19 +41,16 @@ def _trained_key(task: dict[str, Any], summary: dict[str, Any]) -> str | None:
     return f"trained@{task.get('max_train')}" if mine == measured else None
 
 
-def proxy_verdict_bar(task: dict[str, Any], summary: dict[str, Any] | None = None) -> str | None:
-    """Why a proxy accuracy of ``task`` may not decide a claim, or None when it may: its Kendall tau, measured at
-    exactly these settings, must be above chance (0) and above the parameter count's on the same networks."""
+def measured_proxy(task: dict[str, Any], summary: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The Kendall tau measured for exactly ``task``'s settings, the networks it was measured on and the parameter
+    count's tau on the same networks; None where these settings were not measured."""
     summary = summary if summary is not None else load_summary()
     key = _trained_key(task, summary) if summary is not None else None
     entry = summary["proxies"].get(key) if key else None
     if entry is None:
-        return f"the proxy's {NOT_MEASURED} for these settings"
-    params = summary["proxies"]["params"]["kendall"]
-    if entry["kendall"] <= max(0.0, params):
-        return (f"the proxy ranks networks at Kendall {entry['kendall']:.2f} (NAS-Bench-Macro, {entry['scored']} "
-                f"networks), not above chance or the parameter count's {params:.2f}")
-    return None
+        return None
+    return {"kendall": entry["kendall"], "scored": entry["scored"],
+            "parameter_kendall": summary["proxies"]["params"]["kendall"]}
 
 
 def zero_cost_note(score: str, settings: dict[str, Any], summary: dict[str, Any] | None = None) -> str:

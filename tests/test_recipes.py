@@ -196,7 +196,7 @@ def test_the_predictor_scores_named_networks_it_can_read_and_says_why_not_for_th
                   "MobileNetV2 (1.4x)": "1.0x networks at 224 px", "MnasNet-A1 (1x, 160)": "1.0x networks at 224 px"}
     for label, why in untestable.items():
         cell = ex.predicted_top1(by_label[label], ctx)
-        assert cell.is_missing and cell.reason.startswith(ex.NOT_TESTABLE) and why in cell.reason, label
+        assert cell.is_missing and cell.reason.startswith("not testable here: ") and why in cell.reason, label
     small = ex.predicted_top1(zoo.MNASNET_SMALL, ctx)  # 68M mult-adds: below every network it was fitted on
     assert small.is_missing and "outside its fitted sizes" in small.reason and "mult-adds 68.3M" in small.reason
     assert ex.evaluate_point(by_label["MnasNet-A1"], ctx, host=False, proxy=False).predicted == a1
@@ -213,24 +213,17 @@ def test_proxy_training_runs_only_when_opted_in(tmp_path):
 
 
 def test_a_proxy_at_chance_or_unmeasured_decides_no_claim():
-    from mnaslib.fidelity import load_summary, proxy_verdict_bar
-
-    laptop = load_profile("laptop")
     from mnaslib.components import proxy_task
+    from mnaslib.fidelity import load_summary, measured_proxy
 
-    bar = proxy_verdict_bar(proxy_task(laptop.proxy, 0).to_dict())
-    assert "Kendall -0.28" in bar and "parameter count's 0.25" in bar
-    ci = load_profile("ci")
-    assert "not measured" in proxy_verdict_bar(proxy_task(ci.proxy, 0).to_dict())
+    laptop = proxy_task(load_profile("laptop").proxy, 0).to_dict()
+    reason = claims.proxy_fidelity(laptop).untestable_reason
+    assert "Kendall -0.28 on 20 trained networks, not above chance" in reason
+    assert claims.proxy_fidelity(proxy_task(load_profile("ci").proxy, 0).to_dict()) is None  # never measured
     summary = json.loads(json.dumps(load_summary()))
-    summary["proxies"]["trained@4000"]["kendall"] = 0.6  # a proxy above chance and the parameter count
-    assert proxy_verdict_bar(proxy_task(laptop.proxy, 0).to_dict(), summary) is None
-
-
-def test_gap_verdict_needs_the_gap_beyond_noise():
-    assert claims.gap_verdict(0.3, 0.7, 0.49, "RMSE").startswith("within noise (|+0.30| <= 0.49, RMSE)")
-    assert claims.gap_verdict(1.0, 0.7, 0.49, "RMSE") == "direction holds"
-    assert claims.gap_verdict(-1.0, 0.7, 0.49, "RMSE") == "does not hold"
+    summary["proxies"]["trained@4000"]["kendall"] = 0.6  # were it above chance and the parameter count (0.25)
+    better = measured_proxy(laptop, summary)
+    assert claims.Fidelity(better["kendall"], better["scored"], better["parameter_kendall"]).untestable_reason is None
 
 
 def test_claims_hold_when_our_ratios_equal_the_papers(scored_ctx):
@@ -242,7 +235,8 @@ def test_claims_hold_when_our_ratios_equal_the_papers(scored_ctx):
     assert set(speedups["verdict"]) == {"holds"}
     gains = checks[checks["quantity"] == "top1_gain"]
     assert set(gains["ours from"]) == {"predicted top-1"}  # no proxy row: nothing was proxy-trained
-    assert set(gains["verdict"]) == {"direction holds"}  # +1.0 and +2.4 points, beyond the predictor's RMSE
+    assert all(v.startswith("holds (1/1 seed") and "RMSE 0.49 points" in v  # +1.0 and +2.4, beyond its RMSE
+               for v in gains["verdict"])
     ratio = checks[checks["quantity"].str.startswith("latency ratio")]
     assert set(ratio["verdict"]) == {"holds"}
     assert len(checks.columns) <= 8
@@ -258,10 +252,10 @@ def test_accuracy_claims_are_not_testable_where_the_predictor_cannot_score_or_th
     gains = claims.table1_claims(results, ctx)
     gains = gains[gains["quantity"] == "top1_gain"].set_index(["claim", "ours from"])
     nasnet = gains.loc[(paper.claims()[1].text, "predicted top-1")]
-    assert nasnet["verdict"] == "not testable here" and "cell-based" in nasnet["ours"]
+    assert nasnet["verdict"] == "not testable here: NASNet-A: cell-based"
     # the ci proxy's fidelity was never measured: its accuracies, though in the paper's order, decide nothing
     proxy = gains.xs("proxy accuracy", level="ours from")
-    assert all(v.startswith("not testable here: the proxy's rank fidelity not measured") for v in proxy["verdict"])
+    assert all(v.startswith("not testable here: the proxy's rank fidelity was not measured") for v in proxy["verdict"])
 
 
 def test_fig5_claim_is_tested_only_where_both_networks_are_scored(scored_ctx):
@@ -271,9 +265,10 @@ def test_fig5_claim_is_tested_only_where_both_networks_are_scored(scored_ctx):
         fig5[label] = replace(fig5[label], predicted=_predicted(top1))
     rows = claims.fig5_claims(fig5, scored_ctx).set_index("point")
     assert len(rows) == len(zoo.FIG5_SLICES) and len(rows.columns) <= 8
-    assert rows.loc["1x, 224 px", "verdict"] == "direction holds"
+    assert rows.loc["1x, 224 px", "verdict"].startswith("holds (1/1 seed; smallest gap +3 points")
     assert rows.loc["1x, 224 px", "ours: predicted gap (points)"].startswith("+3.00 [computed from surrogate")
-    assert set(rows.drop("1x, 224 px")["verdict"]) == {"not testable here"}
+    assert rows.loc["0.35x, 224 px", "verdict"] == "not testable here: MnasNet-A1 (0.35x, 224): not scored"
+    assert all(v.startswith("not testable here: ") for v in rows.drop("1x, 224 px")["verdict"])
     fig5[zoo.fig5_label("MobileNetV2", 1.0, 224)] = replace(fig5[zoo.fig5_label("MobileNetV2", 1.0, 224)],
                                                             predicted=_predicted(65.8))
     assert claims.fig5_claims(fig5, scored_ctx).set_index("point").loc["1x, 224 px", "verdict"].startswith(
@@ -311,9 +306,9 @@ def test_table2_and_se_effect(scored_ctx):
     assert table.loc["MnasNet-B1", "ours: SE blocks"].startswith("0 of 7")
     assert "never published" in table.loc["MnasNet-A2", "ours: SE blocks"]
     effect = table1.se_effect(results, scored_ctx)
-    assert effect.loc[0, "ours"] == "- [not scored]" and effect.loc[0, "verdict"] == "not testable here"
+    assert effect.loc[0, "verdict"] == "not testable here: MnasNet-A1: not scored"
     assert effect.loc[0, "paper"].startswith("+0.7 points")
-    for a1, verdict in ((65.0, "direction holds"), (64.2, "within noise")):
+    for a1, verdict in ((65.0, "holds"), (64.2, "within noise")):
         results["MnasNet-A1"] = replace(results["MnasNet-A1"], predicted=_predicted(a1))
         results["MnasNet-B1"] = replace(results["MnasNet-B1"], predicted=_predicted(64.0))
         assert table1.se_effect(results, scored_ctx).loc[0, "verdict"].startswith(verdict)

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 PROXY_CACHE = "proxy_results.json"
 TFLITE_CACHE = "tflite_cache"
 OUR_SEARCH = "our search (best reward)"
-NOT_TESTABLE = "not testable here"
 # Networks the predictor reads as a MnasNet-space network of the zoo, and why the others cannot be read at all
 AS_MNASNET_SPACE = {"keras-mobilenetv2": "mobilenetv2"}
 NOT_EXPRESSIBLE = {
@@ -105,13 +104,6 @@ class Context:
         from mnaslib.tabular.evaluator import load_predictor
 
         return load_predictor()
-
-    @property
-    def predictor_noise(self) -> float:
-        """The predictor's verdict-part RMSE (top-1 points): a predicted gap this small is within its error."""
-        from mnaslib.tabular.accel_predictor import load_summary
-
-        return float(load_summary()["verdict"][self.predictor.name]["rmse"])
 
     def not_run(self) -> str:
         return f"not run at the {self.config.name} profile"
@@ -219,6 +211,7 @@ def predicted_top1(point: NetworkPoint, ctx: Context) -> Labelled:
     MnasNet space, another width or input size (the predictor reads a network's counts at 1.0x and 224 px:
     Accel-NASBench trained no width multiplier, and a scaled network would get its 1.0x value), or sizes outside
     those it was fitted on (a tree answers there with the nearest size it saw)."""
+    from mnaslib.claims import not_testable
     from mnaslib.tabular.accel_predictor import unseen_choices
 
     if point.family == "arch":
@@ -227,15 +220,15 @@ def predicted_top1(point: NetworkPoint, ctx: Context) -> Labelled:
         arch = reference(AS_MNASNET_SPACE[point.family])
         written = f"scored as the zoo's {arch.name} (its MnasNet-space writing); "
     else:
-        return Labelled.missing(f"{NOT_TESTABLE}: {NOT_EXPRESSIBLE.get(point.family, 'not a MnasNet-space network')}")
+        return Labelled.missing(not_testable(NOT_EXPRESSIBLE.get(point.family, "not a MnasNet-space network")))
     if (point.multiplier, point.input_size) != (1.0, 224):
-        return Labelled.missing(f"{NOT_TESTABLE}: the predictor reads 1.0x networks at 224 px (Accel-NASBench trained "
-                                f"no width multiplier); {point.multiplier:g}x at {point.input_size} px would get the "
-                                "1.0x, 224 px value")
+        return Labelled.missing(not_testable(f"the predictor reads 1.0x networks at 224 px (Accel-NASBench trained no "
+                                             f"width multiplier); {point.multiplier:g}x at {point.input_size} px "
+                                             "would get the 1.0x, 224 px value"))
     outside = ctx.predictor.outside_sizes(arch)
     if outside:
-        return Labelled.missing(f"{NOT_TESTABLE}: {'; '.join(outside)}: outside its fitted sizes a tree answers with "
-                                "the nearest size it saw")
+        return Labelled.missing(not_testable(f"{'; '.join(outside)}: outside its fitted sizes a tree answers with "
+                                             "the nearest size it saw"))
     unseen = unseen_choices(arch)
     return Labelled(float(ctx.predictor.predict([arch])[0]),
                     f"{ctx.predictor.provenance.label}; {written}this network's unseen choices: "

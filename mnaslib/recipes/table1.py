@@ -12,7 +12,7 @@ import pandas as pd
 
 from mnaslib import paper
 from mnaslib.labels import Labelled, render_table
-from mnaslib.recipes.points import NOT_TESTABLE, Context, PointResult, any_proxy, evaluate_points, ours
+from mnaslib.recipes.points import Context, PointResult, any_proxy, evaluate_points, ours
 from mnaslib.zoo import NOT_BUILT, NOT_IN_MNASLIB, TABLE1_MODELS, NetworkPoint
 
 PAPER_TABLE = "table1_imagenet"
@@ -85,10 +85,9 @@ def _se_blocks(point: NetworkPoint) -> Labelled:
 
 def se_effect(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
     """What SE buys, A1 minus B1 (same search, B1 without SE in the space): the paper's differences beside ours,
-    with a verdict. The predicted accuracy gap is judged against the predictor's verdict-part RMSE: a smaller gap
-    is "within noise"; a proxy accuracy gap only where the proxy's measured fidelity allows a verdict."""
-    from mnaslib.claims import gap_verdict
-    from mnaslib.fidelity import proxy_verdict_bar
+    with a verdict (``claims.verdict``): the predicted accuracy gap must clear the predictor's verdict-part RMSE; a
+    proxy accuracy gap decides only where the proxy's measured fidelity allows; latencies are judged by direction."""
+    from mnaslib.claims import accuracy_verdict, unscored_verdict
 
     a1, b1 = results["MnasNet-A1"], results["MnasNet-B1"]
 
@@ -98,29 +97,26 @@ def se_effect(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
                         "{:+.1f}" + unit)
 
     top1, latency = paper_difference("top1", " points top-1"), paper_difference("latency_ms", " ms")
-    noise = ctx.predictor_noise
-    if a1.predicted.is_missing or b1.predicted.is_missing:
-        why = a1.predicted.reason if a1.predicted.is_missing else b1.predicted.reason
-        predicted, verdict = Labelled.missing(why), NOT_TESTABLE
+    unscored = next((r for r in (a1, b1) if r.predicted.is_missing), None)
+    if unscored is not None:
+        predicted = Labelled.missing("no predicted top-1")
+        judged = unscored_verdict(unscored)
     else:
         gap = a1.predicted.value - b1.predicted.value
         predicted = Labelled(gap, f"computed from {ctx.predictor.provenance.label}", "{:+.2f} points")
-        verdict = gap_verdict(gap, top1.value, noise, "the predictor's verdict-part RMSE")
-    rows = [{"A1 - B1": "accuracy (ours: predicted top-1)", "paper": top1, "ours": predicted, "verdict": verdict}]
+        judged = accuracy_verdict(gap, top1.value, "predicted", ctx)
+    rows = [{"A1 - B1": "accuracy (ours: predicted top-1)", "paper": top1, "ours": predicted, "verdict": judged}]
     if a1.proxy_accuracy is not None and b1.proxy_accuracy is not None:
-        bar = proxy_verdict_bar(ctx.task.to_dict())
         gap = 100 * (a1.proxy_accuracy - b1.proxy_accuracy)
         rows.append({"A1 - B1": "accuracy (ours: proxy)", "paper": top1,
                      "ours": Labelled(gap, f"computed from {ctx.proxy_provenance.label}", "{:+.1f} points"),
-                     "verdict": f"{NOT_TESTABLE}: {bar}" if bar else ("holds" if gap * top1.value > 0
-                                                                      else "does not hold")})
-    pixel1 = Labelled(a1.pixel1_out_of_sample_ms - b1.pixel1_out_of_sample_ms,
-                      f"computed from held-out predictions, {ctx.pixel1.label}", "{:+.1f} ms")
-    rows.append({"A1 - B1": "latency (ours: Pixel-1, held out)", "paper": latency, "ours": pixel1,
-                 "verdict": "direction holds" if pixel1.value * latency.value > 0 else "does not hold"})
+                     "verdict": accuracy_verdict(gap, top1.value, "proxy", ctx)})
+    latencies = [("latency (ours: Pixel-1, held out)", a1.pixel1_out_of_sample_ms - b1.pixel1_out_of_sample_ms,
+                  f"computed from held-out predictions, {ctx.pixel1.label}")]
     if a1.host is not None and b1.host is not None:
-        host = Labelled(a1.host.median_ms - b1.host.median_ms, f"computed from {a1.host.provenance.label}",
-                        "{:+.1f} ms")
-        rows.append({"A1 - B1": "latency (ours: host measured)", "paper": latency, "ours": host,
-                     "verdict": "direction holds" if host.value * latency.value > 0 else "does not hold"})
+        latencies.append(("latency (ours: host measured)", a1.host.median_ms - b1.host.median_ms,
+                          f"computed from {a1.host.provenance.label}"))
+    for what, gap, label in latencies:
+        rows.append({"A1 - B1": what, "paper": latency, "ours": Labelled(gap, label, "{:+.1f} ms"),
+                     "verdict": "direction holds" if gap * latency.value > 0 else "does not hold"})
     return render_table(rows)
