@@ -9,8 +9,9 @@ from mnaslib.profile import load_profile
 from mnaslib.reproduce import notebook_paths, render_report, run_notebook, save_table
 
 NOTEBOOKS = notebook_paths()
-# Notebooks whose searches run on Accel-NASBench, read from shared/ (MNAS_BENCHMARK_DIR, set in conftest.py)
-NEEDS_ACCEL_NASBENCH = ("03_search", "05_scaling", "07_ablations")
+# Notebooks that read Accel-NASBench (its searches, or the predictor scoring named networks), from shared/
+# (MNAS_BENCHMARK_DIR, set in conftest.py)
+NEEDS_ACCEL_NASBENCH = ("03_search", "04_imagenet_models", "05_scaling", "07_ablations")
 # What a headless run printed before it was quieted (issue 24): papermill, ipykernel and LiteRT's C++ logger
 NOISE = ("Passed unknown parameter", "Kernel is running over TCP without encryption", "XNNPACK delegate")
 
