@@ -192,7 +192,7 @@ def test_the_predictor_scores_named_networks_it_can_read_and_says_why_not_for_th
     mobilenetv2 = ex.predicted_top1(by_label["MobileNetV2"], ctx)  # Keras' network, read as the zoo's writing
     assert mobilenetv2.value == pytest.approx(ctx.predictor.predict([network("mobilenetv2")])[0])
     assert "scored as the zoo's mobilenetv2" in mobilenetv2.label
-    untestable = {"MobileNetV1": "inverted-residual", "NASNet-A": "cell-based",
+    untestable = {"MobileNetV1": "inverted residuals", "NASNet-A": "cell-based",
                   "MobileNetV2 (1.4x)": "1.0x networks at 224 px", "MnasNet-A1 (1x, 160)": "1.0x networks at 224 px"}
     for label, why in untestable.items():
         cell = ex.predicted_top1(by_label[label], ctx)
@@ -251,7 +251,7 @@ def test_accuracy_claims_are_not_testable_where_the_predictor_cannot_score_or_th
             _paper(name, "top1") / 100, "proxy (test)", 1.0, False))
     gains = claims.table1_claims(results, ctx)
     gains = gains[gains["quantity"] == "top1_gain"].set_index(["claim", "ours from"])
-    nasnet = gains.loc[(paper.claims()[1].text, "predicted top-1")]
+    nasnet = gains.loc[(paper.claims()[1].key, "predicted top-1")]
     assert nasnet["verdict"] == "not testable here: NASNet-A: cell-based"
     # the ci proxy's fidelity was never measured: its accuracies, though in the paper's order, decide nothing
     proxy = gains.xs("proxy accuracy", level="ours from")
@@ -267,7 +267,7 @@ def test_fig5_claim_is_tested_only_where_both_networks_are_scored(scored_ctx):
     assert len(rows) == len(zoo.FIG5_SLICES) and len(rows.columns) <= 8
     assert rows.loc["1x, 224 px", "verdict"].startswith("holds (1/1 seed; smallest gap +3 points")
     assert rows.loc["1x, 224 px", "ours: predicted gap (points)"].startswith("+3.00 [computed from surrogate")
-    assert rows.loc["0.35x, 224 px", "verdict"] == "not testable here: MnasNet-A1 (0.35x, 224): not scored"
+    assert rows.loc["0.35x, 224 px", "verdict"] == "not testable here: not scored"
     assert all(v.startswith("not testable here: ") for v in rows.drop("1x, 224 px")["verdict"])
     fig5[zoo.fig5_label("MobileNetV2", 1.0, 224)] = replace(fig5[zoo.fig5_label("MobileNetV2", 1.0, 224)],
                                                             predicted=_predicted(65.8))
@@ -282,9 +282,9 @@ def test_claims_fail_when_the_ordering_flips_and_are_not_checked_when_missing(ct
     results["NASNet-A"] = replace(results["NASNet-A"], host=None)
     checks = claims.table1_claims(results, ctx)
     host = checks[checks["ours from"] == "host latency"].set_index("claim")
-    assert host.loc[paper.claims()[0].text, "verdict"] == "does not hold"
-    assert host.loc[paper.claims()[1].text, "verdict"] == "not checked"
-    assert "not run at the ci profile" in host.loc[paper.claims()[1].text, "ours"]
+    assert host.loc[paper.claims()[0].key, "verdict"] == "does not hold"
+    assert host.loc[paper.claims()[1].key, "verdict"] == "not checked"
+    assert "not run at the ci profile" in host.loc[paper.claims()[1].key, "ours"]
 
 
 def test_claim_verdict_distinguishes_size_from_direction(ctx):
@@ -293,7 +293,7 @@ def test_claim_verdict_distinguishes_size_from_direction(ctx):
     slower = _paper("MobileNetV2 (1.4x)", "latency_ms") / 1.5  # 1.5x faster than MobileNetV2 1.4x, not 1.8x
     results["MnasNet-A1"] = replace(a1, host=_host(0.1 * slower))
     checks = claims.table1_claims(results, ctx)
-    row = checks[(checks["claim"] == paper.claims()[0].text) & (checks["ours from"] == "host latency")
+    row = checks[(checks["claim"] == paper.claims()[0].key) & (checks["ours from"] == "host latency")
                  & (checks["quantity"] == "speedup")].iloc[0]
     assert row["ours"].startswith("1.50 ") and row["verdict"] == "direction holds, size differs"
 

@@ -47,8 +47,8 @@ OUR_SEARCH = "our search (best reward)"
 # Networks the predictor reads as a MnasNet-space network of the zoo, and why the others cannot be read at all
 AS_MNASNET_SPACE = {"keras-mobilenetv2": "mobilenetv2"}
 NOT_EXPRESSIBLE = {
-    "keras-mobilenet": "MobileNetV1 has no inverted-residual blocks; it is not written as a MnasNet-space network",
-    "keras-nasnetmobile": "NASNet-A is a cell-based network, outside the MnasNet and Accel-NASBench spaces",
+    "keras-mobilenet": "MobileNetV1 is no MnasNet-space network (no inverted residuals)",
+    "keras-nasnetmobile": "NASNet-A is cell-based, outside both spaces",
 }
 
 
@@ -222,13 +222,12 @@ def predicted_top1(point: NetworkPoint, ctx: Context) -> Labelled:
     else:
         return Labelled.missing(not_testable(NOT_EXPRESSIBLE.get(point.family, "not a MnasNet-space network")))
     if (point.multiplier, point.input_size) != (1.0, 224):
-        return Labelled.missing(not_testable(f"the predictor reads 1.0x networks at 224 px (Accel-NASBench trained no "
-                                             f"width multiplier); {point.multiplier:g}x at {point.input_size} px "
-                                             "would get the 1.0x, 224 px value"))
+        # Accel-NASBench trained no width multiplier: a scaled network would get its 1.0x, 224 px value
+        return Labelled.missing(not_testable("the predictor reads 1.0x networks at 224 px only"))
     outside = ctx.predictor.outside_sizes(arch)
     if outside:
-        return Labelled.missing(not_testable(f"{'; '.join(outside)}: outside its fitted sizes a tree answers with "
-                                             "the nearest size it saw"))
+        # outside its fitted sizes a tree answers with the nearest size it saw
+        return Labelled.missing(not_testable(f"{'; '.join(outside)}: outside its fitted sizes"))
     unseen = unseen_choices(arch)
     return Labelled(float(ctx.predictor.predict([arch])[0]),
                     f"{ctx.predictor.provenance.label}; {written}this network's unseen choices: "

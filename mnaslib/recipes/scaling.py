@@ -129,8 +129,7 @@ def table4(results: Mapping[str, PointResult], search: SearchOutcome) -> pd.Data
         if result is None:
             row["our network"] = "not built: search1's architecture was never published (paper numbers only)"
         else:
-            row["our network"] = (result.point.label if in_paper
-                                  else f"{search.point.note}; {' '.join(search.point.architecture.block_strings())}")
+            row["our network"] = result.point.label if in_paper else search.point.note  # its blocks: notebook 05
         row["meets the target"] = (
             Labelled.missing() if in_paper else
             Labelled("yes" if search.meets_target else "NO",

@@ -219,7 +219,7 @@ class AccelPredictor:
                 what, scale, unit = shown[feature]
                 value, low, high = ((10 ** v * scale for v in (values[feature], low, high)) if feature != "layers"
                                     else (values[feature], low, high))
-                outside.append(f"{what} {value:.3g}{unit} (fitted on {low:.3g}-{high:.3g}{unit})")
+                outside.append(f"{what} {value:.3g}{unit} (fitted: {low:.3g}-{high:.3g}{unit})")
         return outside
 
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
