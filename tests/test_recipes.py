@@ -235,7 +235,7 @@ def test_claims_hold_when_our_ratios_equal_the_papers(scored_ctx):
     assert set(speedups["verdict"]) == {"holds"}
     gains = checks[checks["quantity"] == "top1_gain"]
     assert set(gains["ours from"]) == {"predicted top-1"}  # no proxy row: nothing was proxy-trained
-    assert all(v.startswith("holds (1/1 seed") and "RMSE 0.49 points" in v  # +1.0 and +2.4, beyond its RMSE
+    assert all(v.startswith("holds (1/1 seed") and "floor 0.49 points, RMSE 0.49" in v  # +1.0 and +2.4, beyond its RMSE
                for v in gains["verdict"])
     ratio = checks[checks["quantity"].str.startswith("latency ratio")]
     assert set(ratio["verdict"]) == {"holds"}
@@ -265,7 +265,7 @@ def test_fig5_claim_is_tested_only_where_both_networks_are_scored(scored_ctx):
         fig5[label] = replace(fig5[label], predicted=_predicted(top1))
     rows = claims.fig5_claims(fig5, scored_ctx).set_index("point")
     assert len(rows) == len(zoo.FIG5_SLICES) and len(rows.columns) <= 8
-    assert rows.loc["1x, 224 px", "verdict"].startswith("holds (1/1 seed; smallest gap +3 points")
+    assert rows.loc["1x, 224 px", "verdict"].startswith("holds (1/1 seed; min gap +3 points")
     assert rows.loc["1x, 224 px", "ours: predicted gap (points)"].startswith("+3.00 [computed from surrogate")
     assert rows.loc["0.35x, 224 px", "verdict"] == "not testable here: not scored"
     assert all(v.startswith("not testable here: ") for v in rows.drop("1x, 224 px")["verdict"])
