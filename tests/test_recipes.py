@@ -337,7 +337,19 @@ def test_figures_draw_from_constructed_results(ctx):
                              accuracy=0.3 if p.multiplier == 0.35 and p.input_size == 224 else None)
             for p in zoo.fig5_points()}
     fig5_fig = figures.fig5_figure(fig5, ctx)
-    assert len(fig5_fig.axes) == 4  # two panels, each with a proxy-accuracy twin axis
+    assert len(fig5_fig.axes) == 3  # two panels; (a) holds the opted-in 0.35x proxy accuracies on a twin axis
+    a1 = "MnasNet-A1 (1x, 224)"
+    scored = {**fig5, a1: replace(fig5[a1], predicted=Labelled(64.4, "surrogate (test predictor)", "{:.1f}"))}
+    no_proxy = {k: replace(r, proxy=None) for k, r in scored.items()}
+    fig5_fig = figures.fig5_figure(no_proxy, ctx)
+    assert len(fig5_fig.axes) == 2  # no proxy trained: no twin axis
+    stars = [c for ax in fig5_fig.axes for c in ax.collections if 64.4 in c.get_offsets()[:, 1]]
+    assert len(stars) == 2  # A1 at 1.0x/224 sits on both slices, on the ImageNet axis
+    table1 = {k: replace(r, predicted=Labelled(64.0, "surrogate (test predictor)")) if k == "MnasNet-A1" else r
+              for k, r in _table1_like_paper().items()}
+    panel_b = figures.table1_figure(table1, ctx).axes[1]
+    assert panel_b.get_ylabel() == "ImageNet top-1 (%) [surrogate]" and "not testable here" in panel_b.get_title()
+    assert [list(c.get_offsets()[:, 1]) for c in panel_b.collections] == [[64.0]]
     table = scaling.fig5_table(fig5, ctx)
     assert len(table) == len(fig5) and not table.isna().any().any() and len(table.columns) <= 8
     assert set(table["network"]) == set(fig5)

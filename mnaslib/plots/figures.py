@@ -40,16 +40,25 @@ def table1_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figur
     ax.set(xlabel="Pixel-1 latency (ms) [paper]", ylabel="ImageNet top-1 (%) [paper]", title="(a) paper, Table 1")
 
     ax = axes[1]
+    scored = {k: r for k, r in results.items() if not r.predicted.is_missing}
+    names[1] = []
+    for name, r in scored.items():
+        ax.scatter(r.pixel1_out_of_sample_ms, r.predicted.value, color="C0")
+        names[1].append((r.pixel1_out_of_sample_ms, r.predicted.value, name))
     trained = {k: r for k, r in results.items() if r.proxy_accuracy is not None}
-    for name, r in trained.items():
-        ax.scatter(r.pixel1_out_of_sample_ms, r.proxy_accuracy, color="C0")
-    names[1] = [(r.pixel1_out_of_sample_ms, r.proxy_accuracy, name) for name, r in trained.items()]
-    untrained = len(results) - len(trained)
-    ax.set(xlabel="Pixel-1 latency (ms) [predicted, held out]", ylabel="accuracy [proxy]",
-           title=f"(b) ours: proxy accuracy ({untrained} of {len(results)} networks {ctx.not_run()})")
-    if current_style().footer:
-        ax.text(0.01, 0.01, textwrap.fill(ctx.proxy_provenance.label, 70), transform=ax.transAxes,
-                fontsize="xx-small", color="0.35")
+    if trained:  # opt-in proxy trainings: another task, so another axis
+        twin = ax.twinx()
+        twin.grid(False)
+        twin.scatter([r.pixel1_out_of_sample_ms for r in trained.values()],
+                     [r.proxy_accuracy for r in trained.values()], marker="*", s=120, color="C1",
+                     label="proxy accuracy (right axis)")
+        twin.set_ylabel("accuracy [proxy]")
+        twin.legend(fontsize="x-small", loc="lower right")
+    ax.set(xlabel="Pixel-1 latency (ms) [predicted, held out]", ylabel="ImageNet top-1 (%) [surrogate]",
+           title=f"(b) ours: predicted top-1 ({len(results) - len(scored)} of {len(results)} not testable here)")
+    if current_style().footer and scored:
+        label = next(iter(scored.values())).predicted.label
+        ax.text(0.01, 0.01, textwrap.fill(label, 70), transform=ax.transAxes, fontsize="xx-small", color="0.35")
 
     ax = axes[2]
     a1 = results["MnasNet-A1"]
@@ -83,8 +92,9 @@ def fig5_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figure:
     """Figure 5's two panels (scaling by depth multiplier at 224, by input size at 1.0x).
 
     In each: the paper's top-1 against the paper's Pixel-1 latency (solid), the same top-1 against our held-out
-    Pixel-1 prediction (dashed: how far our latency model moves each point sideways), and, on the right axis,
-    proxy accuracies where trained (stars): the shape of the trade-off, on a different task.
+    Pixel-1 prediction (dashed: how far our latency model moves each point sideways), and, on the same ImageNet
+    axis, the top-1 the laptop search's evaluator predicts where it can score a point (stars, ``surrogate``). Proxy
+    accuracies, a different task, get a right axis only where they were trained (opt-in).
     """
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     from mnaslib.zoo import fig5_points
@@ -92,8 +102,7 @@ def fig5_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figure:
     points = fig5_points()
     for ax, (title, on_slice) in zip(axes, (("(a) depth multiplier, 224x224", lambda p: p.input_size == 224),
                                             ("(b) input size, multiplier 1.0", lambda p: p.multiplier == 1.0))):
-        twin = ax.twinx()
-        proxied = False
+        twin = None
         for colour, name, table in (("C0", "MnasNet-A1", "fig5_mnasnet_a1"), ("C3", "MobileNetV2", "fig5_mobilenetv2")):
             chosen = sorted((p for p in points if p.label.startswith(name) and on_slice(p)),
                             key=lambda p: results[p.label].pixel1_out_of_sample_ms)
@@ -103,21 +112,33 @@ def fig5_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figure:
             ax.plot(paper_ms, top1, "o-", color=colour, label=f"{name}: paper top-1 vs paper latency")
             ax.plot(ours_ms, top1, "o--", color=colour, mfc="none",
                     label=f"{name}: paper top-1 vs our Pixel-1 prediction (held out)")
+            predicted = [(results[p.label].pixel1_out_of_sample_ms, results[p.label].predicted.value) for p in chosen
+                         if not results[p.label].predicted.is_missing]
+            if predicted:
+                ax.scatter(*zip(*predicted), marker="*", s=160, color=colour, edgecolor="black", zorder=3,
+                           label=f"{name}: predicted top-1 [surrogate]")
             trained = [(results[p.label].pixel1_out_of_sample_ms, results[p.label].proxy_accuracy) for p in chosen
                        if results[p.label].proxy_accuracy is not None]
             if trained:
-                proxied = True
-                twin.scatter(*zip(*trained), marker="*", s=140, color=colour, edgecolor="black",
+                twin = twin or ax.twinx()
+                twin.scatter(*zip(*trained), marker="P", s=90, color=colour, edgecolor="black",
                              label=f"{name}: proxy accuracy (right axis)")
         ax.set(title=title, xlabel="Pixel-1 latency (ms) [paper / predicted, held out]",
-               ylabel="ImageNet top-1 (%) [paper]")
-        twin.set_ylabel("accuracy [proxy]" if proxied else f"accuracy [proxy: {ctx.not_run()}]")
-        twin.grid(False)
-        handles = ax.get_legend_handles_labels()
-        twin_handles = twin.get_legend_handles_labels()
-        ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize="x-small", loc="lower right")
+               ylabel="ImageNet top-1 (%) [paper / surrogate]")
+        handles, labels = ax.get_legend_handles_labels()
+        if twin is not None:
+            twin.set_ylabel("accuracy [proxy]")
+            twin.grid(False)
+            twin_handles, twin_labels = twin.get_legend_handles_labels()
+            handles, labels = handles + twin_handles, labels + twin_labels
+        ax.legend(handles, labels, fontsize="x-small", loc="lower right")
     if current_style().footer:
-        fig.text(0.5, -0.02, ctx.proxy_provenance.label, ha="center", fontsize="x-small", color="0.35")
+        notes = {r.predicted.label for r in results.values() if not r.predicted.is_missing}
+        if any(r.proxy_accuracy is not None for r in results.values()):
+            notes.add(ctx.proxy_provenance.label)
+        if notes:
+            fig.text(0.5, -0.02, textwrap.fill("; ".join(sorted(notes)), 160), ha="center", va="top",
+                     fontsize="x-small", color="0.35")
     fig.tight_layout()
     return fig
 
