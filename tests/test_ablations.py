@@ -107,6 +107,11 @@ def test_table6_counts_latency_and_untrained_rows():
     assert shown["paper top-1 (%)"].iloc[0] == "75.2 [paper (V)]"
     assert "fitted on this network" in shown["latency (ms)"].iloc[0]
     assert all(math.isnan(v) for v in raw["accuracy"])
+    from mnaslib.plots.figures import table6_figure
+    fig = table6_figure(raw, task.describe(), "not run at ci")
+    assert len(fig.axes) == 2 and "not run at ci" in fig._suptitle.get_text()  # no empty proxy panel
+    trained = raw.assign(trained=[True] + [False] * (len(raw) - 1), accuracy=[0.3] + [math.nan] * (len(raw) - 1))
+    assert len(table6_figure(trained, task.describe(), "not run at ci").axes) == 3
     with pytest.raises(ValueError, match="not among the Table 6 models"):
         layer_diversity(task, train=["mnasnet-b1"])
 
@@ -123,6 +128,9 @@ def test_table5_claims_about_the_cell_space_are_not_testable_here(tmp_path):
     expected = single.best["latency_ms"] / cells.best["latency_ms"]
     assert claims["ours"].iloc[0].startswith(f"{expected:.2f}x")
     assert claims["verdict"].str.startswith("not testable here: no evaluator has a measured fidelity").all()
+    from mnaslib.plots.figures import table5_figure
+    ax = table5_figure({s.search.key: s for s in summaries}, 75.0, "NASWOT (test)").axes[0]
+    assert "children scored by: NASWOT (test)" in ax.get_title() and "proxy" not in ax.get_title()
     assert "ranks at Kendall" in claims["verdict"].iloc[0] and "NASWOT" in claims["verdict"].iloc[0]
     assert "no better than the parameter count" in claims["verdict"].iloc[0]
     # scored by different measures (the laptop's predictor in the MnasNet space, NASWOT in the cell space): no gap

@@ -174,6 +174,12 @@ def test_table6_on_accel_nasbench_sets_single_op_networks_beside_the_searched_on
                                                                                                raw["kind"])])
     assert bs.layer_diversity_claims(close, rmse_points=0.46)["verdict"].iloc[0].startswith("within noise")
     assert bs.layer_diversity_claims(close, rmse_points=0.0)["verdict"].iloc[0].startswith("holds (3/3 seeds")
+    from mnaslib.plots.figures import table6_accel_figure
+    ax = table6_accel_figure(raw, rmse=0.46).axes[0]
+    assert ax.get_ylabel() == "ImageNet top-1 (%)"
+    named = {t.get_text() for t in ax.texts}
+    assert named == {f"MBConv{e} {k}x{k}" for e in (1, 4, 6) for k in (3, 5)}  # every single-op network named
+    assert any("surrogate, ±RMSE 0.46" in t.get_text() for t in ax.get_legend().get_texts())
 
 
 def test_the_strategy_comparison_takes_its_own_budget(profile, tmp_path):

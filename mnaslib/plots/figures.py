@@ -184,11 +184,12 @@ def table3_figure(axes: Sequence[Axes], counts: pd.DataFrame) -> None:
     axes[1].legend(fontsize="small", loc="upper right")  # the mult-adds panel has room above the mobile rows
 
 
-def table5_figure(summaries: Mapping[str, "SearchSummary"], target_ms: float, proxy_label: str) -> Figure:
+def table5_figure(summaries: Mapping[str, "SearchSummary"], target_ms: float, evaluator_label: str) -> Figure:
     """The ablation searches on one accuracy-latency plane, each with its Pareto front and its best-reward model
-    (star); latency is the deployment network's under the searches' provider, accuracy the proxy's."""
+    (star); latency is the deployment network's under the searches' provider, the vertical axis what the searches'
+    evaluator gave each child (``evaluator_label`` says which, and the axis its provenance)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    provenance, measure = "", "accuracy [proxy]"
+    provenance, measure = "", "accuracy"
     for i, summary in enumerate(summaries.values()):
         done = summary.done
         if done.empty:
@@ -200,37 +201,66 @@ def table5_figure(summaries: Mapping[str, "SearchSummary"], target_ms: float, pr
         ax.scatter([best["latency_ms"]], [best["accuracy"]], marker="*", s=220, color=f"C{i}", edgecolor="black",
                    zorder=4)
     ax.axvline(target_ms, color="0.5", linestyle="--", linewidth=1, label=f"T = {target_ms:g} ms")
-    ax.set_xlabel(f"latency of the 224x224 model (ms)\n[{provenance}]")
+    ax.set_xlabel(f"latency of the 224x224 model (ms)\n[{textwrap.shorten(provenance, 90)}]")
     ax.set_ylabel(measure)
-    ax.set_title(f"Ablation searches, same budget (star: best reward)\nproxy: {proxy_label}", fontsize="small")
+    ax.set_title("Ablation searches, same budget (star: best reward)\n"
+                 + textwrap.shorten(f"children scored by: {evaluator_label}", 110), fontsize="small")
     ax.legend(fontsize="x-small")
     return fig
 
 
 def table6_figure(raw: pd.DataFrame, proxy_label: str, not_trained: str) -> Figure:
-    """Table 6 in three panels: Pixel-1 latency (paper, predicted in-sample and leave-one-out), our proxy accuracy
-    (grey where not trained, with ``not_trained`` as the reason), and the paper's ImageNet top-1."""
+    """Table 6 in the MnasNet space: Pixel-1 latency (paper, predicted in-sample and leave-one-out), our proxy
+    accuracy where trained (grey, with ``not_trained`` as the reason, for the rest; the panel is left out when
+    nothing was trained, the laptop default), and the paper's ImageNet top-1."""
     paper_top1 = [paper.value("table6_layer_diversity", row, "top1").value for row in raw["paper_row"]]
     paper_latency = [paper.value("table6_layer_diversity", row, "latency_ms").value for row in raw["paper_row"]]
     x = np.arange(len(raw))
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    any_trained = bool(raw["trained"].any())
+    fig, axes = plt.subplots(1, 3 if any_trained else 2, figsize=(14 if any_trained else 10, 4))
     width = 0.27
     axes[0].bar(x - width, paper_latency, width, label="paper (V)", color="0.6")
     axes[0].bar(x, raw["latency_ms"], width, label="predicted (fitted on these)", color="C0")
     axes[0].bar(x + width, raw["latency_loo_ms"], width, label="predicted (leave-one-out)", color="C1")
     axes[0].set_ylabel("Pixel-1 latency (ms)")
     axes[0].legend(fontsize="x-small")
-    axes[1].bar(x, raw["accuracy"].fillna(0.0), color=["C2" if t else "0.85" for t in raw["trained"]])
-    for i, trained in enumerate(raw["trained"]):
-        if not trained:
-            axes[1].text(i, 0.0, textwrap.fill(not_trained, 12), ha="center", va="bottom", fontsize="x-small")
-    axes[1].set_ylabel("accuracy [proxy]")
-    axes[1].set_title(proxy_label, fontsize="x-small")
-    axes[2].bar(x, paper_top1, color="0.6")
-    axes[2].set_ylim(min(paper_top1) - 2, max(paper_top1) + 1)
-    axes[2].set_ylabel("ImageNet top-1 (%) [paper (V)]")
+    if any_trained:
+        axes[1].bar(x, raw["accuracy"].fillna(0.0), color=["C2" if t else "0.85" for t in raw["trained"]])
+        for i, trained in enumerate(raw["trained"]):
+            if not trained:
+                axes[1].text(i, 0.0, textwrap.fill(not_trained, 12), ha="center", va="bottom", fontsize="x-small")
+        axes[1].set_ylabel("accuracy [proxy]")
+        axes[1].set_title(textwrap.shorten(proxy_label, 80), fontsize="x-small")
+    axes[-1].bar(x, paper_top1, color="0.6")
+    axes[-1].set_ylim(min(paper_top1) - 2, max(paper_top1) + 1)
+    axes[-1].set_ylabel("ImageNet top-1 (%) [paper (V)]")
     for ax in axes:
         ax.set_xticks(x, raw["model"], rotation=30, ha="right", fontsize="x-small")
-    fig.suptitle("Table 6: MnasNet-A1 vs single-op variants")
+    fig.suptitle("Table 6: MnasNet-A1 vs single-op variants"
+                 + ("" if any_trained else f" (proxy accuracy: {not_trained})"), fontsize="medium")
     fig.tight_layout()
+    return fig
+
+
+def table6_accel_figure(raw: pd.DataFrame, rmse: float) -> Figure:
+    """Table 6 on Accel-NASBench (``benchmark_searches.layer_diversity``): each single-op EfficientNet-B0 skeleton,
+    B0 itself and each soft search's best network on the top-1 / Pixel-1 latency plane. Filled markers are the
+    benchmark surrogate's top-1 with its held-out RMSE (``rmse``, in points) as the error bar, hollow ones the
+    laptop predictor's second opinion; a mixed network above the single-op ones at similar latency is Table 6's
+    claim."""
+    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    styles = {"single op": ("o", "C0"), "mixed (designed)": ("s", "C2"), "mixed (searched)": ("*", "C3")}
+    for kind, group in raw.groupby("kind", sort=False):
+        marker, colour = styles.get(kind, ("D", "C4"))
+        size = 12 if marker == "*" else 7
+        ax.errorbar(group["latency_ms"], 100 * group["surrogate"], yerr=rmse, fmt=marker, color=colour,
+                    markersize=size, capsize=3, label=f"{kind}: top-1 [surrogate, ±RMSE {rmse:.2f}]")
+        ax.scatter(group["latency_ms"], 100 * group["predictor"], marker=marker, s=size ** 2, facecolor="none",
+                   edgecolor=colour, label=f"{kind}: top-1 [predictor]")
+    singles = raw[raw["kind"] == "single op"]
+    annotate_apart(ax, list(singles["latency_ms"]), list(100 * singles["surrogate"]),
+                   list(singles["network"].str.replace(" everywhere", "")))
+    ax.set(xlabel="Pixel-1 latency (ms) [predicted]", ylabel="ImageNet top-1 (%)",
+           title="Table 6 on Accel-NASBench: one op everywhere vs mixed networks")
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
