@@ -75,7 +75,7 @@ def test_notebook_runs_at_ci_profile(path, tmp_path, capfd, caplog, ci_tables):
     for noise in NOISE:
         assert noise not in printed
     executed = (tmp_path / path.name).read_text()
-    tables = tmp_path / "tables"
+    tables = ci_tables / path.stem  # where this run saved its tables (tables_dir above)
     if path.stem == "03_search":  # the ci soft search: 2 steps x 2 children, its bar saved at its end
         assert re.search(r"search: 100%[^\n]*4/4", executed)
         # the reading is generated from this run's table, not written for an earlier run
