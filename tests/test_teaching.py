@@ -15,7 +15,8 @@ from mnaslib.teaching import DIRECTIONS, check_prediction, direction, outcome, r
 from tests.shared_data import require_shared
 
 PREDICTOR = {"evaluator": "accel-predictor"}  # children scored in microseconds: a ci search takes seconds
-NOTEBOOKS_TAUGHT = ("00_reward", "01_search_space", "02_latency", "03_search", "06_detection", "07_ablations")
+NOTEBOOKS_TAUGHT = ("00_reward", "01_search_space", "02_latency", "03_search", "04_imagenet_models", "05_scaling",
+                    "06_detection", "07_ablations")
 
 
 # ---------------------------------------------------------------------------------------------------------------
