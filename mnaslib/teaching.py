@@ -21,7 +21,7 @@ OUTCOMES = (("holds", "reproduces here"), ("direction holds", "partly (direction
             ("does not hold", "does not reproduce here"), ("differs", "does not reproduce here"),
             ("within noise", "within noise: not decided"), ("not enough seeds", "within noise: not decided"),
             ("not testable", "not testable here"), ("not checked", "not testable here"),
-            ("not run", "not testable here"))
+            ("not run", "not testable here"), ("-", "not testable here"))  # "-": claims._verdict had nothing
 OUTCOME_ORDER = ("reproduces here", "partly (direction only)", "does not reproduce here",
                  "within noise: not decided", "not testable here")
 
