@@ -29,7 +29,12 @@ from sklearn.model_selection import LeaveOneGroupOut
 
 from mnaslib.latency.ops import Op
 
-_MACS_KINDS = ("conv1x1", "convkxk", "depthwise", "dense")
+# Mult-adds features by op kind. A 1x1 and a kxk convolution share one coefficient: the runtime computes both as a
+# GEMM (kxk through im2col or an indirect GEMM), and the published networks hold kxk convolutions only in their
+# stems, too few mult-adds to fix a coefficient of their own. Fitted apart, NNLS set the kxk one to 0, so a search
+# scored by the model found whole stages of kxk convolutions free (648M mult-adds "at 24 ms" in the MnasNet space).
+_MACS_FEATURE = {"conv1x1": "conv", "convkxk": "conv", "depthwise": "depthwise", "dense": "dense"}
+_MACS_KINDS = ("conv", "depthwise", "dense")
 _DROPPED = ("softmax",)
 
 
@@ -54,7 +59,7 @@ def canonical_ops(ops: Iterable[Op]) -> list[Op]:
 class FeatureSpec:
     """Which features a model reads off a network's ops.
 
-    Always: mult-adds (millions) of 1x1, kxk, depthwise convolutions and dense layers, activation traffic (elements
+    Always: mult-adds (millions) of convolutions (1x1 and kxk together), depthwise convolutions and dense layers, activation traffic (elements
     read plus written, millions) and the number of ops (the per-op dispatch cost). Options:
 
     * ``large_tensor``: traffic of ops whose largest tensor exceeds this many elements is a feature of its own (a
@@ -93,8 +98,8 @@ class FeatureSpec:
         index = {name: i for i, name in enumerate(self.names)}
         values = np.zeros(len(index))
         for op in ops:
-            if op.kind in _MACS_KINDS:
-                kind = op.kind
+            if op.kind in _MACS_FEATURE:
+                kind = _MACS_FEATURE[op.kind]
                 if kind == "depthwise" and self.large_depthwise and op.mult_adds > 9 * op.out_elems:  # k*k per output
                     kind = "depthwise_large_kernel"
                 values[index[f"mult_adds_{kind}_m"]] += op.mult_adds * self._tile_factor(op) / 1e6
