@@ -64,8 +64,7 @@ def test_figure6_claims_are_verdicts_over_the_seeds(figure6):
     assert len(claims) == 5 and all(v.startswith(VERDICT_STARTS) and "/3 seeds; " in v for v in claims["verdict"])
     assert "median [IQR] of 3 seeds" in claims.iloc[0]["hard"]
     # the hard reward's whole point, on real accuracies: every seed crowds more samples at or below T than soft
-    # every seed agrees (faster, as asserted above); whether the gap clears the seed spread depends on the budget
-    assert claims.iloc[0]["verdict"].startswith(("holds (3/3 seeds; min gap", "within noise (3/3 seeds; min gap"))
+    assert claims.iloc[0]["verdict"].startswith("holds (3/3 seeds; min gap")
 
 
 def test_the_space_without_se_has_no_se_anywhere(profile):
@@ -100,7 +99,8 @@ def test_se_study_and_reward_ablation_summarise_every_seed(profile, tmp_path):
     # ignoring latency, the single-objective search's best models are slower than the multi-objective ones
     assert min(t["latency_ms"] for t in single) > max(t["latency_ms"] for t in multi)
     claims = bs.reward_claims(ablation)
-    assert claims.iloc[0]["verdict"].startswith("holds (3/3 seeds; min gap")
+    # every seed agrees (faster, as asserted above); whether the gap clears the seed spread depends on the budget
+    assert claims.iloc[0]["verdict"].startswith(("holds (3/3 seeds; min gap", "within noise (3/3 seeds; min gap"))
     assert claims.iloc[0]["paper"].startswith("1.83x [computed")
 
 
