@@ -250,6 +250,21 @@ def test_figure6_reading_is_generated_from_the_spreads():
     assert "does not hold (0/3 seeds;" in text and "had collapsed" in text
 
 
+
+def test_the_latency_spread_table_reads_on_one_screen():
+    from mnaslib.labels import layout_problems
+    from mnaslib.recipes.benchmark_searches import latency_spread_table, latency_spreads
+
+    runs = {"hard": _arm_runs("hard", 70, 5, 20), "soft": _arm_runs("soft", 80, 40, 20)}
+    for arm in runs.values():
+        arm.trials[:] = [t.assign(latency_provenance="predicted (test model)") for t in arm.trials]
+    spreads = latency_spreads(runs)
+    shown = latency_spread_table(spreads)
+    assert not layout_problems(shown) and len(shown.columns) == 7
+    assert "all: p10-p90 (ms) [predicted (test model)]" in shown.columns
+    assert not any(c.startswith("_") or c.endswith("p90/p10") for c in shown.columns)
+
+
 def test_strategy_table_counts_seeds_that_never_reach_the_threshold():
     from mnaslib.recipes.strategy_comparison import strategy_table
 

@@ -213,6 +213,14 @@ def latency_spreads(runs: dict[str, ArmRuns], last: float = 0.2) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def latency_spread_table(spreads: pd.DataFrame) -> pd.DataFrame:
+    """``latency_spreads`` for display and the report: the ranges, widths and distinct networks (7 columns; the
+    p90/p10 ratios stay in ``spreads`` for ``figure6_reading``), the latency provider named in the range headers."""
+    label = spreads["_latency_label"].iloc[0] if len(spreads) else ""
+    shown = spreads[[c for c in spreads.columns if not c.startswith("_") and not c.endswith("p90/p10")]]
+    return shown.rename(columns={c: f"{c} [{label}]" for c in shown.columns if c.endswith("p10-p90 (ms)") and label})
+
+
 def figure6_reading(spreads: pd.DataFrame, last: float = 0.2) -> str:
     """Whether the paper's reading (the soft reward samples a wider latency range than the hard one) holds in these
     searches, seed pair by seed pair, over all samples and over the last ones, and whether the controller had
