@@ -116,7 +116,7 @@ def fig5_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figure:
                          if not results[p.label].predicted.is_missing]
             if predicted:
                 ax.scatter(*zip(*predicted), marker="*", s=160, color=colour, edgecolor="black", zorder=3,
-                           label=f"{name}: predicted top-1 [surrogate]")
+                           label=f"{name}: predicted top-1 after 16 epochs [surrogate]")
             trained = [(results[p.label].pixel1_out_of_sample_ms, results[p.label].proxy_accuracy) for p in chosen
                        if results[p.label].proxy_accuracy is not None]
             if trained:
@@ -125,19 +125,19 @@ def fig5_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figure:
                              label=f"{name}: proxy accuracy (right axis)")
         ax.set(title=title, xlabel="Pixel-1 latency (ms) [paper / predicted, held out]",
                ylabel="ImageNet top-1 (%) [paper / surrogate]")
-        handles, labels = ax.get_legend_handles_labels()
         if twin is not None:
             twin.set_ylabel("accuracy [proxy]")
             twin.grid(False)
-            twin_handles, twin_labels = twin.get_legend_handles_labels()
-            handles, labels = handles + twin_handles, labels + twin_labels
-        ax.legend(handles, labels, fontsize="x-small", loc="lower right")
+    # one legend under both panels, so no marker hides behind it (the stars sit low: a 16-epoch top-1)
+    entries = {label: handle for ax in fig.axes for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(entries.values(), entries.keys(), fontsize="x-small", loc="upper center", ncol=2,
+               bbox_to_anchor=(0.5, 0.0))
     if current_style().footer:
         notes = {r.predicted.label for r in results.values() if not r.predicted.is_missing}
         if any(r.proxy_accuracy is not None for r in results.values()):
             notes.add(ctx.proxy_provenance.label)
         if notes:
-            fig.text(0.5, -0.02, textwrap.fill("; ".join(sorted(notes)), 160), ha="center", va="top",
+            fig.text(0.5, -0.2, textwrap.fill("; ".join(sorted(notes)), 160), ha="center", va="top",
                      fontsize="x-small", color="0.35")
     fig.tight_layout()
     return fig
