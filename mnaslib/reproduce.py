@@ -84,6 +84,8 @@ def run_notebook(path: Path, output: Path, parameters: dict, cell_timeout: float
 def local_kernel_manager() -> type:
     """jupyter_client's kernel manager with the kernel's sockets on local (IPC) files instead of TCP ports: nothing
     leaves the machine, and ipykernel does not warn "Kernel is running over TCP without encryption"."""
+    import tempfile
+
     from jupyter_client import AsyncKernelManager
     from traitlets import default
 
@@ -91,6 +93,12 @@ def local_kernel_manager() -> type:
         @default("transport")
         def _transport_default(self) -> str:
             return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            # the socket files' prefix: in a folder of their own, not beside the notebooks, where a copy of the
+            # folder (a test's, a user's) would trip over live sockets
+            return str(Path(tempfile.mkdtemp(prefix="mnas-kernel-")) / "kernel-ipc")
 
     return LocalKernelManager
 

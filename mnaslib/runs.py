@@ -160,7 +160,7 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
 
 def compare_runs(first: RunSummary, second: RunSummary) -> pd.DataFrame:
     """Two searches side by side: what differs in their settings, and what each found (one search per column:
-    a comparison of two single runs is not a claim; see ``mnaslib.claims.verdict``)."""
+    a comparison of two single runs is not a claim; see ``mnaslib.verdicts.verdict``)."""
     from mnaslib.rundir import config_differences
 
     rows = [{"": f"setting {key}", "first": old, "second": new}

@@ -1,5 +1,6 @@
 """Ablation helpers: every search gets the profile's budget, tables label every number, Table 6 counts are exact."""
 import math
+import re
 from dataclasses import replace
 
 import pytest
@@ -127,12 +128,11 @@ def test_table5_claims_about_the_cell_space_are_not_testable_here(tmp_path):
     single, cells, mnas = summaries[:3]
     expected = single.best["latency_ms"] / cells.best["latency_ms"]
     assert claims["ours"].iloc[0].startswith(f"{expected:.2f}x")
-    assert claims["verdict"].str.startswith("not testable here: no evaluator has a measured fidelity").all()
+    assert claims["verdict"].str.startswith("not testable here: no evaluator measured on cell-space networks").all()
     from mnaslib.plots.figures import table5_figure
     ax = table5_figure({s.search.key: s for s in summaries}, 75.0, "NASWOT (test)").axes[0]
     assert "children scored by: NASWOT (test)" in ax.get_title() and "proxy" not in ax.get_title()
-    assert "ranks at Kendall" in claims["verdict"].iloc[0] and "NASWOT" in claims["verdict"].iloc[0]
-    assert "no better than the parameter count" in claims["verdict"].iloc[0]
+    assert re.search(r"NASWOT ranks at 0\.\d\d, params 0\.\d\d$", claims["verdict"].iloc[0])  # Kendall, measured
     # scored by different measures (the laptop's predictor in the MnasNet space, NASWOT in the cell space): no gap
     other = cells.trials.copy()
     other["extra"] = [{**(e or {}), "accuracy_provenance": "proxy (NASWOT score at initialisation, ...)"}

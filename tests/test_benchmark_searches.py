@@ -11,6 +11,7 @@ from shared_data import require_shared
 from mnaslib.components import search_space
 from mnaslib.profile import load_profile
 from mnaslib.recipes import benchmark_searches as bs
+from mnaslib.recipes import layer_diversity_accel as t6a
 from mnaslib.store import STORE_FILENAME, TrialStore
 from mnaslib.tabular.accel_space import AccelSpace
 from mnaslib.tabular.evaluator import benchmark_space
@@ -153,7 +154,7 @@ def test_seed_offsets_keep_arms_apart():
 
 def test_table6_on_accel_nasbench_sets_single_op_networks_beside_the_searched_ones(figure6, profile):
     _, runs = figure6
-    raw = bs.layer_diversity(profile, runs["soft"], 75.0)
+    raw = t6a.layer_diversity(profile, runs["soft"], 75.0)
     uniform = raw[raw["kind"] == "single op"]
     assert len(uniform) == 6 and (uniform["ops"] == 1).all()  # expansions 1, 4, 6 x kernels 3, 5
     assert list(raw["kind"].iloc[6:]) == ["mixed (designed)"] + ["mixed (searched)"] * 3
@@ -164,17 +165,17 @@ def test_table6_on_accel_nasbench_sets_single_op_networks_beside_the_searched_on
     assert raw["surrogate_label"].str.startswith("surrogate (gradient boosting").all()
     assert raw["predictor_label"].str.contains("verdict part").all()
     assert abs(raw["surrogate"] - raw["predictor"]).max() < 0.05  # two models of the same trainings agree
-    shown = bs.layer_diversity_table(raw)
+    shown = t6a.layer_diversity_table(raw)
     assert len(shown.columns) <= 8 and "held-out Kendall" in shown["top-1 (%), surrogate"].iloc[0]
-    claims = bs.layer_diversity_claims(raw, rmse_points=0.46)
+    claims = t6a.layer_diversity_claims(raw, rmse_points=0.46)
     assert len(claims) == 2
     assert all(v.startswith(VERDICT_STARTS) for v in claims["verdict"])
     # a searched network ahead of the best single-op one by less than the surrogate's error is within noise
     best = uniform["reward"].max()
     close = raw.assign(reward=[r if k != "mixed (searched)" else best * 1.001 for r, k in zip(raw["reward"],
                                                                                                raw["kind"])])
-    assert bs.layer_diversity_claims(close, rmse_points=0.46)["verdict"].iloc[0].startswith("within noise")
-    assert bs.layer_diversity_claims(close, rmse_points=0.0)["verdict"].iloc[0].startswith("holds (3/3 seeds")
+    assert t6a.layer_diversity_claims(close, rmse_points=0.46)["verdict"].iloc[0].startswith("within noise")
+    assert t6a.layer_diversity_claims(close, rmse_points=0.0)["verdict"].iloc[0].startswith("holds (3/3 seeds")
     from mnaslib.plots.figures import table6_accel_figure
     ax = table6_accel_figure(raw, rmse=0.46).axes[0]
     assert ax.get_ylabel() == "ImageNet top-1 (%)"

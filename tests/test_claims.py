@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnaslib.claims import (Fidelity, NoiseFloor, bootstrap_floor, figure6_check, label_error_floor, seed_spread,
-                            verdict)
+from mnaslib.claims import figure6_check
+from mnaslib.verdicts import Fidelity, NoiseFloor, bootstrap_floor, label_error_floor, seed_spread, verdict
 from mnaslib.runs import latency_spread
 
 PIXEL1 = "predicted (Pixel-1 model, grouped-CV MAPE 6.3% over 7 families)"

@@ -239,7 +239,7 @@ def _arm_runs(key, centre, width, distinct, seeds=(0, 1, 2)):
 
 
 def test_figure6_reading_is_generated_from_the_spreads():
-    from mnaslib.recipes.benchmark_searches import figure6_reading, latency_spreads
+    from mnaslib.recipes.figure6_spread import figure6_reading, latency_spreads
 
     wide_soft = latency_spreads({"hard": _arm_runs("hard", 70, 5, 20), "soft": _arm_runs("soft", 80, 40, 20)})
     assert len(wide_soft) == 6 and (wide_soft["last 20%: distinct networks"] == 20).all()
@@ -253,7 +253,7 @@ def test_figure6_reading_is_generated_from_the_spreads():
 
 def test_the_latency_spread_table_reads_on_one_screen():
     from mnaslib.labels import layout_problems
-    from mnaslib.recipes.benchmark_searches import latency_spread_table, latency_spreads
+    from mnaslib.recipes.figure6_spread import latency_spread_table, latency_spreads
 
     runs = {"hard": _arm_runs("hard", 70, 5, 20), "soft": _arm_runs("soft", 80, 40, 20)}
     for arm in runs.values():

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from mnaslib import claims, paper, zoo
+from mnaslib.verdicts import Fidelity
 from mnaslib.buildable import BuildOptions
 from mnaslib.counting import summarize
 from mnaslib.labels import Labelled, Provenance
@@ -223,7 +224,7 @@ def test_a_proxy_at_chance_or_unmeasured_decides_no_claim():
     summary = json.loads(json.dumps(load_summary()))
     summary["proxies"]["trained@4000"]["kendall"] = 0.6  # were it above chance and the parameter count (0.25)
     better = measured_proxy(laptop, summary)
-    assert claims.Fidelity(better["kendall"], better["scored"], better["parameter_kendall"]).untestable_reason is None
+    assert Fidelity(better["kendall"], better["scored"], better["parameter_kendall"]).untestable_reason is None
 
 
 def test_claims_hold_when_our_ratios_equal_the_papers(scored_ctx):

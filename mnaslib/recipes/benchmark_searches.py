@@ -5,13 +5,13 @@ half compare *searches*, so each runs its arms with several seeds (different per
 same sequence), on the real controller, the Pixel-1 latency model and Accel-NASBench's surrogate of ImageNet top-1
 (labelled with its held-out error), at thousands of samples a minute. Every number is a median over seeds with its
 spread, and a claim "holds" only when every seed agrees and every seed's gap clears a stated noise floor
-(``mnaslib.claims.verdict``).
+(``mnaslib.verdicts.verdict``).
 
 The soft search at the space's T with the profile's controller is the reference arm of Figure 6, Table 5's reward
 half and Table 2's SE study (``soft_arm``): it takes the same seeds in all three, so notebook 07 copies notebook 03's
 finished searches instead of running them again (``run_arms`` reuses any identical finished run beside its own).
-Table 6 (layer diversity) sets the networks those soft searches find beside EfficientNet-B0's skeleton with one op
-everywhere (``layer_diversity``).
+Table 6 (layer diversity) on the same searches is ``mnaslib.recipes.layer_diversity_accel``; how widely Figure 6's
+arms spread in latency is ``mnaslib.recipes.figure6_spread``.
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from mnaslib.claims import NoiseFloor, figure6_gaps, label_error_floor, not_testable, seed_spread, verdict
+from mnaslib.claims import figure6_gaps
+from mnaslib.verdicts import NoiseFloor, label_error_floor, seed_spread, verdict
 from mnaslib.labels import Labelled, render_table
 from mnaslib.profile import Profile, load_profile
 from mnaslib.runs import latency_spread, load_run
@@ -191,64 +192,6 @@ def figure6_claims(runs: dict[str, ArmRuns], target: float) -> pd.DataFrame:
     return render_table(rows)
 
 
-def latency_spreads(runs: dict[str, ArmRuns], last: float = 0.2) -> pd.DataFrame:
-    """Per arm and seed: the latency range its samples cover (10th-90th percentile, ms, and their ratio), over all
-    samples and over the last ``last`` share of them, and the distinct networks among those last samples. A search
-    whose controller collapses ends with a narrow range and few distinct networks whatever its reward."""
-    rows = []
-    for arm_runs in runs.values():
-        for seed, trials in zip(arm_runs.seeds, arm_runs.trials):
-            done = trials[trials["status"] == "done"]
-            tail = done.iloc[-max(1, int(round(last * len(done)))):]
-            row = {"arm": arm_runs.arm.key, "seed": seed}
-            for name, part in (("all", done), (f"last {100 * last:.0f}%", tail)):
-                p10, p90 = np.percentile(part["latency_ms"].to_numpy(float), [10, 90])
-                row[f"{name}: p10-p90 (ms)"] = f"{p10:.1f}-{p90:.1f}"
-                row[f"{name}: width (ms)"] = round(float(p90 - p10), 2)
-                row[f"{name}: p90/p10"] = round(float(p90 / p10), 3)
-            row[f"last {100 * last:.0f}%: distinct networks"] = int(tail["arch_id"].nunique())
-            row["_samples"] = len(tail)
-            row["_latency_label"] = str(done["latency_provenance"].iloc[0]) if "latency_provenance" in done else ""
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def latency_spread_table(spreads: pd.DataFrame) -> pd.DataFrame:
-    """``latency_spreads`` for display and the report: the ranges, widths and distinct networks (7 columns; the
-    p90/p10 ratios stay in ``spreads`` for ``figure6_reading``), the latency provider named in the range headers."""
-    label = spreads["_latency_label"].iloc[0] if len(spreads) else ""
-    shown = spreads[[c for c in spreads.columns if not c.startswith("_") and not c.endswith("p90/p10")]]
-    return shown.rename(columns={c: f"{c} [{label}]" for c in shown.columns if c.endswith("p10-p90 (ms)") and label})
-
-
-def figure6_reading(spreads: pd.DataFrame, last: float = 0.2) -> str:
-    """Whether the paper's reading (the soft reward samples a wider latency range than the hard one) holds in these
-    searches, seed pair by seed pair, over all samples and over the last ones, and whether the controller had
-    collapsed (few distinct networks at the end): the sentence notebook 03 and the README report, built from the
-    numbers, never written by hand."""
-    tail = f"last {100 * last:.0f}%"
-    hard, soft = (spreads[spreads["arm"] == arm].reset_index(drop=True) for arm in ("hard", "soft"))
-    parts = []
-    for name in ("all", tail):
-        width = f"{name}: width (ms)"
-        error = label_error_floor(spreads["_latency_label"].iloc[0], float(hard[width].median())) \
-            if "_latency_label" in spreads else None
-        judged = verdict(list(soft[width] - hard[width]), [seed_spread(soft[width], hard[width]), error], " ms",
-                         min_seeds=3)
-        parts.append(f"over {'all samples' if name == 'all' else 'the ' + tail + ' of the samples'} the soft "
-                     f"reward's 10th-90th percentile latency range is wider than the hard one's: {judged} (median "
-                     f"width {soft[f'{name}: width (ms)'].median():.1f} ms soft against "
-                     f"{hard[f'{name}: width (ms)'].median():.1f} ms hard)")
-    distinct = spreads[f"{tail}: distinct networks"] / spreads["_samples"]
-    state = ("the controller had collapsed" if distinct.median() < 0.1 else "the controller was still exploring")
-    return (f"{'; '.join(parts)[0].upper()}{'; '.join(parts)[1:]}. At the end {state}: the median search sampled "
-            f"{spreads[f'{tail}: distinct networks'].median():.0f} distinct networks in its last "
-            f"{spreads['_samples'].median():.0f} samples (fewest {spreads[f'{tail}: distinct networks'].min()}).")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Table 2's SE study, Table 5's reward half, Table 4's search again
-# ---------------------------------------------------------------------------------------------------------------
 def se_study(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int = 0,
              progress: bool = False) -> dict[str, ArmRuns]:
     """The same search (soft reward at T) in the space with squeeze-excitation and in the space without it."""
@@ -290,7 +233,7 @@ def _paired(first: ArmRuns, second: ArmRuns, measure) -> list[float | None]:
 
 def _paired_claim(claim: str, paper_cell: Labelled, values: list[float | None], label: str, fmt: str,
                   gap: Callable[[float], float], error: NoiseFloor | None, unit: str = "") -> dict:
-    """A claim on each seed pair's ``values``, ``gap(value)`` positive where it holds, judged by ``claims.verdict``
+    """A claim on each seed pair's ``values``, ``gap(value)`` positive where it holds, judged by ``verdicts.verdict``
     against the larger of the values' seed-to-seed spread and the evidence's own ``error``."""
     return {"claim": claim, "paper": paper_cell, "ours": _median(values, label, fmt),
             "verdict": verdict([None if v is None else gap(v) for v in values], [seed_spread(values), error], unit,
@@ -428,103 +371,3 @@ def search_again_claims(runs: dict[str, ArmRuns], references: pd.DataFrame, targ
 def references_table(references: pd.DataFrame) -> pd.DataFrame:
     """The scaled references of ``search_again`` for display."""
     return render_table(references.drop(columns=["_ms", "_acc"]))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Table 6: layer diversity
-# ---------------------------------------------------------------------------------------------------------------
-def uniform_networks(space) -> dict[str, object]:
-    """EfficientNet-B0's skeleton (its layers per block and SE) with one MBConv op everywhere, for every expansion
-    and kernel of the space: the single-op networks of the paper's Table 6, in this space (which has expansion 4
-    where MnasNet's has 3)."""
-    from dataclasses import replace
-
-    from mnaslib.tabular.accel_space import EXPANSIONS, KERNELS
-
-    b0 = space.efficientnet_b0()
-    return {f"MBConv{e} {k}x{k} everywhere": replace(b0, name=f"b0-uniform-e{e}-k{k}",
-                                                     blocks=tuple(replace(b, expand_ratio=e, kernel=k)
-                                                                  for b in b0.blocks))
-            for e in EXPANSIONS for k in KERNELS}
-
-
-def layer_diversity(profile: Profile, soft: ArmRuns, target: float) -> pd.DataFrame:
-    """Table 6's numbers on Accel-NASBench, raw: every single-op network (``uniform_networks``), EfficientNet-B0
-    (mixed by design) and each soft search's best-reward network (mixed as the search found it), with the
-    surrogate's top-1 (what the searches optimised), the laptop predictor's (fitted on the choosing part only, a
-    second opinion with its own verdict-part error), the benchmark's own training where it trained the network,
-    the Pixel-1 latency and the soft reward at ``target``."""
-    from mnaslib.components import deployment_options, make_evaluator, make_latency, search_space
-    from mnaslib.reward import from_config as reward_from_config
-    from mnaslib.tabular.evaluator import load_predictor
-
-    space, benchmark = search_space(profile), make_evaluator(profile).benchmark
-    latency = make_latency(profile.latency, deployment_options(profile))
-    predictor = load_predictor(profile.benchmark.get("path"))
-    reward = reward_from_config({"name": "mnas_soft", "target_ms": target})
-    networks = [(label, "single op", arch) for label, arch in uniform_networks(space).items()]
-    networks.append(("EfficientNet-B0", "mixed (designed)", space.efficientnet_b0()))
-    for arm_seed, pick in zip(soft.seeds, soft.best()):
-        if pick is not None:
-            networks.append((f"soft search, seed {arm_seed}: best reward", "mixed (searched)",
-                             space.decode(list(pick["tokens"]))))
-    rows = []
-    for (label, kind, arch), record, predicted in zip(networks, benchmark.records([a for _, _, a in networks]),
-                                                      predictor.predict([a for _, _, a in networks])):
-        trained = benchmark.trained(arch)
-        measured = latency(arch)
-        rows.append({"network": label, "kind": kind, "ops": len({(b.expand_ratio, b.kernel) for b in arch.blocks}),
-                     "surrogate": record.accuracy, "surrogate_label": record.provenance.label,
-                     "predictor": float(predicted) / 100.0, "predictor_label": predictor.provenance.label,
-                     "trained": trained.accuracy if trained is not None else np.nan,
-                     "trained_label": trained.provenance.label if trained is not None else "",
-                     "latency_ms": measured.value, "latency_label": str(measured.provenance),
-                     "mult_adds": record.extra["macs"], "reward": float(reward(record.accuracy, measured.value))})
-    return pd.DataFrame(rows)
-
-
-def layer_diversity_table(raw: pd.DataFrame) -> pd.DataFrame:
-    """``layer_diversity``'s numbers for display (7 columns), every cell labelled."""
-    rows = []
-    for r in raw.itertuples(index=False):
-        rows.append({
-            "network": r.network, "distinct ops": Labelled(r.ops, "computed"),
-            "top-1 (%), surrogate": Labelled(100 * r.surrogate, r.surrogate_label, "{:.1f}"),
-            "top-1 (%), predictor": Labelled(100 * r.predictor, r.predictor_label, "{:.1f}"),
-            "top-1 (%), trained": (Labelled(100 * r.trained, r.trained_label, "{:.1f}") if np.isfinite(r.trained)
-                                   else Labelled.missing("not among the benchmark's trained networks")),
-            "latency (ms)": Labelled(r.latency_ms, r.latency_label, "{:.0f}"),
-            "soft reward": Labelled(r.reward, "computed from the surrogate's top-1 and the latency", "{:.4f}"),
-        })
-    return render_table(rows)
-
-
-def layer_diversity_claims(raw: pd.DataFrame, rmse_points: float) -> pd.DataFrame:
-    """The paper's Table 6 reading, seed by seed (``claims.verdict``): the network a soft search finds (mixed ops)
-    earns a higher soft reward than the best single-op network of the same skeleton, and is more accurate than every
-    single-op network at most its latency. Noise floors: the seed-to-seed spread and the surrogate's held-out
-    ``rmse_points`` (on the reward as the same relative error)."""
-    uniform = raw[raw["kind"] == "single op"]
-    searched = raw[raw["kind"] == "mixed (searched)"]
-    best = uniform.loc[uniform["reward"].idxmax()]
-    reward_gaps = [100 * g for g in searched["reward"] / best["reward"] - 1]
-    accuracy_gaps = []
-    for r in searched.itertuples(index=False):
-        faster = uniform[uniform["latency_ms"] <= r.latency_ms]
-        accuracy_gaps.append(100 * (r.surrogate - faster["surrogate"].max()) if len(faster) else None)
-    error = NoiseFloor(rmse_points, f"accuracy error: RMSE {rmse_points:.2f} points")
-    relative = NoiseFloor(rmse_points / best["surrogate"], f"accuracy error: RMSE {rmse_points:.2f} points as a "
-                                                           f"share of {100 * best['surrogate']:.1f}%")
-    label = f"computed from the surrogate's top-1 (held-out RMSE {rmse_points:.2f} points)"
-    found = [g for g in accuracy_gaps if g is not None]
-    return render_table([
-        {"claim (paper V)": f"the searched network earns a higher soft reward than the best single-op one "
-                            f"({best['network']}; %)",
-         "ours": _median(reward_gaps, label, "{:+.1f}%"),
-         "verdict": verdict(reward_gaps, [seed_spread(reward_gaps), relative], "%",
-                            min_seeds=3)},
-        {"claim (paper V)": "it is more accurate than every single-op network at most its latency (points)",
-         "ours": _median(accuracy_gaps, label, "{:+.2f}"),
-         "verdict": (verdict(accuracy_gaps, [seed_spread(found), error], " points", min_seeds=3) if found
-                     else not_testable("no single-op network is as fast as a searched one"))},
-    ])

@@ -211,7 +211,7 @@ def predicted_top1(point: NetworkPoint, ctx: Context) -> Labelled:
     MnasNet space, another width or input size (the predictor reads a network's counts at 1.0x and 224 px:
     Accel-NASBench trained no width multiplier, and a scaled network would get its 1.0x value), or sizes outside
     those it was fitted on (a tree answers there with the nearest size it saw)."""
-    from mnaslib.claims import not_testable
+    from mnaslib.verdicts import not_testable
     from mnaslib.tabular.accel_predictor import unseen_choices
 
     if point.family == "arch":

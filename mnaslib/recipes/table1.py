@@ -85,7 +85,7 @@ def _se_blocks(point: NetworkPoint) -> Labelled:
 
 def se_effect(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
     """What SE buys, A1 minus B1 (same search, B1 without SE in the space): the paper's differences beside ours,
-    with a verdict (``claims.verdict``): the predicted accuracy gap must clear the predictor's verdict-part RMSE; a
+    with a verdict (``verdicts.verdict``): the predicted accuracy gap must clear the predictor's verdict-part RMSE; a
     proxy accuracy gap decides only where the proxy's measured fidelity allows; latencies are judged by direction."""
     from mnaslib.claims import accuracy_verdict, unscored_verdict
 
