@@ -261,7 +261,7 @@ def cell_space_untestable() -> str:
     """
     from mnaslib.tabular.accel_predictor import load_summary
 
-    reason = "no evaluator measured on cell-space networks"
+    reason = "no fidelity on cell networks"
     scores = ((load_summary() or {}).get("zero_cost") or {}).get("scores") or {}
     naswot = [v[""]["verdict"] for k, v in scores.items() if k.startswith("naswot@")]
     if naswot and "params" in scores:  # Kendall on Accel-NASBench's verdict part, short enough for a table cell

@@ -290,8 +290,9 @@ def test_run_explorer_redraws_for_the_trial_and_run_picked(lab, page):
 
     source, copy = lab.root / "03_search.ipynb", lab.root / "03_search_ci.ipynb"
     notebook = nbformat.read(source, as_version=4)
-    notebook.cells[1].source = notebook.cells[1].source.replace('profile = "laptop"', 'profile = "ci"')
-    assert 'profile = "ci"' in notebook.cells[1].source
+    parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    parameters.source = parameters.source.replace('profile = "laptop"', 'profile = "ci"')
+    assert 'profile = "ci"' in parameters.source
     nbformat.write(notebook, copy)
     open_notebook(page, lab.url, copy.name)
     run_all_cells(page, timeout_s=600)

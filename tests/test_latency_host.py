@@ -88,6 +88,7 @@ def test_cache_reuses_a_conversion_and_tells_weights_apart(model, tmp_path):
     assert model_fingerprint(small_net(seed=1)) != model_fingerprint(model)
 
 
+@pytest.mark.serial
 def test_host_measurement_is_stable_and_labelled(model):
     # thread CPU time excludes preemption, so the check holds on a shared, busy CI machine too (the wall-clock median
     # is still recorded in details)
