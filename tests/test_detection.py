@@ -4,6 +4,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from mnaslib import detection
@@ -99,3 +100,52 @@ def test_table_and_figure_label_every_number(tmp_path):
     assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["paper (V)",
                                                                         "computed, tf-od-api (91 classes)"]
     plt.close(fig)
+
+
+def _counts(matches: dict[tuple[str, str], bool]) -> pd.DataFrame:
+    """A counts table shaped like ``detection.convention_counts``'s without building a detector: each backbone's
+    params are the paper's plus 0.01M (a match) or 0.3M (no match), +1M params under tf-od-api's 91 classes."""
+    paper_rows = {"mobilenetv1": (5.1, 1.3), "mobilenetv2": (4.3, 0.8), "mnasnet-a1": (4.9, 0.8)}
+    rows = []
+    for (backbone, convention), match in matches.items():
+        paper_params, paper_madds = paper_rows[backbone]
+        params_m = paper_params + (0.01 if match else 0.3) + (1.0 if convention == "tf-od-api" and not match else 0)
+        rows.append({"backbone": backbone, "convention": convention, "params": params_m * 1e6,
+                     "mult_adds": paper_madds * 1e9, "paper_params_m": paper_params, "paper_mult_adds_b": paper_madds,
+                     "paper_params_label": f"{paper_params} [paper (V)]", "paper_mult_adds_label": f"{paper_madds}",
+                     "params_diff_m": params_m - paper_params, "mult_adds_diff_b": 0.0, "params_match": match,
+                     "mult_adds_match": True})
+    return pd.DataFrame(rows)
+
+
+# the paper's finding: the MobileNet rows reproduce with 81 classes, A1's with the TF OD API's 91
+PAPER_LIKE = {("mobilenetv1", "tf-od-api"): False, ("mobilenetv1", "coco-80"): True,
+              ("mobilenetv2", "tf-od-api"): False, ("mobilenetv2", "coco-80"): True,
+              ("mnasnet-a1", "tf-od-api"): True, ("mnasnet-a1", "coco-80"): False}
+
+
+def test_the_convention_reading_names_the_closest_and_the_reproducing_conventions():
+    lines = table3.convention_reading(_counts(PAPER_LIKE))
+    assert lines[0].startswith("mobilenetv1: closest convention coco-80: 5.110M params vs 5.1 [paper (V)] (+0.010M)")
+    assert lines[2].startswith("mnasnet-a1: closest convention tf-od-api")
+    assert "conventions that reproduce all three rows: none" in lines
+    assert "  coco-80 reproduces: mobilenetv1, mobilenetv2" in lines and "  tf-od-api reproduces: mnasnet-a1" in lines
+    assert "A1 + SSDLite minus MobileNetV2 + SSDLite, coco-80: +0.89M params [computed]" in lines
+    assert lines[-1] == ("A1 + SSDLite minus MobileNetV2 + SSDLite in Table 3: +0.6M params [4.9 [paper (V)] minus "
+                         "4.3 [paper (V)]]")
+    everywhere = table3.convention_reading(_counts({key: True for key in PAPER_LIKE}))
+    assert "conventions that reproduce all three rows: coco-80, tf-od-api" in everywhere
+
+
+def test_table3_splits_into_counted_and_quoted_and_answers_the_exercises():
+    counts = _counts(PAPER_LIKE)
+    parts = table3.table3_parts(table3.table3(table3.standard_counts(counts)))
+    assert list(parts) == ["detection", "detection_quoted"]
+    assert all(c.startswith(("params", "mult-adds")) for c in parts["detection"].columns[1:])
+    assert "latency (ms), paper" in parts["detection_quoted"] and "mAP (ours)" in parts["detection_quoted"]
+    assert all(list(p.columns[:1]) == ["detector"] for p in parts.values())
+    assert table3.standard_counts(counts.assign(convention="coco-80-6-anchors")).empty
+    assert table3.params_by_convention(counts, "mnasnet-a1").to_dict() == pytest.approx(
+        {"tf-od-api": 4.91e6, "coco-80": 5.2e6})
+    assert table3.reproduced_only_under(counts, "coco-80", "tf-od-api") == {"mobilenetv1", "mobilenetv2"}
+    assert table3.reproduced_only_under(counts, "tf-od-api", "coco-80") == {"mnasnet-a1"}

@@ -5,7 +5,9 @@ logic is tested on numbers whose answer is known.
 """
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from mnaslib import claims, paper, zoo
@@ -366,3 +368,41 @@ def test_table1_figure_names_its_points_without_overlap(ctx):
         overlapping = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
         assert overlapping <= 1, f"{ax.get_title()}: {overlapping} overlapping labels"
     assert named >= len(paper.load_table("table1_imagenet").dropna(subset=["top1", "latency_ms"]))
+
+
+def test_notebook_02_readings_follow_the_numbers():
+    from mnaslib.latency.layer_table import Calibration
+    from mnaslib.recipes import latency
+
+    table = pd.DataFrame({"model": ["keras-mobilenet", "keras-nasnetmobile"], "host (ms)": [10.0, 25.0],
+                          "Pixel-1 (ms)": [100.0, 150.0]})
+    assert latency.nasnet_over_mobilenet(table, "host") == pytest.approx(2.5)
+    lines = latency.mult_adds_reading(table)
+    v1, nas = (paper.value("table1_imagenet", row, "latency_ms") for row in ("MobileNetV1", "NASNet-A"))
+    assert lines == [f"paper: NASNet-A / MobileNetV1 latency = {nas.value / v1.value:.2f} [paper {v1.status}] at "
+                     "~equal mult-adds", "host: NASNet-A / MobileNetV1 latency = 2.50 [measured]",
+                     "Pixel-1: NASNet-A / MobileNetV1 latency = 1.50 [predicted]"]
+    only_v1 = table.iloc[:1]
+    assert latency.nasnet_over_mobilenet(only_v1, "host") is None and len(latency.mult_adds_reading(only_v1)) == 1
+    assert latency.latency_checks(only_v1, SimpleNamespace(validation={"grouped_mape": 0.05}))[
+        "verdict"].iloc[0] == "not run at this profile"
+    calibration = Calibration(a=1.25, b=0.5, calibration_networks=7, calibration_mape=0.02)
+    rows = [{"error": e} for e in (0.01, -0.04, 0.07, -0.2)]
+    assert latency.host_model_reading(calibration, rows) == [
+        "calibration: measured = 1.250 * layer sum + 0.500 ms on 7 reference networks",
+        "held out: within +-10%: 75%, within +-5%: 50% of 4 random architectures [computed from measured and "
+        "predicted]"]
+
+
+def test_the_search_pareto_figure_draws_finished_children_against_t():
+    import matplotlib.pyplot as plt
+
+    trials = pd.DataFrame({"status": ["done", "done", "done", "failed"], "accuracy": [0.5, 0.6, 0.4, None],
+                           "latency_ms": [50.0, 90.0, 70.0, None], "latency_provenance": ["predicted (Pixel-1)"] * 4,
+                           "extra": [{"accuracy_provenance": "surrogate (x)"}] * 4})
+    fig = figures.search_pareto_figure(trials, 75.0)
+    ax = fig.axes[0]
+    assert len(ax.collections[0].get_offsets()) == 3  # the failed child is not drawn
+    assert ax.get_ylabel() == "accuracy [surrogate]" and ax.get_xlabel() == "latency (ms) [predicted (Pixel-1)]"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["sampled models", "T = 75 ms"]
+    plt.close(fig)

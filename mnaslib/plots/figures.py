@@ -157,6 +157,20 @@ def search_curves_figure(curves: pd.DataFrame) -> Figure:
     return fig
 
 
+def search_pareto_figure(trials: pd.DataFrame, target_ms: float) -> Figure:
+    """One search's finished children on the accuracy-latency plane with their Pareto front and the target T, each
+    axis labelled with the run's own provenance (the accuracy's, from :func:`runs.accuracy_axis`, and the
+    latency provider's)."""
+    done = trials[trials["status"] == "done"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_pareto(ax, done["accuracy"], done["latency_ms"], label="sampled models")
+    ax.axvline(target_ms, color="0.5", linestyle="--", label=f"T = {target_ms:g} ms")
+    ax.set_ylabel(accuracy_axis(done))
+    ax.set_xlabel(f"latency (ms) [{done['latency_provenance'].iloc[0] if len(done) else ''}]")
+    ax.legend()
+    return fig
+
+
 def table3_figure(axes: Sequence[Axes], counts: pd.DataFrame) -> None:
     """Two bar panels, params (M) and mult-adds (B): per detector, the paper's bar beside one bar per convention
     in ``counts``, each bar labelled with its provenance in the legend."""

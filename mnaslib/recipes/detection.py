@@ -7,7 +7,7 @@ from typing import Iterable
 import pandas as pd
 
 from mnaslib import paper
-from mnaslib.detection import BACKBONES, CONVENTIONS, PAPER_TABLE, HeadConvention
+from mnaslib.detection import BACKBONES, CONVENTIONS, PAPER_TABLE, HeadConvention, best_conventions
 from mnaslib.labels import Labelled, render_table
 
 
@@ -86,3 +86,56 @@ def table3_checks(counts: pd.DataFrame) -> pd.DataFrame:
                  "ours": Labelled.missing("COCO training and a Pixel 1 are out of reach here"),
                  "verdict": "not testable here: no COCO training, no phone"})
     return render_table(rows)
+
+
+def convention_reading(counts: pd.DataFrame) -> list[str]:
+    """Notebook 06's reading of ``counts`` (from :func:`convention_counts`), one line each: the closest convention
+    per backbone, the conventions that reproduce every row and what each reproduces, and the params gap between
+    A1 + SSDLite and MobileNetV2 + SSDLite under each convention beside the gap between Table 3's two rows."""
+    best = best_conventions(counts)
+    lines = [f"{row['backbone']}: closest convention {row['convention']}: {row['params'] / 1e6:.3f}M params "
+             f"vs {row['paper_params_label']} ({row['params_diff_m']:+.3f}M), {row['mult_adds'] / 1e9:.3f}B mult-adds "
+             f"vs {row['paper_mult_adds_label']} ({row['mult_adds_diff_b']:+.3f}B) [computed vs paper]"
+             for _, row in best.iterrows()]
+    both = counts["params_match"] & counts["mult_adds_match"]
+    everywhere = [name for name, group in both.groupby(counts["convention"]) if group.all()]
+    lines.append(f"conventions that reproduce all three rows: {', '.join(everywhere) or 'none'}")
+    lines += [f"  {name} reproduces: {', '.join(group['backbone'])}"
+              for name, group in counts[both].groupby("convention", sort=False)]
+    params = counts.pivot(index="convention", columns="backbone", values="params")
+    lines += [f"A1 + SSDLite minus MobileNetV2 + SSDLite, {name}: "
+              f"{(row['mnasnet-a1'] - row['mobilenetv2']) / 1e6:+.2f}M params [computed]"
+              for name, row in params.iterrows()]
+    published = best.set_index("backbone")
+    a1, v2 = published.loc["mnasnet-a1"], published.loc["mobilenetv2"]
+    lines.append(f"A1 + SSDLite minus MobileNetV2 + SSDLite in Table 3: "
+                 f"{a1['paper_params_m'] - v2['paper_params_m']:+.1f}M params "
+                 f"[{a1['paper_params_label']} minus {v2['paper_params_label']}]")
+    return lines
+
+
+def standard_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``counts`` under the two standard-anchor conventions (3 anchors on the first map, 6 elsewhere),
+    the ones Table 3 and its figure show."""
+    return counts[counts["convention"].isin([c.name for c in CONVENTIONS[:2]])]
+
+
+def table3_parts(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """:func:`table3` split in two for reading: what we count beside the paper (``detection``) and what only the
+    paper measured (``detection_quoted``), each keeping the detector column."""
+    counted = [c for c in table.columns if c.startswith(("params", "mult-adds"))]
+    quoted = [c for c in table.columns if c not in counted and c != "detector"]
+    return {part: table[["detector", *columns]] for part, columns in (("detection", counted),
+                                                                        ("detection_quoted", quoted))}
+
+
+def params_by_convention(counts: pd.DataFrame, backbone: str) -> pd.Series:
+    """One backbone's trainable params (computed) under each convention in ``counts``, indexed by convention."""
+    return counts[counts["backbone"] == backbone].set_index("convention")["params"]
+
+
+def reproduced_only_under(counts: pd.DataFrame, convention: str, other: str) -> set[str]:
+    """The backbones whose Table 3 params and mult-adds ``convention`` reproduces and ``other`` does not."""
+    matched = counts[counts["params_match"] & counts["mult_adds_match"]]
+    by_convention = {name: set(group["backbone"]) for name, group in matched.groupby("convention")}
+    return by_convention.get(convention, set()) - by_convention.get(other, set())

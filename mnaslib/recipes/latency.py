@@ -63,6 +63,7 @@ def residual_figure(model) -> Figure:
     fig.tight_layout()
     return fig
 
+
 def host_model_check_table(calibration, rows: list[dict]) -> pd.DataFrame:
     """The host model's held-out test rows (from ``layer_table.held_out_check``), each cell labelled."""
     predicted = f"predicted (host layer table, {calibration.label})"
@@ -71,23 +72,60 @@ def host_model_check_table(calibration, rows: list[dict]) -> pd.DataFrame:
                           "error": Labelled(r["error"], "computed", "{:+.1%}")} for r in rows])
 
 
+def host_model_reading(calibration, rows: list[dict]) -> list[str]:
+    """The host model's calibration line and its held-out accuracy (share of random architectures within +-10% and
+    +-5% of their measured latency), as notebook 02 prints them beside :func:`host_model_check_table`."""
+    errors = np.abs([r["error"] for r in rows])
+    return [f"calibration: measured = {calibration.a:.3f} * layer sum + {calibration.b:.3f} ms "
+            f"on {calibration.calibration_networks} reference networks",
+            f"held out: within +-10%: {np.mean(errors <= 0.10):.0%}, within +-5%: {np.mean(errors <= 0.05):.0%} "
+            f"of {len(rows)} random architectures [computed from measured and predicted]"]
+
+
+def _paper_v1_and_nasnet() -> tuple[paper.PaperValue, paper.PaperValue]:
+    """Table 1's Pixel-1 latencies of MobileNetV1 and NASNet-A: ~equal mult-adds, very different latency."""
+    v1, nas = (paper.value("table1_imagenet", row, "latency_ms") for row in ("MobileNetV1", "NASNet-A"))
+    return v1, nas
+
+
+def nasnet_over_mobilenet(table: pd.DataFrame, column: str) -> float | None:
+    """NASNet-A's latency over MobileNetV1's in one provider's column of :func:`latency_table`; None when the
+    profile did not time both networks."""
+    by_name = table.set_index("model")
+    if not {"keras-nasnetmobile", "keras-mobilenet"} <= set(by_name.index):
+        return None
+    return by_name.at["keras-nasnetmobile", f"{column} (ms)"] / by_name.at["keras-mobilenet", f"{column} (ms)"]
+
+
+def mult_adds_reading(table: pd.DataFrame) -> list[str]:
+    """Notebook 02's first reading: the paper's NASNet-A / MobileNetV1 latency ratio at ~equal mult-adds, then ours
+    under the host measurement and the Pixel-1 prediction (when the profile timed both networks)."""
+    v1, nas = _paper_v1_and_nasnet()
+    lines = [f"paper: NASNet-A / MobileNetV1 latency = {nas.value / v1.value:.2f} [paper {v1.status}] at ~equal "
+             "mult-adds"]
+    for column, kind in (("host", "measured"), ("Pixel-1", "predicted")):
+        ratio = nasnet_over_mobilenet(table, column)
+        if ratio is not None:
+            lines.append(f"{column}: NASNet-A / MobileNetV1 latency = {ratio:.2f} [{kind}]")
+    return lines
+
+
 def latency_checks(table: pd.DataFrame, model) -> pd.DataFrame:
     """Notebook 02's verdicts: the paper's mult-adds-vs-latency claim (MobileNetV1 and NASNet-A, ~equal mult-adds,
     NASNet-A much slower) under our host measurement and our Pixel-1 prediction, with the rule of
     ``claims.DIFFERENT_LATENCY``; and the Pixel-1 latencies themselves, which only a phone can check."""
     from mnaslib.claims import DIFFERENT_LATENCY
 
-    v1, nas = (paper.value("table1_imagenet", row, "latency_ms") for row in ("MobileNetV1", "NASNet-A"))
-    by_name = table.set_index("model")
+    v1, nas = _paper_v1_and_nasnet()
     rows = []
     for column, kind in (("host", "measured"), ("Pixel-1", "predicted")):
         claim = f"NASNet-A is >= {DIFFERENT_LATENCY:g}x slower than MobileNetV1 at ~equal mult-adds ({column})"
         published = Labelled(nas.value / v1.value, f"computed from paper ({v1.status}, {nas.status})", "{:.2f}x")
-        if not {"keras-nasnetmobile", "keras-mobilenet"} <= set(by_name.index):
+        ratio = nasnet_over_mobilenet(table, column)
+        if ratio is None:
             rows.append({"claim": claim, "paper": published, "ours": Labelled.missing("not timed at this profile"),
                          "verdict": "not run at this profile"})
             continue
-        ratio = by_name.at["keras-nasnetmobile", f"{column} (ms)"] / by_name.at["keras-mobilenet", f"{column} (ms)"]
         rows.append({"claim": claim, "paper": published, "ours": Labelled(ratio, kind, "{:.2f}x"),
                      "verdict": "holds" if ratio >= DIFFERENT_LATENCY else "does not hold"})
     error = model.validation["grouped_mape"]
