@@ -25,12 +25,14 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-from mnaslib.errors import UserError
+from mnaslib.errors import UserError, shown
+from mnaslib.registry import Registry
 from mnaslib.quiet import import_tensorflow_silently, worker_environment
 
-WORKER_TASKS = 8  # children a process worker trains before it is replaced (a new one starts in about 10 s)
+WORKER_TASKS = 8  # children a process worker trains before it is replaced (docs/architecture.md, "Workers")
 _PR_SET_PDEATHSIG = 1
 _WATCH_INTERVAL_S = 1.0
 
@@ -39,35 +41,74 @@ class ClusterLost(UserError, RuntimeError):
     """The Dask scheduler cannot be reached: nothing more can be evaluated until one is started again."""
 
 
+MAX_WORKERS = 1024
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """An ``executor`` section's settings besides its name (every executor takes the same ones: a profile that
+    switches ``--set executor.name=serial`` keeps its ``workers``)."""
+
+    workers: int | None = None  # None: one per core
+    address: Any = None  # dask: a scheduler's address (text, checked below with its own hint); none: a LocalCluster
+    max_tasks_per_child: int = WORKER_TASKS  # process: children a worker trains before it is replaced
+
+    def __post_init__(self) -> None:
+        for key in ("workers", "max_tasks_per_child"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise UserError(f"executor.{key} must be >= 1, got {getattr(self, key)}")
+        if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
+            raise UserError(f"executor.address must be a Dask scheduler's address such as tcp://host:8786, got "
+                            f"{shown(self.address)}")
+        if self.workers is not None and self.workers > MAX_WORKERS:
+            raise UserError(f"executor.workers must be at most {MAX_WORKERS:,} (one child each at a time), got "
+                            f"{self.workers:,}")
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def _process_pool(options: ExecutorOptions) -> cf.Executor:
+    # A worker's memory grows with every child it trains and is not given back (docs/architecture.md, "Workers"),
+    # so each worker is replaced after a few children. Python 3.10 cannot do this.
+    recycle = {"max_tasks_per_child": options.max_tasks_per_child} if sys.version_info >= (3, 11) else {}
+    return cf.ProcessPoolExecutor(max_workers=options.worker_count, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=worker_init, initargs=(os.getpid(), worker_environment()), **recycle)
+
+
+def _dask(options: ExecutorOptions) -> cf.Executor:
+    check_executor("dask", options)
+    return _dask_executor(options.address, options.worker_count)
+
+
+# ``serial`` (None: evaluate in this process), ``thread``, ``process`` (spawned workers, one core each, each
+# replaced after ``max_tasks_per_child`` children) or ``dask`` (a ``distributed`` client: ``address`` for a
+# cluster, else a ``LocalCluster`` of ``workers`` processes)
+EXECUTORS: Registry[cf.Executor | None] = Registry("executor")
+EXECUTORS.add("serial", lambda options: None, ExecutorOptions)
+EXECUTORS.add("thread", lambda options: cf.ThreadPoolExecutor(max_workers=options.worker_count), ExecutorOptions)
+EXECUTORS.add("process", _process_pool, ExecutorOptions)
+EXECUTORS.add("dask", _dask, ExecutorOptions)
+
+
+def executor_options(config: Mapping[str, Any]) -> tuple[str, ExecutorOptions]:
+    """An ``executor`` section as its name and typed options; UserError naming a bad setting."""
+    name = config.get("name", "process")
+    return name, EXECUTORS.options(name, {k: v for k, v in config.items() if k != "name"}, "executor")
+
+
 def make_executor(config: Mapping[str, Any]) -> cf.Executor | None:
-    """``serial`` (None: evaluate in this process), ``thread``, ``process`` (spawned workers, one core each, each
-    replaced after ``max_tasks_per_child`` children, default ``WORKER_TASKS``) or ``dask`` (a ``distributed``
-    client: ``address`` for a cluster, else a ``LocalCluster`` of ``workers`` processes)."""
-    name, workers = config.get("name", "process"), int(config.get("workers") or os.cpu_count() or 1)
-    if name == "serial":
-        return None
-    if name == "thread":
-        return cf.ThreadPoolExecutor(max_workers=workers)
-    if name == "process":
-        # A worker's memory grows with every child it trains and is not given back (about 370 MB per cell-space
-        # child at the laptop profile, with or without keras.backend.clear_session; two workers reached 11 GB each
-        # after 24 children), so each worker is replaced after a few children. Python 3.10 cannot do this.
-        recycle = ({"max_tasks_per_child": int(config.get("max_tasks_per_child", WORKER_TASKS))}
-                   if sys.version_info >= (3, 11) else {})
-        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=worker_init, initargs=(os.getpid(), worker_environment()),
-                                      **recycle)
-    if name == "dask":
-        check_executor(config)
-        return _dask_executor(config.get("address"), workers)
-    raise ValueError(f"unknown executor {name!r}; choose one of serial, thread, process, dask")
+    """The executor an ``executor`` section describes (None: ``serial``, children evaluated in this process)."""
+    name, options = executor_options(config)
+    return EXECUTORS.build(name, options)
 
 
-def check_executor(config: Mapping[str, Any]) -> None:
+def check_executor(name: str, options: ExecutorOptions) -> None:
     """Refuse what would overload this machine before a search starts: a Dask "cluster" of more local workers than
     cores (the paper profile's 64 workers need a scheduler address)."""
-    workers = int(config.get("workers") or os.cpu_count() or 1)
-    if config.get("name") == "dask" and not config.get("address") and workers > (os.cpu_count() or 1):
+    workers = options.worker_count
+    if name == "dask" and not options.address and workers > (os.cpu_count() or 1):
         raise UserError(f"executor dask without an address would start {workers} local workers on this "
                         f"{os.cpu_count()}-core machine; set executor.address to your scheduler "
                         "(--set executor.address=tcp://host:8786) or executor.workers to at most the cores here")

@@ -3,20 +3,20 @@
 A profile picks the scale of everything: ``ci`` (minutes, tiny data, results mean nothing), ``laptop`` (the
 default: real children on a 2-core CPU) and ``paper`` (ImageNet, a cluster); ``class`` is ``laptop`` reading the
 runs ``make reproduce`` stored instead of searching or training (``stored_runs``, ``mnaslib.stored``). The packaged
-ones live in ``mnaslib/configs/<name>.yaml``; any YAML file is a profile too, and ``base: laptop`` lets it change a few keys of
-a packaged one. ``mnas search --profile my.yaml`` and ``make reproduce PROFILE=my.yaml`` both take it, and notebooks
+ones live in ``mnaslib/configs/<name>.yaml``; any YAML file is a profile too, and ``base: laptop`` lets it change a
+few keys of a packaged one. ``mnas search --profile my.yaml`` and ``make reproduce PROFILE=my.yaml`` both take it, and notebooks
 read their budgets from ``profile.notebooks`` instead of branching on the profile's name.
 
 ``load_profile`` validates the whole file (every section, types included) before anything touches the disk, so a
 mistake is one clear error and never a half-created run directory. The search sections are what a run directory
-records; ``RESUMABLE_KEYS`` are the ones a resume may change (how long a search runs and who evaluates its children
-change the schedule, not the search).
+records; ``RESUMABLE_KEYS`` (defined once, in ``mnaslib.rundir``) are the ones a resume may change.
 """
 from __future__ import annotations
 
 import os
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
@@ -25,17 +25,14 @@ import yaml
 
 from mnaslib.buildable import as_int
 from mnaslib.errors import ProfileError, shown
+from mnaslib.parts import Parts, build_parts
 from mnaslib.profile_yaml import MAX_INTEGER, Refused, check_plain, load_yaml
+from mnaslib.rundir import RESUMABLE_KEYS
 
 PROFILE_NAMES = ("ci", "laptop", "paper", "class")
 DEFAULT_PROFILE = "laptop"
-EXECUTORS = ("serial", "thread", "process", "dask")
-BENCHMARKS = ("nasbench-macro", "accel-nasbench")
-EVALUATORS = ("trained", "naswot", "accel-predictor")
 SECTIONS = ("space", "strategy", "reward", "latency", "proxy", "executor")
-RESUMABLE_KEYS = ("profile", "steps", "executor", "notes")
 ALL = "all"  # a budget selection naming every network
-MAX_WORKERS = 1024
 MAX_COUNT = 1_000_000  # any notebook budget's count
 MAX_STEPS = 1_000_000
 MAX_BATCH_SIZE = 4096  # children sampled per step (the paper's search: 8,000 children in all)
@@ -137,9 +134,9 @@ class NotebookBudgets:
 class Profile:
     """Everything that defines a search, and the notebooks' budgets.
 
-    ``space``, ``strategy``, ``reward``, ``latency``, ``proxy`` and ``executor`` are the YAML sections as mappings
-    (each validated by the component it configures: ``MnasNetSpace``/``CellSpace``, ``make_strategy``,
-    ``reward.from_config``, ``get_provider``, ``ProxyTask``); ``benchmark`` names a tabular benchmark whose recorded
+    ``space``, ``strategy``, ``reward``, ``latency``, ``proxy`` and ``executor`` are the YAML sections as mappings,
+    each parsed once through its kind's registry into typed options and built into ``parts`` (``mnaslib.parts``)
+    when the profile is validated; ``benchmark`` names a tabular benchmark whose recorded
     (or surrogate) accuracies replace trained children, in that benchmark's own space: a name
     (``nasbench-macro``, ``accel-nasbench``) or ``{name, path, accuracy, space}`` (``accuracy: one_run`` draws one
     recorded training run per query instead of their mean; ``space`` holds the benchmark space's options, such as
@@ -189,12 +186,10 @@ class Profile:
             values["benchmark"] = {"name": values["benchmark"]}
         if values.get("benchmark") is not None:
             values["benchmark"] = dict(_mapping(values["benchmark"], "benchmark"))
-            _known(values["benchmark"], _BenchmarkSection, "benchmark")
         if isinstance(values.get("evaluator"), str):
             values["evaluator"] = {"name": values["evaluator"]}
         if values.get("evaluator") is not None:
             values["evaluator"] = dict(_mapping(values["evaluator"], "evaluator"))
-            _known(values["evaluator"], _EvaluatorSection, "evaluator")
         if values.get("benchmark") is not None:
             values["evaluator"] = None  # the benchmark's accuracies replace any evaluator (--set benchmark=...)
         stored = values.get("stored_runs")
@@ -208,7 +203,7 @@ class Profile:
         return profile
 
     def validate(self) -> None:
-        """Build every component once, so any bad value fails here, before a run directory is touched."""
+        """Check the plain settings and build every part once, so any bad value fails here."""
         if not _NAME.match(self.name) or self.name.strip(".") == "":
             raise ProfileError(f"profile must be a plain name (letters, digits, '_', '.', '+', '-'; it names a folder "
                                f"of `mnas reproduce`), got {shown(self.name)}")
@@ -221,21 +216,17 @@ class Profile:
         if self.steps > MAX_STEPS or self.batch_size > MAX_BATCH_SIZE:
             raise ProfileError(f"steps must be at most {MAX_STEPS:,} and batch_size (children per step) at most "
                                f"{MAX_BATCH_SIZE:,}, got {shown(self.steps)} and {shown(self.batch_size)}")
-        if self.benchmark is not None and self.benchmark.get("name") not in BENCHMARKS:
-            raise ProfileError(f"unknown benchmark {self.benchmark.get('name')!r}; choose one of "
-                               f"{', '.join(BENCHMARKS)} (or leave it unset to train children)")
-        if self.evaluator is not None:
-            if self.evaluator.get("name") not in EVALUATORS:
-                raise ProfileError(f"unknown evaluator {self.evaluator.get('name')!r}; choose one of "
-                                   f"{', '.join(EVALUATORS)}")
-        _check_executor(self.executor)
-        from mnaslib.components import check_profile
+        self.parts  # every part built once, here: a bad value fails before a run directory is touched
 
+    @cached_property
+    def parts(self) -> Parts:
+        """The space, strategy options, reward, latency, evaluator and executor this profile describes, built once
+        (``mnaslib.parts``) and reused by its search; a bad setting is a ProfileError naming it."""
         try:
-            check_profile(self)
+            return build_parts(self)
         except ProfileError:
             raise
-        except (ValueError, TypeError) as err:
+        except ValueError as err:  # UserError, and the checks of a plug-in's own values (a provider's runs...)
             raise ProfileError(str(err)) from None
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Profile":
@@ -262,25 +253,6 @@ class Profile:
     def _validated(self) -> "Profile":
         self.validate()
         return self
-
-
-@dataclass(frozen=True)
-class _BenchmarkSection:
-    """The keys a ``benchmark`` mapping may hold (checked by name here, by value in ``BenchmarkEvaluator``)."""
-
-    name: str
-    path: str | None = None
-    accuracy: str = "mean"
-    space: dict | None = None
-
-
-@dataclass(frozen=True)
-class _EvaluatorSection:
-    """The keys an ``evaluator`` mapping may hold (checked by value in ``ZeroCostEvaluator``)."""
-
-    name: str
-    images: int = 64
-    width_multiplier: float = 1.0
 
 
 def load_profile(name_or_path: str | os.PathLike | Profile = DEFAULT_PROFILE,
@@ -336,26 +308,6 @@ def _read(spec: str, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
     merged = _merge(base_values, {k: v for k, v in values.items() if k != "base"})
     merged["profile"] = values.get("profile", name)
     return merged, name
-
-
-def _check_executor(config: Mapping[str, Any]) -> None:
-    name = config.get("name", "process")
-    if name not in EXECUTORS:
-        raise ProfileError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
-    unknown = set(config) - {"name", "workers", "address", "max_tasks_per_child"}
-    if unknown:
-        raise ProfileError(f"unknown executor settings {sorted(unknown)}; known: name, workers, address, "
-                           "max_tasks_per_child")
-    for key in ("workers", "max_tasks_per_child"):
-        if config.get(key) is not None and as_int(config[key], f"executor.{key}") < 1:
-            raise ProfileError(f"executor.{key} must be >= 1, got {config[key]}")
-    address = config.get("address")
-    if address is not None and (not isinstance(address, str) or not address.strip()):
-        raise ProfileError("executor.address must be a Dask scheduler's address such as tcp://host:8786, got "
-                           f"{shown(address)}")
-    if config.get("workers") is not None and config["workers"] > MAX_WORKERS:
-        raise ProfileError(f"executor.workers must be at most {MAX_WORKERS:,} (one child each at a time), got "
-                           f"{shown(config['workers'])}")
 
 
 def _count(value: Any, what: str, low: int) -> int:

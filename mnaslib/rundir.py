@@ -24,9 +24,13 @@ from mnaslib.store_schema import dumps
 
 PID_FILENAME = ".search.pid"
 TENSORBOARD_DIR = "tensorboard"
-# Config keys that may change when a run is resumed: how long it runs and how many workers evaluate trials change
-# the schedule, not the search. Every other key (space, strategy, reward, seed, proxy training...) defines it.
-RESUMABLE_KEYS = ("steps", "workers", "notes")
+# The config keys a resume may change, the one list of them: the profile's name, how long a search runs and who
+# evaluates its children change the schedule, not the search; whether repeats are re-evaluated is a choice of this
+# start. Where the same data lies may change between a run and its resume (a moved folder); what it is may not: the
+# data's name and content fingerprint are checked, its path and the files' listing are not. Every other key (space,
+# strategy, reward, seed, proxy training...) defines the search.
+RESUMABLE_KEYS = ("profile", "steps", "executor", "notes", "reevaluate", "data.source", "data.kind", "data.location",
+                  "data.files", "data.fingerprint_of")
 
 
 class RunLocked(StoreError):

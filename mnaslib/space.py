@@ -19,6 +19,7 @@ import numpy as np
 
 from mnaslib.arch import CONV_OPS, SKIP_OPS, Arch, BlockSpec
 from mnaslib.errors import UserError
+from mnaslib.registry import Registry
 
 @dataclass(frozen=True)
 class Decision:
@@ -160,6 +161,24 @@ class MnasNetSpace:
 
     def _filters(self, block_index: int, multiplier: float) -> int:
         return max(1, int(round(self.base_filters[block_index] * multiplier)))
+
+
+@dataclass(frozen=True)
+class MnasNetOptions:
+    """The ``mnasnet`` space's one option: ``se: false`` is the space without squeeze-excitation (Table 2)."""
+
+    se: bool = True
+
+
+def _mnasnet(options: MnasNetOptions) -> MnasNetSpace:
+    return MnasNetSpace(se_ratios=SE_RATIOS if options.se else (0.0,))
+
+
+# The spaces a profile's ``space`` section names; the cell-based space of Table 5 is its own options (``CellSpace``'s
+# fields), imported on first use because it builds Keras layers.
+SPACES: Registry = Registry("search space", hint=" (or set benchmark: to search a tabular benchmark's own space)")
+SPACES.add("mnasnet", _mnasnet, MnasNetOptions)
+SPACES.add("nasnet-cell", "mnaslib.registry:options_as_built", "mnaslib.cellspace:CellSpace")
 
 
 def validate_tokens(tokens: Sequence[int], decisions: Sequence[Decision]) -> list[int]:

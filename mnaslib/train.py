@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import keras
 import tensorflow as tf
@@ -19,6 +19,7 @@ from mnaslib.buildable import BuildOptions, Buildable
 from mnaslib.counting import summarize
 from mnaslib.fidelity import fidelity_note
 from mnaslib.netsize import check_network_size
+from mnaslib.registry import parse_options
 
 RMSPROP = {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}  # the official code's RMSProp settings
 # A child's training loss starts at ln(classes) (zeroed classifier); ten times that at the end is divergence, however
@@ -72,11 +73,7 @@ class ProxyTask:
 
     @classmethod
     def from_dict(cls, config: dict) -> "ProxyTask":
-        known = {f.name for f in fields(cls)}
-        unknown = set(config) - known
-        if unknown:
-            raise ValueError(f"unknown proxy-task settings {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**config)
+        return parse_options(cls, config, "proxy-task")
 
     def describe(self) -> str:
         """The label that goes with every proxy accuracy, so it is never mistaken for the paper's ImageNet top-1:
@@ -215,10 +212,10 @@ def train_child(arch: Buildable, train_ds: tf.data.Dataset, val_ds: tf.data.Data
 
 def paper_recipe(model: keras.Model, steps_per_epoch: int, batch_size: int, epochs: int = 350,
                  weight_decay: float = 1e-5) -> keras.Model:
-    """Compile ``model`` with the official MnasNet ImageNet recipe (ARCHITECTURES.md), for training a found model
-    longer: RMSProp (decay 0.9, momentum 0.9, eps 1e-3), 0.016 per 256 images with 5 warm-up epochs then x0.97 every
-    2.4 epochs (staircase, from step 0), weight EMA 0.9999, L2 weight decay 1e-5 on non-BN weights, label
-    smoothing 0.1. Returns the model, compiled; its dropout (0.2) is set by the builder.
+    """Compile ``model`` with the official MnasNet ImageNet recipe (tensorflow/tpu ``mnasnet_main.py``), for training
+    a found model longer: RMSProp (decay 0.9, momentum 0.9, eps 1e-3), 0.016 per 256 images with 5 warm-up epochs
+    then x0.97 every 2.4 epochs (staircase, from step 0), weight EMA 0.9999, L2 weight decay 1e-5 on non-BN
+    weights, label smoothing 0.1. Returns the model, compiled; its dropout (0.2) is set by the builder.
     """
     if steps_per_epoch < 1 or batch_size < 1 or epochs < 1:
         raise ValueError("steps_per_epoch, batch_size and epochs must be positive")

@@ -71,7 +71,7 @@ def test_a_predictor_scored_search_runs_in_process_and_records_accuracies(tmp_pa
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"evaluator": {"name": "accel-predictor", "images": 16}}, "evaluator accel-predictor takes no options"),
+    ({"evaluator": {"name": "accel-predictor", "images": 16}}, "unknown evaluator settings .*images.*; it takes none"),
     ({**PREDICTOR, "space": {"name": "nasnet-cell"}}, "evaluator accel-predictor scores MnasNet-space networks"),
 ])
 def test_bad_predictor_settings_are_refused(overrides, message):

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 from search_toys import toy_evaluate, toy_latency
 
-from mnaslib.components import check_strategy
 from mnaslib.reward import get_reward
 from mnaslib.rundir import open_run
 from mnaslib.search import run_search
 from mnaslib.space import MnasNetSpace
-from mnaslib.strategies import PPOConfig, SearchStrategy, make_strategy, optimize
+from mnaslib.strategies import PPOConfig, SearchStrategy, make_strategy, optimize, strategy_options
 from mnaslib.tabular.landscapes import LANDSCAPES, NKLandscape, TrapLandscape, landscape
 
 DECISIONS = [(f"d{i}", 4) for i in range(8)]
@@ -107,7 +106,7 @@ def test_ppo_presets_and_new_options_are_validated():
     for bad, match in [({"preset": "nasnet"}, "unknown PPO preset"), ({"epsilon": -0.1}, "epsilon"),
                        ({"target_kl": -1}, "target_kl"), ({"entropy_decay": 0}, "entropy_decay")]:
         with pytest.raises(ValueError, match=match):
-            check_strategy({"name": "ppo", **bad})
+            strategy_options("ppo", bad)
 
 
 def test_ppo_exploration_floor_and_kl_stop():
@@ -161,15 +160,15 @@ def test_optuna_tpe_beats_random_and_rejects_bad_config():
     tpe = optimize(match_fraction, DECISIONS, "optuna", steps=25, batch_size=8, seed=0, sampler="tpe")
     assert tpe.best().reward >= 0.75
     with pytest.raises(ValueError, match="unknown optuna sampler"):
-        check_strategy({"name": "optuna", "sampler": "cma"})
+        strategy_options("optuna", {"sampler": "cma"})
     if importlib.util.find_spec("torch") is None:
         with pytest.raises(ValueError, match="gp sampler needs PyTorch"):
-            check_strategy({"name": "optuna", "sampler": "gp"})
+            strategy_options("optuna", {"sampler": "gp"})
     else:
         with pytest.raises(ValueError, match="optimises one objective"):
-            check_strategy({"name": "optuna", "sampler": "gp", "objectives": ["accuracy", "latency"]})
-    with pytest.raises(ValueError, match="unknown optuna options"):
-        check_strategy({"name": "optuna", "samplr": "tpe"})
+            strategy_options("optuna", {"sampler": "gp", "objectives": ["accuracy", "latency"]})
+    with pytest.raises(ValueError, match="unknown strategy settings .*samplr.* .did you mean .sampler."):
+        strategy_options("optuna", {"samplr": "tpe"})
     with pytest.raises(ValueError, match="told 3 samples but only 2"):
         strategy = make_strategy("optuna", DECISIONS)
         strategy.tell(strategy.ask(2) + [[0] * 8], [0.1, 0.2, 0.3])

@@ -4,7 +4,7 @@ import matplotlib
 import pytest
 from search_toys import toy_evaluate, toy_latency
 
-from mnaslib.components import deployment_options, make_reward, make_strategy, search_space
+from mnaslib.components import deployment_options, search_space
 from mnaslib.explorer import load_view, trial_figure
 from mnaslib.latency.pixel1 import load_pixel1_model
 from mnaslib.profile import load_profile
@@ -26,8 +26,8 @@ def run_dir(tmp_path_factory):
     space = search_space(profile)
     store = open_run(run_dir, _record(profile))
     try:
-        run_search(space, make_strategy(profile.strategy, space, 3), toy_evaluate, toy_latency,
-                   make_reward(profile.reward), store, steps=3, batch_size=4, progress=False)
+        run_search(space, profile.parts.make_strategy(3), toy_evaluate, toy_latency,
+                   profile.parts.reward, store, steps=3, batch_size=4, progress=False)
     finally:
         store.close()
     return run_dir

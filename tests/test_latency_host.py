@@ -145,7 +145,7 @@ def test_registry_names_builds_and_guards_providers():
     provider = get_provider("host-tflite", runs=50)
     assert isinstance(provider, HostTFLiteProvider) and isinstance(provider, LatencyProvider)
     assert provider.runs == 50
-    with pytest.raises(ValueError, match="registered providers: .*host-tflite.*pixel-adb"):
+    with pytest.raises(ValueError, match="choose one of .*host-tflite.*pixel-adb"):
         get_provider("no-such-provider")
     with pytest.raises(ValueError, match="bad options for latency provider 'host-tflite'"):
         get_provider("host-tflite", bogus=1)

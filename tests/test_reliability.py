@@ -275,8 +275,7 @@ def test_a_resume_on_different_data_is_refused_and_the_same_data_elsewhere_is_ac
         return run_record(profile.with_overrides({"proxy": {"data_dir": str(data_dir)}}),
                           make_evaluator(profile.with_overrides({"proxy": {"data_dir": str(data_dir)}})))
 
-    from mnaslib.components import RECORD_RESUMABLE
-    keys = profile.RESUMABLE_KEYS + RECORD_RESUMABLE + ("proxy.data_dir",)
+    keys = profile.RESUMABLE_KEYS + ("proxy.data_dir",)
     open_run(tmp_path / "run", record(first), keys).close()
     open_run(tmp_path / "run", record(moved), keys).close()  # the same pixels in another folder
     with pytest.raises(ValueError, match="data.fingerprint: stored 'sha256:"):

@@ -8,8 +8,6 @@ measured millisecond and a predicted millisecond must never be mistaken for each
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -18,8 +16,8 @@ from typing import Any, Callable, ClassVar, Iterable
 import numpy as np
 
 from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
-from mnaslib.errors import UserError
 from mnaslib.labels import Provenance
+from mnaslib.registry import Registry
 
 # The robust spread estimate below is scaled so that it equals the standard deviation for normally distributed noise.
 _MAD_TO_STD = 1.4826
@@ -100,57 +98,33 @@ class LatencyProvider(ABC):
 
 
 ProviderFactory = Callable[..., LatencyProvider]
-# The one table of providers: the built-in ones by "module:class", imported on first use (so importing
-# mnaslib.latency stays light), and any a user registers.
-PROVIDERS: dict[str, str | ProviderFactory] = {
-    "host-tflite": "mnaslib.latency.host:HostTFLiteProvider",
-    "pixel-adb": "mnaslib.latency.adb:AdbPixelProvider",
-    "pixel1-model": "mnaslib.latency.cost_model:Pixel1ModelProvider",
-    "host-model": "mnaslib.latency.cost_model:HostModelProvider",
-    "flops": "mnaslib.latency.cost_model:FlopsProvider",
-    "device-model": "mnaslib.latency.device_model:device_model_provider",
-}
+# The one registry of providers: the built-in ones by "module:class", imported on first use (so importing
+# mnaslib.latency stays light), and any a user registers; a provider's options are its factory's keywords.
 ALIASES = {"host": "host-tflite", "adb": "pixel-adb"}  # the short names the CLI and configs use
+PROVIDERS: Registry[LatencyProvider] = Registry("latency provider", aliases=ALIASES)
+for _name, _spec in (("host-tflite", "mnaslib.latency.host:HostTFLiteProvider"),
+                     ("pixel-adb", "mnaslib.latency.adb:AdbPixelProvider"),
+                     ("pixel1-model", "mnaslib.latency.cost_model:Pixel1ModelProvider"),
+                     ("host-model", "mnaslib.latency.cost_model:HostModelProvider"),
+                     ("flops", "mnaslib.latency.cost_model:FlopsProvider"),
+                     ("device-model", "mnaslib.latency.device_model:device_model_provider")):
+    PROVIDERS.add(_name, _spec, options=None)
 
 
 def register_provider(name: str, factory: ProviderFactory) -> None:
-    """Make ``factory`` available as ``get_provider(name, **options)``.
-
-    Registering the same factory twice is harmless (modules may be re-imported); registering a different one under
-    a taken name is an error, because silently replacing a measurement with something else is exactly the mix-up
-    the provenance labels exist to prevent.
-    """
+    """Make ``factory`` available as ``get_provider(name, **options)`` (the same factory twice is harmless, another
+    one under a taken name is refused: ``Registry.add``)."""
     if not name or name != name.strip():
         raise ValueError(f"a latency provider name must be non-empty without surrounding spaces, got {name!r}")
-    existing = PROVIDERS.get(name)
-    if existing is not None and _factory(existing) is not factory:
-        raise ValueError(f"a latency provider named {name!r} is already registered ({existing!r}); pick another name")
-    PROVIDERS[name] = factory
-
-
-def _factory(entry: str | ProviderFactory) -> ProviderFactory:
-    if isinstance(entry, str):
-        module, _, attribute = entry.partition(":")
-        return getattr(importlib.import_module(module), attribute)
-    return entry
+    PROVIDERS.add(name, factory, options=None)
 
 
 def get_provider(name: str, /, **options: Any) -> LatencyProvider:
     """Build the provider registered as ``name`` with ``options`` (e.g. ``get_provider('host-tflite', runs=200)``);
     ``host`` and ``adb`` are accepted for ``host-tflite`` and ``pixel-adb``."""
-    name = ALIASES.get(name, name)
-    if name not in PROVIDERS:
-        raise UserError(f"unknown latency provider {name!r}; registered providers: "
-                        f"{', '.join(provider_names())}")
-    factory = _factory(PROVIDERS[name])
-    try:
-        inspect.signature(factory).bind(**options)
-    except TypeError as error:
-        raise UserError(f"bad options for latency provider {name!r}: {error}; it accepts "
-                        f"{inspect.signature(factory)}") from None
-    return factory(**options)
+    return PROVIDERS.make(name, options)
 
 
 def provider_names() -> list[str]:
     """The provider names that ``get_provider`` accepts, sorted."""
-    return sorted(PROVIDERS)
+    return sorted(PROVIDERS.names())

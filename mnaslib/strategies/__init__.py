@@ -47,12 +47,14 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from mnaslib.errors import UserError, user_input
+from mnaslib.registry import Registry
 from mnaslib.strategies.base import STRATEGIES, Decisions, SearchStrategy, check_decisions
 from mnaslib.strategies.baselines import RandomSearch, RegularizedEvolution
 from mnaslib.strategies.ppo import PPO_PRESETS, PPOConfig, RLController
@@ -61,26 +63,53 @@ from mnaslib.strategies.samplers import OptunaStrategy, check_optuna_options
 
 __all__ = ["PPO_PRESETS", "STRATEGIES", "History", "OptunaStrategy", "PPOConfig", "RLController", "RandomSearch",
            "RegularizedEvolution", "Reinforce", "ReinforceConfig", "SearchStrategy", "Trial", "check_decisions",
-           "check_strategy_options", "make_strategy", "optimize"]
+           "EvolutionOptions", "OptunaOptions", "STRATEGY_REGISTRY", "make_strategy", "optimize", "strategy_options"]
 
-def check_strategy_options(name: str, config: dict[str, Any]) -> None:
-    """Validate a strategy's configuration without building it (no TensorFlow, no study); ValueError if wrong."""
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown search strategy {name!r}; choose one of {sorted(STRATEGIES)}")
-    if name == "ppo":
-        PPOConfig.from_dict(config)
-    elif name == "reinforce":
-        ReinforceConfig.from_dict(config)
-    elif name == "optuna":
-        unknown = set(config) - {"sampler", "objectives", "sampler_options"}
-        if unknown:
-            raise ValueError(f"unknown optuna options {sorted(unknown)}; known: objectives, sampler, sampler_options")
-        check_optuna_options(**config)
-    elif name == "random" and config:
-        raise ValueError(f"random search takes no configuration, got {sorted(config)}")
-    elif name == "evolution" and set(config) - {"population_size", "sample_size"}:
-        raise ValueError(f"unknown evolution options {sorted(set(config) - {'population_size', 'sample_size'})}; "
-                         "known: population_size, sample_size")
+@dataclass(frozen=True)
+class EvolutionOptions:
+    """Regularized evolution's population and tournament sizes (Real et al. 2019)."""
+
+    population_size: int = 64
+    sample_size: int = 16
+
+    def __post_init__(self) -> None:
+        if self.population_size < 2 or not 1 <= self.sample_size <= self.population_size:
+            raise UserError(f"evolution needs population_size >= 2 and 1 <= sample_size <= population_size, got "
+                            f"{self.population_size} and {self.sample_size}")
+
+
+@dataclass(frozen=True)
+class OptunaOptions:
+    """An Optuna sampler, the objectives it optimises, and the sampler's own options."""
+
+    sampler: str = "tpe"
+    objectives: tuple[str, ...] | list[str] = ("reward",)
+    sampler_options: dict | None = None
+
+    def __post_init__(self) -> None:
+        check_optuna_options(self.sampler, self.objectives, self.sampler_options)
+
+
+# name -> factory(options, decisions, seed) and its options; configuration is validated without building (building
+# the controller loads TensorFlow, an Optuna study starts one)
+STRATEGY_REGISTRY: Registry[SearchStrategy] = Registry("search strategy")
+STRATEGY_REGISTRY.add("ppo", lambda options, decisions, seed: RLController(decisions, seed=seed, config=options),
+                      PPOConfig)
+STRATEGY_REGISTRY.add("reinforce", lambda options, decisions, seed: Reinforce(decisions, seed=seed, config=options),
+                      ReinforceConfig)
+STRATEGY_REGISTRY.add("evolution", lambda options, decisions, seed: RegularizedEvolution(
+    decisions, seed=seed, population_size=options.population_size, sample_size=options.sample_size),
+    EvolutionOptions)
+STRATEGY_REGISTRY.add("random", lambda options, decisions, seed: RandomSearch(decisions, seed=seed))
+STRATEGY_REGISTRY.add("optuna", lambda options, decisions, seed: OptunaStrategy(
+    decisions, seed=seed, sampler=options.sampler, objectives=options.objectives,
+    sampler_options=options.sampler_options), OptunaOptions)
+
+
+def strategy_options(name: str, config: Mapping[str, Any]) -> Any:
+    """A strategy's typed options from its configuration, validated without building it; UserError if wrong."""
+    with user_input():  # the configurations' own checks (PPOConfig, Optuna's) speak ValueError
+        return STRATEGY_REGISTRY.options(name, config, "strategy")
 
 
 def make_strategy(name: str, decisions: Decisions, seed: int = 0, **config: Any) -> SearchStrategy:
@@ -88,14 +117,9 @@ def make_strategy(name: str, decisions: Decisions, seed: int = 0, **config: Any)
 
     ``ppo`` takes ``PPOConfig`` fields (and ``preset``), ``reinforce`` ``ReinforceConfig`` fields, ``optuna``
     ``sampler``, ``objectives`` and ``sampler_options``, ``evolution`` ``population_size`` and ``sample_size``,
-    ``random`` none; anything else is a ValueError so a mistyped YAML key fails loudly.
+    ``random`` none; anything else is a UserError so a mistyped YAML key fails loudly.
     """
-    check_strategy_options(name, config)
-    if name == "ppo":
-        return RLController(decisions, seed=seed, config=PPOConfig.from_dict(config))
-    if name == "reinforce":
-        return Reinforce(decisions, seed=seed, config=ReinforceConfig.from_dict(config))
-    return STRATEGIES[name](decisions, seed=seed, **config)
+    return STRATEGY_REGISTRY.build(name, strategy_options(name, config), decisions, seed)
 
 
 @dataclass(frozen=True)

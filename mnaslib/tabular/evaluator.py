@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import time
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from mnaslib.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.errors import UserError
 from mnaslib.jobs import ChildMetrics, Job
+from mnaslib.registry import Registry
 from mnaslib.tabular.base import TabularBenchmark
 
 # name -> (module, benchmark class, space class, the file the benchmark reads)
@@ -31,8 +32,7 @@ ACCURACY_MODES = ("mean", "one_run")
 
 
 def _check_name(name: str) -> tuple[str, str, str, str]:
-    if name not in BENCHMARKS:
-        raise UserError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    BENCHMARK_REGISTRY.get(name)
     return BENCHMARKS[name]
 
 
@@ -113,6 +113,27 @@ class BenchmarkEvaluator:
         return ChildMetrics(float(accuracy), self.label, trainable_params=_int(extra.get("params")),
                             mult_adds=_int(extra.get("flops", extra.get("macs"))), train_seconds=0.0,
                             eval_seconds=0.0, extra={"benchmark": self.name})
+
+
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    """A ``benchmark`` section's settings besides its name: the file, how accuracies are drawn, and the options of
+    the benchmark's own space (Accel-NASBench's ``{se: false}``)."""
+
+    path: str | None = None
+    accuracy: str = "mean"
+    space: dict | None = None
+
+
+def _benchmark_evaluator(name: str, options: BenchmarkOptions) -> BenchmarkEvaluator:
+    return BenchmarkEvaluator(name, options.path, options.accuracy)
+
+
+# The tabular benchmarks a profile's ``benchmark`` names; each builds its evaluator (files are read on first use)
+BENCHMARK_REGISTRY: Registry[BenchmarkEvaluator] = Registry(
+    "benchmark", hint=" (or leave it unset to train children)")
+for _name in BENCHMARKS:
+    BENCHMARK_REGISTRY.add(_name, partial(_benchmark_evaluator, _name), BenchmarkOptions)
 
 
 def _int(value: Any) -> int | None:
