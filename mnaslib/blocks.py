@@ -1,4 +1,5 @@
-"""Keras 3 layers of the MnasNet space, following the official code's semantics (see ARCHITECTURES.md).
+"""Keras 3 layers of the MnasNet space, following the semantics of the official code (tensorflow/tpu,
+``models/official/mnasnet/mnasnet_model.py``) and the paper (Tan et al., CVPR 2019, section 4.1 and Figure 7).
 
 Functions take and return Keras tensors so models stay plain functional Keras with readable layer names
 (``block3b_dwconv``, ``block3b_se_reduce`` ...), the style of ``keras.applications``.

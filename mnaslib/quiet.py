@@ -19,11 +19,11 @@ What each line is and what silences it at its source (TensorFlow 2.21, checked o
   Off, training runs TensorFlow's default (Eigen) kernels, whose sums differ from oneDNN's in the last bits (the
   line itself warns of "slightly different numerical results"). Latency is measured in LiteRT, which the ops never
   touch (MnasNet-A1's TFLite file converts byte-identical with them on and off); what off costs a proxy child's
-  training is measured by ``benchmarks/child_throughput.py`` (its ``kernel`` and ``worker`` arms): a few per cent
-  on a 2-core VM without AVX-512, about 2x per training step on one with it.
+  training is measured by ``benchmarks/child_throughput.py`` (its ``kernel`` and ``worker`` arms; the figures
+  measured so far are in ``docs/architecture.md``, "Measured costs").
   ``TF_ENABLE_ONEDNN_OPTS=1`` set before mnaslib is imported keeps them, and their lines.
 * Worker processes (``executor: process``) train children and print nowhere a user reads, so they run oneDNN's
-  kernels, which made a proxy child's training step 2x faster on an AVX-512 host (``benchmarks/child_throughput.py``),
+  kernels, which are faster where the CPU has AVX-512 (``benchmarks/child_throughput.py``),
   at ``TF_CPP_MIN_LOG_LEVEL=3`` (a worker's failures reach the search as Python exceptions with their messages),
   and import TensorFlow with its standard error pointed at the null device, which drops the load-time lines that no
   log level reaches (``worker_environment``, ``import_tensorflow_silently``). A value the user set wins here too.

@@ -242,7 +242,7 @@ def fit_pixel1_model(points_path: str | Path | None = None, out_path: str | Path
                      points: Sequence[CalibrationPoint] | None = None) -> Pixel1Model:
     """Fit the Pixel-1 model on the published latencies and (unless ``out_path`` is None) write it as JSON.
 
-    Builds the Keras applications among the points to read their ops (about 20 s on a 2-core machine).
+    Builds the Keras applications among the points to read their ops (tens of seconds).
     """
     points = list(points) if points is not None else load_points(points_path)
     op_lists = [p.ops() for p in points]

@@ -80,8 +80,8 @@ def fast_tflite(model: "keras.Model") -> bytes:
     """Batch-1 float32 TFLite flatbuffer of a single-input Keras model through a frozen concrete function.
 
     The function is traced and converted with ``TFLiteConverter.from_concrete_functions`` *without* a trackable
-    object, which freezes the weights into constants: about 0.5 s per layer and 3.6 s for MnasNet-A1, against 2 s
-    and 15 s for :func:`to_tflite` (SavedModel export), with the same operators and flatbuffer size up to signature
+    object, which freezes the weights into constants: several times faster than :func:`to_tflite` (SavedModel
+    export; ``docs/architecture.md``, "Measured costs"), with the same operators and flatbuffer size up to signature
     metadata (checked in the tests); every flatbuffer still passes :func:`check_flatbuffer`. TensorFlow 2.21 calls
     this frozen path deprecated (its warning is silenced here); if a later version drops it, this fails loudly and
     ``to_tflite`` is the slower replacement.

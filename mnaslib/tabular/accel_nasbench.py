@@ -195,7 +195,7 @@ class AccelNASBench(TabularBenchmark):
 
     @property
     def surrogate(self) -> AccelSurrogate:
-        """The fitted surrogate (from the cache, or fitted now: about 5 s of CPU)."""
+        """The fitted surrogate (from the cache, or fitted now: seconds of CPU)."""
         if self._surrogate is None:
             self._surrogate = load_or_fit(self.table, ACCEL_NASBENCH.sha256, cache_dir(), self.settings)
         return self._surrogate

@@ -19,8 +19,8 @@ Features (``SurrogateSettings.features``):
   (computed from the decoded ``Arch``), which the trees would otherwise have to assemble from the decisions.
 
 The regressor's settings (1,500 trees of depth 3, learning rate 0.03, subsample 0.5) came from a small grid of
-depths, rates and subsampling on the same split; every point of it ranked within 0.005 of the others. A fit on
-4,110 networks takes about 5 s of CPU on this project's 2-core machine, a 10-fold cross-validation about 50 s.
+depths, rates and subsampling on the same split; every point of it ranked within 0.005 of the others. A fit takes
+seconds of CPU, a 10-fold cross-validation ten times that (``docs/architecture.md``, "Measured costs").
 The fitted model is cached under the user cache directory (``$MNAS_CACHE_DIR/benchmarks/accel-nasbench``) keyed by
 the archive's sha256, the scikit-learn version and the settings, as plain arrays (``TreeEnsemble``: each tree's
 split features, thresholds, children and leaf values, in an ``.npz`` read with ``allow_pickle=False``): a pickle
