@@ -4,8 +4,8 @@ A profile picks the scale of everything: ``ci`` (minutes, tiny data, results mea
 default: real children on a 2-core CPU) and ``paper`` (ImageNet, a cluster); ``class`` is ``laptop`` reading the
 runs ``make reproduce`` stored instead of searching or training (``stored_runs``, ``mnaslib.stored``). The packaged
 ones live in ``mnaslib/configs/<name>.yaml``; any YAML file is a profile too, and ``base: laptop`` lets it change a
-few keys of a packaged one. ``mnas search --profile my.yaml`` and ``make reproduce PROFILE=my.yaml`` both take it, and notebooks
-read their budgets from ``profile.notebooks`` instead of branching on the profile's name.
+few keys of a packaged one. ``mnas search --profile my.yaml`` and ``make reproduce PROFILE=my.yaml`` both take it,
+and notebooks read their budgets from ``profile.notebooks`` instead of branching on the profile's name.
 
 ``load_profile`` validates the whole file (every section, types included) before anything touches the disk, so a
 mistake is one clear error and never a half-created run directory. The search sections are what a run directory

@@ -93,3 +93,17 @@ def test_a_profile_is_built_once_and_its_search_reuses_the_parts(monkeypatch, tm
 def test_the_resumable_keys_are_defined_once():
     assert load_profile("ci").RESUMABLE_KEYS is RESUMABLE_KEYS
     assert "workers" not in RESUMABLE_KEYS and {"steps", "executor", "data.source"} <= set(RESUMABLE_KEYS)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"space": {"name": "nasnet-cell", "ops": 3}}, "ops must be a list of cell op names"),
+    ({"latency": {"provider": "host-tflite", "runs": "abc"}}, "runs must be an integer, got 'abc'"),
+    ({"latency": {"provider": "host-tflite", "target_cv": "abc"}}, "target_cv must be a number, got 'abc'"),
+    ({"strategy": {"name": "ppo", "preset": [1]}}, "unknown PPO preset [1]"),
+])
+def test_bad_values_are_refused_where_they_are_read_not_masked(overrides, message):
+    """Loading a profile no longer turns a TypeError into a user error (it would hide a bug in mnaslib): each of
+    these once reached the user only through that masking."""
+    with pytest.raises(ProfileError) as caught:
+        load_profile("ci", overrides)
+    assert message in str(caught.value)

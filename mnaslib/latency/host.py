@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal
 
 import numpy as np
 
-from mnaslib.latency.base import LatencyProvider, LatencyResult
-from mnaslib.latency.tflite import Quantization, RepresentativeDataset, check_flatbuffer, read_tflite, to_tflite
+from mnaslib.buildable import as_int
 from mnaslib.labels import Provenance
-from mnaslib.latency.runtime import (cpu_model, interpreter, package_version, pinned, runtime_label,
-                                     timed_runs)
+from mnaslib.latency.base import LatencyProvider, LatencyResult
+from mnaslib.latency.runtime import cpu_model, interpreter, package_version, pinned, runtime_label, timed_runs
+from mnaslib.latency.tflite import Quantization, RepresentativeDataset, check_flatbuffer, read_tflite, to_tflite
+from mnaslib.registry import typed_value
 
 if TYPE_CHECKING:
     import keras
@@ -146,6 +147,9 @@ def _require_keras_model(obj: Any, provider: str) -> "keras.Model":
 
 def _check_options(*, num_threads: int, warmup: int, runs: int, max_rounds: int, target_cv: float,
                    clock: str) -> None:
+    num_threads, warmup, runs, max_rounds = (as_int(value, name) for value, name in (
+        (num_threads, "num_threads"), (warmup, "warmup"), (runs, "runs"), (max_rounds, "max_rounds")))
+    target_cv = typed_value(target_cv, "float", "target_cv")
     if num_threads < 1:
         raise ValueError(f"num_threads must be at least 1, got {num_threads}")
     if warmup < 0:

@@ -97,7 +97,7 @@ class PPOConfig:
         values = dict(values)
         preset = values.pop("preset", None)
         if preset is not None:
-            if preset not in PPO_PRESETS:
+            if not isinstance(preset, str) or preset not in PPO_PRESETS:
                 raise ValueError(f"unknown PPO preset {preset!r}; known: {', '.join(PPO_PRESETS)}")
             values = {**PPO_PRESETS[preset], **values}
         return config_from_dict(cls, values, "PPOConfig keys", " (and preset)")
