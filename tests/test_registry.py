@@ -107,3 +107,12 @@ def test_bad_values_are_refused_where_they_are_read_not_masked(overrides, messag
     with pytest.raises(ProfileError) as caught:
         load_profile("ci", overrides)
     assert message in str(caught.value)
+
+
+def test_a_bug_while_building_is_not_masked_as_a_user_error(monkeypatch):
+    def broken(profile):
+        raise TypeError("a bug in a plug-in")
+
+    monkeypatch.setattr(mnaslib.profile, "build_parts", broken)
+    with pytest.raises(TypeError, match="a bug in a plug-in"):
+        load_profile("ci")
