@@ -18,11 +18,12 @@ from mnaslib.errors import UserError
 from mnaslib.executors import EXECUTORS, ExecutorOptions, executor_options
 from mnaslib.labels import Labelled
 from mnaslib.latency.base import PROVIDERS
+from mnaslib.netsize import check_network_size
 from mnaslib.registry import NoOptions, Registry, parse_options
 from mnaslib.reward import Reward, from_config
 from mnaslib.space import SPACES, MnasNetSpace
 from mnaslib.strategies import STRATEGY_REGISTRY, strategy_options
-from mnaslib.tabular.evaluator import BENCHMARK_REGISTRY, benchmark_deployment, benchmark_space
+from mnaslib.tabular.evaluator import BENCHMARK_REGISTRY, PredictorEvaluator, benchmark_deployment, benchmark_space
 
 if TYPE_CHECKING:
     import concurrent.futures as cf
@@ -145,8 +146,6 @@ def _predictor(options: NoOptions, task: "ProxyTask", space_name: str) -> "Evalu
     if space_name != "mnasnet":
         raise UserError(f"evaluator {PREDICTOR} scores MnasNet-space networks, not {space_name}; use evaluator "
                         "naswot or trained for this space")
-    from mnaslib.tabular.evaluator import PredictorEvaluator
-
     return PredictorEvaluator()
 
 
@@ -232,8 +231,6 @@ def deployment_options(profile: Sections) -> BuildOptions:
 def _check_proxy_child(space: Any, task: "ProxyTask") -> None:
     """Build one child of the space analytically at the proxy's settings, so a proxy that no child could be built
     at (maps below one pixel, a width too large for memory) is refused now, not by every child of the search."""
-    from mnaslib.netsize import check_network_size
-
     if not isinstance(space, MnasNetSpace):
         return  # the cell space checks its input size itself
     child = space.decode([0] * len(space.decision_sizes()))
