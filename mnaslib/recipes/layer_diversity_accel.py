@@ -36,12 +36,10 @@ def layer_diversity(profile: Profile, soft: ArmRuns, target: float) -> pd.DataFr
     surrogate's top-1 (what the searches optimised), the laptop predictor's (fitted on the choosing part only, a
     second opinion with its own verdict-part error), the benchmark's own training where it trained the network,
     the Pixel-1 latency and the soft reward at ``target``."""
-    from mnaslib.components import deployment_options, make_evaluator, make_latency, search_space
     from mnaslib.reward import from_config as reward_from_config
     from mnaslib.tabular.evaluator import load_predictor
 
-    space, benchmark = search_space(profile), make_evaluator(profile).benchmark
-    latency = make_latency(profile.latency, deployment_options(profile))
+    space, benchmark, latency = profile.parts.space, profile.parts.evaluator.benchmark, profile.parts.latency
     predictor = load_predictor(profile.benchmark.get("path"))
     reward = reward_from_config({"name": "mnas_soft", "target_ms": target})
     networks = [(label, "single op", arch) for label, arch in uniform_networks(space).items()]
