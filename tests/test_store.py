@@ -183,14 +183,16 @@ def test_scalars_and_meta(store):
     assert store.get_meta("best") == {"arch_id": "b", "reward": 0.8}
 
 
-CONFIG = {"seed": 0, "steps": 10, "workers": 2, "strategy": {"name": "ppo", "batch": 8},
+CONFIG = {"seed": 0, "steps": 10, "executor": {"name": "process", "workers": 2},
+          "strategy": {"name": "ppo", "batch": 8},
           "reward": {"target_ms": 75.0, "alpha": -0.07, "beta": -0.07}}
 
 
 def test_open_run_resumes_when_only_resumable_keys_change(tmp_path):
     with open_run(tmp_path / "run", CONFIG) as first:
         first.add_pending(0, 0, [1], "a", BLOCKS)
-    extended = {**CONFIG, "steps": 20, "workers": 4, "strategy": {"batch": 8, "name": "ppo"}}
+    extended = {**CONFIG, "steps": 20, "executor": {"name": "dask", "workers": 4},
+                "strategy": {"batch": 8, "name": "ppo"}}
     with open_run(tmp_path / "run", extended) as resumed:
         assert len(resumed.pending()) == 1
         runs = resumed.runs()
