@@ -19,6 +19,7 @@ import pandas as pd
 
 from mnaslib import paper
 from mnaslib.labels import Labelled, paper_provenance, render_table
+from mnaslib.trial import provenance_of
 from mnaslib.verdicts import (Fidelity, NoiseFloor, bootstrap_floor, label_error_floor, not_testable, verdict)
 
 if TYPE_CHECKING:
@@ -294,7 +295,7 @@ def table5_claims(summaries: Sequence["SearchSummary"]) -> pd.DataFrame:
         if slow is None or fast is None:
             return Labelled.missing("cell-space searches not run at this profile (notebooks.cell_searches)")
         return Labelled(slow.best["latency_ms"] / fast.best["latency_ms"],
-                        f"computed from the best models' latencies: {fast.best['latency_provenance']}", "{:.2f}x")
+                        f"computed from the best models' latencies: {provenance_of(fast.best, 'latency')}", "{:.2f}x")
 
     rows = []
     for claim, slow, fast, (slow_row, fast_row) in (
@@ -306,11 +307,9 @@ def table5_claims(summaries: Sequence["SearchSummary"]) -> pd.DataFrame:
                      "paper": Labelled(paper_number(slow_row, "latency_ms") / paper_number(fast_row, "latency_ms"),
                                        "computed from paper (V) latencies", "{:.2f}x"),
                      "ours": latency_ratio(slow, fast), "verdict": reason})
-    from mnaslib.runs import accuracy_label
-
     if cells is None:
         gain = Labelled.missing("cell-space searches not run at this profile (notebooks.cell_searches)")
-    elif len({accuracy_label(s.best["extra"]).split(";")[0] for s in (mnas, cells)}) > 1:
+    elif len({str(provenance_of(s.best, "accuracy")).split(";")[0] for s in (mnas, cells)}) > 1:
         gain = Labelled.missing("the two spaces' children were scored by different measures (each search's label "
                                 "says which)")
     else:

@@ -58,7 +58,7 @@ def search_from_profile(profile: Profile, run_dir: str | os.PathLike, *, progres
     store = open_run(run_dir, run_record(profile, evaluator, reevaluate), resumable_keys=profile.RESUMABLE_KEYS)
     try:
         store.set_meta("seed", profile.seed)
-        finished = sum(1 for t in store.trials() if t["status"] in ("done", "failed"))
+        finished = sum(not t.unfinished for t in store.read().trials)
         if log is not None:
             log(f"resuming the search in {run_dir}: {finished} finished trials kept" if finished else
                 f"new search in {run_dir}: {profile.steps} steps x {profile.batch_size} children, "
@@ -92,11 +92,11 @@ def reuse_identical_run(profile: Profile, run_dir: str | os.PathLike,
         if not (candidate / STORE_FILENAME).is_file():
             continue
         with TrialStore(candidate / STORE_FILENAME, read_only=True) as store:
-            runs, trials = store.runs(), store.trials()
-        finished = [t for t in trials if t["status"] in ("done", "failed")]
-        stored = {k: v for k, v in (runs[-1]["config"] if runs else {}).items() if k in wanted}
-        if (runs and not config_differences(stored, wanted, ("profile",))
-                and len(finished) == len(trials) == profile.steps * profile.batch_size):
+            run = store.read()
+        finished = [t for t in run.trials if not t.unfinished]
+        stored = {k: v for k, v in run.config.items() if k in wanted}
+        if (run.config and not config_differences(stored, wanted, ("profile",))
+                and len(finished) == len(run.trials) == profile.steps * profile.batch_size):
             shutil.copytree(candidate, run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(PID_FILENAME))
             return candidate
     return None

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from mnaslib.arch import Arch
 from mnaslib.buildable import BuildOptions
 from mnaslib.reward import Reward
+from mnaslib.trial import Trial, finished
 
 TOP_TRIALS = 50
 
@@ -31,7 +32,7 @@ class RunView:
     space, deployment options and reward that produced them."""
 
     label: str
-    trials: pd.DataFrame
+    trials: list[Trial]
     all_done: pd.DataFrame
     space: Any
     options: BuildOptions
@@ -39,8 +40,8 @@ class RunView:
 
     def choices(self, top: int = TOP_TRIALS) -> list[tuple[str, int]]:
         """Dropdown options ``(text, rank)`` for the ``top`` best trials."""
-        return [(f"#{rank + 1}: reward {row.reward:.4f}, accuracy {row.accuracy:.3f}, {row.latency_ms:.1f} ms "
-                 f"(trial {row.id})", rank) for rank, row in enumerate(self.trials.head(top).itertuples())]
+        return [(f"#{rank + 1}: reward {t.reward.value:.4f}, accuracy {t.accuracy.value:.3f}, {t.latency.value:.1f} ms "
+                 f"(trial {t.id})", rank) for rank, t in enumerate(self.trials[:top])]
 
 
 def load_view(run_dir: str | os.PathLike, label: str | None = None) -> RunView:
@@ -50,22 +51,18 @@ def load_view(run_dir: str | os.PathLike, label: str | None = None) -> RunView:
     from mnaslib.profile import Profile
     from mnaslib.reward import from_config
     from mnaslib.runs import load_run
-    from mnaslib.store import STORE_FILENAME, TrialStore
 
-    trials, _ = load_run(run_dir)
-    with TrialStore(Path(run_dir) / STORE_FILENAME, read_only=True) as store:
-        runs = store.runs()
-    config = {k: v for k, v in runs[-1]["config"].items() if k not in ("data", "reevaluate")}
+    run = load_run(run_dir)
+    config = {k: v for k, v in run.config.items() if k not in ("data", "reevaluate")}
     profile = Profile.from_dict(config)
     space = search_space(profile)
     if not isinstance(space.decode(space.sample(0)), Arch):
         raise ValueError(f"{run_dir} searched {type(space).__name__}, whose networks are not block lists; the run "
                          "explorer draws those of the MnasNet and Accel-NASBench spaces")
-    done = trials[trials["status"] == "done"]
+    done = finished(run.frame)
     if done.empty:
         raise ValueError(f"{run_dir} has no finished trials to explore yet")
-    best_first = done.sort_values("reward", ascending=False).drop_duplicates("arch_id").reset_index(drop=True)
-    return RunView(label or Path(run_dir).name, best_first, done, space, deployment_options(profile),
+    return RunView(label or Path(run_dir).name, run.best(None), done, space, deployment_options(profile),
                    from_config(profile.reward))
 
 
@@ -78,30 +75,30 @@ def trial_figure(view: RunView, rank: int = 0) -> Figure:
 
     if not 0 <= rank < len(view.trials):
         raise ValueError(f"rank {rank} is outside this run's {len(view.trials)} finished architectures")
-    trial = view.trials.iloc[rank]
-    arch = view.space.decode(list(trial["tokens"]))
+    trial = view.trials[rank]
+    arch = view.space.decode(list(trial.tokens))
     model = load_pixel1_model()
     breakdown = model.breakdown_ms(arch, view.options)
-    accuracy_label = (trial["extra"] or {}).get("accuracy_provenance", "proxy")
+    accuracy, latency = trial.accuracy, trial.latency
 
     fig, (ax_arch, ax_ms, ax_all) = plt.subplots(1, 3, figsize=(15, 5.5), gridspec_kw={"width_ratios": [1.1, 1, 1]})
     draw_architecture(ax_arch, arch, view.options.input_size, view.options.depth_multiplier)
-    ax_arch.set_title(f"trial {trial['id']} ({view.options.input_size}x{view.options.input_size})", fontsize="small")
+    ax_arch.set_title(f"trial {trial.id} ({view.options.input_size}x{view.options.input_size})", fontsize="small")
     names = list(breakdown)[::-1]
     ax_ms.barh(names, [breakdown[n] for n in names], color="C0")
     ax_ms.set_xlabel(f"ms [predicted ({model.label})]")
     ax_ms.set_title(f"where the latency goes: {sum(breakdown.values()):.1f} ms in all", fontsize="small")
     plot_pareto(ax_all, view.all_done["accuracy"], view.all_done["latency_ms"], label="sampled")
-    ax_all.scatter([trial["latency_ms"]], [trial["accuracy"]], s=160, marker="*", color="crimson", zorder=5,
-                   label=f"trial {trial['id']}")
+    ax_all.scatter([latency.value], [accuracy.value], s=160, marker="*", color="crimson", zorder=5,
+                   label=f"trial {trial.id}")
     if "target_ms" in view.reward.params:
         ax_all.axvline(view.reward.target_ms, color="0.5", linestyle="--", label=f"T = {view.reward.target_ms:g} ms")
-    ax_all.set_xlabel(f"latency (ms) [{trial['latency_provenance']}]")
-    ax_all.set_ylabel(f"accuracy [{accuracy_label.split(' (')[0]}]")
+    ax_all.set_xlabel(f"latency (ms) [{latency.label}]")
+    ax_all.set_ylabel(f"accuracy [{accuracy.provenance.kind if accuracy.provenance else accuracy.label}]")
     ax_all.legend(fontsize="x-small")
     ax_all.set_title(f"among the {len(view.all_done)} finished samples of {view.label}", fontsize="small")
-    fig.suptitle(f"accuracy {trial['accuracy']:.4f} [{accuracy_label}]\nlatency {trial['latency_ms']:.1f} ms "
-                 f"[{trial['latency_provenance']}]; reward {trial['reward']:.4f} [computed: {view.reward.label}]",
+    fig.suptitle(f"accuracy {accuracy.value:.4f} [{accuracy.label}]\nlatency {latency.value:.1f} ms "
+                 f"[{latency.label}]; reward {trial.reward.value:.4f} [computed: {view.reward.label}]",
                  fontsize="small")
     fig.tight_layout()
     return fig

@@ -61,6 +61,16 @@ class Provenance:
     def __str__(self) -> str:
         return self.label
 
+    @classmethod
+    def parse(cls, label: str) -> "Provenance":
+        """The provenance a label was written from (``label``'s inverse): ``"predicted (Pixel-1 model, ...)"`` ->
+        ``Provenance("predicted", "Pixel-1 model, ...")``; for stores that kept labels as text. A label whose kind
+        is unknown is a ValueError."""
+        kind, _, rest = label.strip().partition(" ")
+        if rest and not (rest.startswith("(") and rest.endswith(")")):
+            raise ValueError(f"not a provenance label: {label!r} (expected 'kind (detail)')")
+        return cls(kind, rest[1:-1])  # type: ignore[arg-type]
+
 
 def paper_provenance(status: str, note: str = "", source: str = "") -> Provenance:
     """A number quoted from the paper with its status letter V, C or U (U is shown as 'uncertain'); with a

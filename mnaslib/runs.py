@@ -1,6 +1,8 @@
-"""Reading searches: trial tables, top models, curves, Pareto fronts, latency spreads and run summaries.
+"""Reading searches: runs, top models, curves, Pareto fronts, latency spreads and run summaries.
 
 The notebooks call these so a search's results are summarised the same way everywhere (notebook, report, tests).
+A search is read once, as a ``mnaslib.trial.Run`` (``load_run``); the summaries take its table of trials
+(``Run.frame``, one row per trial) so that a recipe's list of runs is summarised by the same functions.
 """
 from __future__ import annotations
 
@@ -13,33 +15,34 @@ import pandas as pd
 
 from mnaslib.errors import UserError
 from mnaslib.jobs import NASWOT_MEASURE
-from mnaslib.reward import pareto_front
 from mnaslib.store import STORE_FILENAME, TrialStore
+from mnaslib.labels import Provenance
+from mnaslib.trial import Run, Trial, TrialStatus, best_rows, finished, first_provenance, label_of
 
 
-def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(trials, scalars)`` of a run directory; raises a clear error when there is no store."""
+def load_run(run_dir: str | os.PathLike) -> Run:
+    """The search in a run directory, read once (``TrialStore.read``); a clear error when there is none."""
     path = Path(run_dir) / STORE_FILENAME
     if not path.exists():
         raise UserError(f"no search in {run_dir}: {path} does not exist (run `mnas search --run-dir {run_dir}`)")
-    store = TrialStore(path, read_only=True)
-    try:
-        return store.dataframe(), store.scalars()
-    finally:
-        store.close()
+    with TrialStore(path, read_only=True) as store:
+        return store.read()
 
 
-def top_models(trials: pd.DataFrame, n: int = 5) -> pd.DataFrame:
-    """The ``n`` finished trials with the highest reward, each value labelled with its provenance."""
-    done = trials[trials["status"] == "done"].sort_values("reward", ascending=False)
-    done = done.drop_duplicates("arch_id").head(n)  # an architecture sampled again is one model
+def _labelled_cells(trials: list[Trial]) -> dict[str, list[str]]:
+    """The accuracy and latency columns of a table of trials, each cell ``Labelled.render``ed."""
+    return {"accuracy": [t.accuracy.render() for t in trials], "latency (ms)": [t.latency.render() for t in trials]}
+
+
+def top_models(run: Run, n: int = 5) -> pd.DataFrame:
+    """The ``n`` finished trials with the highest reward (``Run.best``), each value labelled with its provenance."""
+    rows = best_rows(run.frame, n)
     return pd.DataFrame({
-        "id": done["arch_id"].to_numpy(),
-        "reward [computed]": done["reward"].round(4).to_numpy(),
-        "accuracy": [f"{a:.3f} [{accuracy_label(e)}]" for a, e in zip(done["accuracy"], done["extra"])],
-        "latency (ms)": [f"{lat:.1f} [{prov}]" for lat, prov in zip(done["latency_ms"], done["latency_provenance"])],
-        "mult-adds (M) [computed, proxy child]": (done["mult_adds"] / 1e6).round(1).to_numpy(),
-        "block strings": done["block_strings"].map(" ".join).to_numpy(),
+        "id": rows["arch_id"].to_numpy(),
+        "reward [computed]": rows["reward"].round(4).to_numpy(),
+        **_labelled_cells(run.best(n)),
+        "mult-adds (M) [computed, proxy child]": (rows["mult_adds"] / 1e6).round(1).to_numpy(),
+        "block strings": rows["block_strings"].map(" ".join).to_numpy(),
     })
 
 
@@ -68,38 +71,29 @@ class LatencySpread:
 
 
 def latency_spread(trials: pd.DataFrame, target_ms: float, label: str) -> LatencySpread:
-    done = trials[trials["status"] == "done"]
-    lat = done["latency_ms"].to_numpy(dtype=float)
+    """How a search's finished samples (a table of trials, ``Run.frame``) spread in latency."""
+    lat = finished(trials)["latency_ms"].to_numpy(dtype=float)
     if lat.size == 0:
         raise UserError(f"search {label!r} has no finished trials to summarise")
     q1, q3 = np.percentile(lat, [25, 75])
-    provenance = str(done["latency_provenance"].iloc[0]) if "latency_provenance" in done else ""
     return LatencySpread(label, int(lat.size), float(np.median(lat)), float(q3 - q1),
                          float(np.mean(lat <= target_ms)), float(np.mean(lat < 40)), float(np.mean(lat > 110)),
-                         target_ms, lat, provenance)
+                         target_ms, lat, label_of(trials, "latency"))
 
 
 def where_it_settles(trials: pd.DataFrame, label: str, n: int = 5) -> dict:
     """Where a search ended up in latency: its ``n`` best-reward networks (range), the median of all its samples
     and of its last quarter (where the controller has converged), with the latency's provenance."""
-    done = trials[trials["status"] == "done"]
+    done = finished(trials)
     if done.empty:
         raise ValueError(f"search {label!r} has no finished trials to summarise")
-    best = done.sort_values("reward", ascending=False).drop_duplicates("arch_id").head(n)["latency_ms"]
+    best = best_rows(trials, n)["latency_ms"]
     last = done.sort_values("id").tail(max(1, len(done) // 4))["latency_ms"]
-    unit = f" (ms) [{done['latency_provenance'].iloc[0]}]"
+    unit = f" (ms) [{label_of(trials, 'latency')}]"
     return {"search": label, "samples": len(done),
             f"{n} best-reward networks{unit}": f"{best.min():.1f}-{best.max():.1f}",
             f"median of samples{unit}": round(float(done["latency_ms"].median()), 1),
             f"median of the last quarter{unit}": round(float(last.median()), 1)}
-
-
-def front(trials: pd.DataFrame) -> pd.DataFrame:
-    """The finished trials on the accuracy-latency Pareto front, fastest first."""
-    done = trials[trials["status"] == "done"].drop_duplicates("arch_id").reset_index(drop=True)
-    if done.empty:
-        return done
-    return done.iloc[pareto_front(done["accuracy"].to_numpy(float), done["latency_ms"].to_numpy(float))]
 
 
 @dataclass(frozen=True)
@@ -107,55 +101,46 @@ class RunSummary:
     """What a finished (or running) search holds, for ``mnas runs show`` and ``mnas search``'s closing lines."""
 
     run_dir: Path
-    config: dict
-    trials: pd.DataFrame
-    steps_done: int
+    run: Run
+
+    @property
+    def config(self) -> dict:
+        return dict(self.run.config)
+
+    @property
+    def steps_done(self) -> int:
+        return self.run.steps_done
 
     @property
     def done(self) -> pd.DataFrame:
-        return self.trials[self.trials["status"] == "done"]
-
-    @property
-    def failed(self) -> pd.DataFrame:
-        return self.trials[self.trials["status"] == "failed"]
-
-    @property
-    def reused(self) -> int:
-        return int(self.done["extra"].map(lambda e: bool((e or {}).get("reused_from"))).sum())
+        return finished(self.run.frame)
 
     def counts(self) -> dict[str, int]:
-        statuses = self.trials["status"].value_counts().to_dict()
-        return {"trials": len(self.trials), "done": statuses.get("done", 0), "failed": statuses.get("failed", 0),
-                "unfinished": statuses.get("pending", 0) + statuses.get("running", 0), "reused": self.reused,
-                "distinct architectures": int(self.trials["arch_id"].nunique())}
+        trials = self.run.trials
+        statuses = {status: sum(t.status is status for t in trials) for status in TrialStatus}
+        return {"trials": len(trials), "done": statuses[TrialStatus.finished], "failed": statuses[TrialStatus.failed],
+                "unfinished": statuses[TrialStatus.pending] + statuses[TrialStatus.running],
+                "reused": sum(bool(t.reused_from) for t in self.run.done()),
+                "distinct architectures": len({t.arch_id for t in trials})}
 
     def best(self, n: int = 5) -> pd.DataFrame:
-        return top_models(self.trials, n)
+        return top_models(self.run, n)
 
     def pareto(self) -> pd.DataFrame:
         """The accuracy-latency Pareto front of the finished trials, fastest first, cells labelled."""
-        front_trials = front(self.trials)
-        return pd.DataFrame({"id": front_trials["arch_id"].to_numpy(),
-                             "accuracy": [f"{a:.3f} [{accuracy_label(e)}]" for a, e in
-                                          zip(front_trials["accuracy"], front_trials["extra"])],
-                             "latency (ms)": [f"{lat:.1f} [{prov}]" for lat, prov in
-                                              zip(front_trials["latency_ms"], front_trials["latency_provenance"])],
-                             "reward [computed]": front_trials["reward"].round(4).to_numpy()})
+        front = self.run.pareto()
+        return pd.DataFrame({"id": [t.arch_id for t in front], **_labelled_cells(front),
+                             "reward [computed]": pd.Series([t.reward.value for t in front], dtype=float).round(4)})
 
     def failures(self) -> pd.DataFrame:
-        failed = self.failed
-        return pd.DataFrame({"trial": failed["id"].to_numpy(), "step": failed["step"].to_numpy(),
-                             "reason": failed["error"].map(lambda e: str(e).splitlines()[0]).to_numpy()})
+        failed = self.run.failed()
+        return pd.DataFrame({"trial": [t.id for t in failed], "step": [t.step for t in failed],
+                             "reason": [str(t.error).splitlines()[0] for t in failed]})
 
 
 def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
     """Read a run directory's store into a ``RunSummary`` (a clear error when there is none)."""
-    path = Path(run_dir) / STORE_FILENAME
-    if not path.exists():
-        raise UserError(f"no search in {run_dir}: {path} does not exist (run `mnas search --run-dir {run_dir}`)")
-    with TrialStore(path, read_only=True) as store:
-        runs, trials, saved = store.runs(), store.dataframe(), store.latest_strategy_state()
-    return RunSummary(Path(run_dir), runs[-1]["config"] if runs else {}, trials, 0 if saved is None else saved[0] + 1)
+    return RunSummary(Path(run_dir), load_run(run_dir))
 
 
 def compare_runs(first: RunSummary, second: RunSummary) -> pd.DataFrame:
@@ -177,16 +162,9 @@ def compare_runs(first: RunSummary, second: RunSummary) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def accuracy_label(extra) -> str:
-    """The provenance of a trial's accuracy from its ``extra`` (older stores kept only the proxy task's label)."""
-    extra = extra or {}
-    return extra.get("accuracy_provenance") or f"proxy ({extra.get('proxy', 'proxy task')})"
-
-
 def accuracy_axis(trials: pd.DataFrame) -> str:
     """What a run's ``accuracy`` column is, for an axis: ``accuracy [proxy]``, ``NASWOT score [proxy]`` (a search
     whose children were scored at initialisation, ``evaluator: naswot``) or ``accuracy [surrogate]``."""
-    done = trials[trials["status"] == "done"]
-    label = accuracy_label(done["extra"].iloc[0]) if len(done) else "proxy"
-    what = NASWOT_MEASURE if label.startswith(f"proxy ({NASWOT_MEASURE}") else "accuracy"
-    return f"{what} [{label.split(' ', 1)[0]}]"
+    found = first_provenance(trials, "accuracy") or Provenance("proxy")
+    scored = found.kind == "proxy" and found.detail.startswith(NASWOT_MEASURE)
+    return f"{NASWOT_MEASURE if scored else 'accuracy'} [{found.kind}]"

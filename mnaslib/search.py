@@ -41,6 +41,9 @@ from mnaslib.reward import Reward
 from mnaslib.store import TrialStore
 from mnaslib.store_schema import damaged
 from mnaslib.strategies import SearchStrategy
+from mnaslib.trial import UNFINISHED, TrialStatus, provenance_of
+
+FINISHED = TrialStatus.finished
 
 WORKER_DIED = "worker died (oom?): the process evaluating this child ended abruptly"
 ExecutorSpec = cf.Executor | Callable[[], "cf.Executor | None"] | None
@@ -120,16 +123,16 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
         for step in range(first_step, steps):
             batch = strategy.ask(batch_size)
             trials = loop.trials_of_step(step, batch)
-            bar.update(sum(1 for t in trials if t["status"] in ("done", "failed")))
-            if loop.evaluate([t for t in trials if t["status"] in ("pending", "running")]):
+            bar.update(sum(1 for t in trials if t["status"] not in UNFINISHED))
+            if loop.evaluate([t for t in trials if t["status"] in UNFINISHED]):
                 return loop.result(step, start)
             rows = {t["id"]: t for t in store.trials(step=step)}
-            if rows and all(t["status"] == "failed" for t in rows.values()):
+            if rows and all(t["status"] == TrialStatus.failed for t in rows.values()):
                 first = next(iter(rows.values()))
                 raise SearchFailed(f"every child of step {step} failed, so the next step would fail too; first "
                                    f"error: {first['error'].splitlines()[0]}. Fix the cause and run the same command "
                                    f"with --retry-failed (run directory {Path(store.path).parent})")
-            rewards = [rows[t["id"]]["reward"] if rows[t["id"]]["status"] == "done" else None for t in trials]
+            rewards = [rows[t["id"]]["reward"] if rows[t["id"]]["status"] == FINISHED else None for t in trials]
             # a multi-objective strategy is told accuracy and latency beside the scalar reward
             if set(getattr(strategy, "objectives", ("reward",))) - {"reward"}:
                 metrics = [{"accuracy": rows[t["id"]]["accuracy"], "latency": rows[t["id"]]["latency_ms"]}
@@ -201,7 +204,7 @@ class _Loop:
         self.store, self.pool, self.reevaluate, self.stop_after = store, pool, reevaluate, stop_after_trials
         self.finished_now = 0
         self.bar: Any = None
-        self.earlier = {} if reevaluate else {t["arch_id"]: t for t in reversed(store.trials("done"))
+        self.earlier = {} if reevaluate else {t["arch_id"]: t for t in reversed(store.trials(FINISHED))
                                               if not (t["extra"] or {}).get("reused_from")}
 
     def trials_of_step(self, step: int, batch: list[list[int]]) -> list[dict]:
@@ -258,7 +261,7 @@ class _Loop:
                 return True
         for trial, first_id in waiting:
             first = self.store.trial(first_id)
-            self._record(trial, _reused_metrics(first) if first["status"] == "done" else
+            self._record(trial, _reused_metrics(first) if first["status"] == FINISHED else
                          f"same architecture as trial {first_id}, which failed: {first['error']}")
             if self._count():
                 return True
@@ -314,22 +317,21 @@ class _Loop:
         self.store.finish(trial["id"], accuracy=outcome.accuracy, reward=value, params=outcome.params,
                           trainable_params=outcome.trainable_params, mult_adds=outcome.mult_adds,
                           train_seconds=outcome.train_seconds, eval_seconds=outcome.eval_seconds,
-                          extra={"accuracy_provenance": outcome.accuracy_provenance, **outcome.extra})
+                          accuracy_provenance=outcome.accuracy_provenance, extra=outcome.extra)
         if trial["arch_id"] not in self.earlier and not self.reevaluate:
             self.earlier[trial["arch_id"]] = self.store.trial(trial["id"])
 
     def result(self, steps_done: int, start: float) -> SearchResult:
         trials = self.store.trials()
         return SearchResult(Path(self.store.path).parent, steps_done, len(trials),
-                            sum(1 for t in trials if t["status"] == "failed"), time.perf_counter() - start,
+                            sum(1 for t in trials if t["status"] == TrialStatus.failed), time.perf_counter() - start,
                             sum(1 for t in trials if (t["extra"] or {}).get("reused_from")))
 
 
 def _reused_metrics(earlier: dict) -> ChildMetrics:
-    extra = dict(earlier["extra"] or {})
-    provenance = extra.pop("accuracy_provenance", "")
-    return ChildMetrics(earlier["accuracy"], provenance, earlier["params"], earlier["trainable_params"],
-                        earlier["mult_adds"], 0.0, 0.0, {**extra, "reused_from": earlier["id"]})
+    label = str(provenance_of(earlier, "accuracy") or "")
+    return ChildMetrics(earlier["accuracy"], label, earlier["params"], earlier["trainable_params"],
+                        earlier["mult_adds"], 0.0, 0.0, {**(earlier["extra"] or {}), "reused_from": earlier["id"]})
 
 
 def _outcome(future: cf.Future, executor: cf.Executor | None) -> ChildMetrics | str:
@@ -383,13 +385,13 @@ def _trial_seed(store: TrialStore, step: int, index: int) -> int:
 
 
 def _step_scalars(trials, stats: Mapping[str, float]) -> dict[str, float]:
-    done = [t for t in trials if t["status"] == "done"]
+    done = [t for t in trials if t["status"] == FINISHED]
     scalars = {f"strategy/{k}": float(v) for k, v in stats.items() if isinstance(v, (int, float))}
     if done:
         scalars.update({"trial/mean_reward": sum(t["reward"] for t in done) / len(done),
                         "trial/mean_accuracy": sum(t["accuracy"] for t in done) / len(done),
                         "trial/mean_latency_ms": sum(t["latency_ms"] for t in done) / len(done)})
-    scalars["trial/failed"] = float(sum(1 for t in trials if t["status"] == "failed"))
+    scalars["trial/failed"] = float(sum(1 for t in trials if t["status"] == TrialStatus.failed))
     return {tag: value for tag, value in scalars.items() if math.isfinite(value)}
 
 

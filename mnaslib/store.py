@@ -27,9 +27,11 @@ from typing import Any
 
 import pandas as pd
 
-from mnaslib.store_schema import (DTYPES, METRIC_COLUMNS, SCHEMA, SCHEMA_VERSION, STATUSES, STORE_FILENAME,
-                                   TRIAL_COLUMNS, UNFINISHED, StoreError, decode_config, decode_trial, dumps, metric,
-                                   mnaslib_version, now)
+from mnaslib.labels import Provenance
+from mnaslib.store_schema import (DTYPES, METRIC_COLUMNS, READABLE_VERSIONS, SCHEMA, SCHEMA_VERSION, STATUSES,
+                                   STORE_FILENAME, TRIAL_COLUMNS, UNFINISHED, StoreError, decode_config, decode_trial,
+                                   dumps, metric, metric_columns, migrate, mnaslib_version, now, provenance_columns)
+from mnaslib.trial import Run, Trial, TrialStatus
 
 __all__ = ["METRIC_COLUMNS", "STATUSES", "STORE_FILENAME", "StoreError", "TrialStore"]
 
@@ -161,9 +163,9 @@ class TrialStore:
         if version == 0 and tables:
             raise StoreError(f"{self.path} is a SQLite database but not a mnaslib trial store (tables: "
                              f"{', '.join(sorted(tables))}); {self._fix_hint()}")
-        if version not in (0, SCHEMA_VERSION):   # 0 with no tables: a new, empty file
+        if version not in (0, *READABLE_VERSIONS):   # 0 with no tables: a new, empty file
             raise StoreError(f"{self.path} has trial-store schema version {version}, this mnaslib "
-                             f"({mnaslib_version()}) reads version {SCHEMA_VERSION}; open it with the mnaslib "
+                             f"({mnaslib_version()}) reads versions up to {SCHEMA_VERSION}; open it with the mnaslib "
                              f"version that wrote it, or {self._fix_hint()}")
         if self.read_only:
             return
@@ -172,6 +174,7 @@ class TrialStore:
         if version == 0:
             # IF NOT EXISTS under a write lock: two processes creating the same new store both succeed
             conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
+        migrate(conn, self.path, version)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -233,18 +236,19 @@ class TrialStore:
 
     def add_pending(self, step: int, index: int, tokens: Sequence[int], arch_id: str,
                     block_strings: Sequence[str], latency_ms: float | None = None,
-                    latency_provenance: str | None = None) -> int:
+                    latency_provenance: Provenance | str | None = None) -> int:
         """Record a sampled trial before it is evaluated and return its id; a resume re-evaluates it if it never
         finishes. ``(step, index)`` must be new: sampling the same slot twice is a driver bug. The deployment
         latency, known at sampling time, may be stored right away."""
         row = (int(step), int(index), str(arch_id), dumps([int(t) for t in tokens], "tokens"),
                dumps([str(b) for b in block_strings], "block_strings"), "pending",
-               metric("latency_ms", latency_ms), metric("latency_provenance", latency_provenance), now())
+               metric("latency_ms", latency_ms), *provenance_columns("latency_provenance", latency_provenance).values(),
+               now())
         try:
             with self._transaction() as conn:
                 cursor = conn.execute("INSERT INTO trials (step, index_in_step, arch_id, tokens, block_strings, "
-                                      "status, latency_ms, latency_provenance, created) "
-                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                                      "status, latency_ms, latency_kind, latency_detail, created) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
         except sqlite3.IntegrityError as error:
             raise ValueError(f"trial (step {step}, index {index}) is already in {self.path}") from error
         return int(cursor.lastrowid)
@@ -267,7 +271,7 @@ class TrialStore:
         """Note that a worker has started evaluating a pending trial (it still counts as unfinished on resume):
         when a worker process dies, only its running trial is failed; the pending ones are evaluated again. A
         running trial may start again: a Dask scheduler gives the child of a worker that died to another."""
-        self._transition(trial_id, "running", ("pending", "running"), {})
+        self._transition(trial_id, TrialStatus.running.value, UNFINISHED, {})
 
     def requeue(self, trial_ids: Iterable[int], note: str) -> None:
         """Put unfinished (pending or running) trials back to pending with a note (an interrupted search: its
@@ -285,21 +289,15 @@ class TrialStore:
         return int(cursor.rowcount)
 
     def finish(self, trial_id: int, **metrics: Any) -> None:
-        """Store a trial's results and mark it done, in one transaction.
-
-        Accepted metrics: accuracy, latency_ms, latency_provenance, reward, params, trainable_params, mult_adds,
-        train_seconds, eval_seconds, and extra (any JSON-serialisable dict). Unknown names are rejected so a typo
-        cannot silently drop a result. SQLite stores a NaN metric as NULL (read back as None).
-        """
-        unknown = sorted(set(metrics) - set(METRIC_COLUMNS))
-        if unknown:
-            raise ValueError(f"unknown trial metrics {unknown}; accepted: {', '.join(METRIC_COLUMNS)}")
-        values = {name: metric(name, value) for name, value in metrics.items()}
-        self._transition(trial_id, "done", UNFINISHED, {**values, "error": None, "finished": now()})
+        """Store a trial's results and mark it done, in one transaction: ``METRIC_COLUMNS`` (a provenance as a
+        ``Provenance`` or its label; extra any JSON-serialisable dict), an unknown name refused
+        (``store_schema.metric_columns``). SQLite stores a NaN metric as NULL (read back as None)."""
+        self._transition(trial_id, TrialStatus.finished.value, UNFINISHED,
+                         {**metric_columns(metrics), "error": None, "finished": now()})
 
     def fail(self, trial_id: int, error: str) -> None:
         """Mark an unfinished trial failed with its error text (a failed trial is final: resume does not retry it)."""
-        self._transition(trial_id, "failed", UNFINISHED, {"error": str(error), "finished": now()})
+        self._transition(trial_id, TrialStatus.failed.value, UNFINISHED, {"error": str(error), "finished": now()})
 
     def _decode(self, row: sqlite3.Row) -> dict[str, Any]:
         return decode_trial(row, self.path)
@@ -311,7 +309,7 @@ class TrialStore:
             raise KeyError(f"no trial {trial_id} in {self.path}")
         return self._decode(rows[0])
 
-    def trials(self, status: str | None = None, step: int | None = None) -> list[dict[str, Any]]:
+    def trials(self, status: TrialStatus | str | None = None, step: int | None = None) -> list[dict[str, Any]]:
         """All trials in sampling order (step, then index), optionally only those with one status or of one step
         (filtered in SQL: a search reads its current step every step, and must not decode the whole run to do so)."""
         if status is not None and status not in STATUSES:
@@ -319,7 +317,7 @@ class TrialStore:
         clauses, params = [], []
         if status is not None:
             clauses.append("status = ?")
-            params.append(status)
+            params.append(TrialStatus(status).value)
         if step is not None:
             clauses.append("step = ?")
             params.append(int(step))
@@ -332,10 +330,15 @@ class TrialStore:
         rows = self._query("SELECT * FROM trials WHERE status IN (?, ?) ORDER BY step, index_in_step", UNFINISHED)
         return [self._decode(row) for row in rows]
 
-    def dataframe(self) -> pd.DataFrame:
-        """All trials as a DataFrame, one row per trial, with the same columns and numeric dtypes (NaN / <NA> where
-        a trial has no value yet) even before the first trial, so plots and filters work at any point of a run."""
-        return pd.DataFrame(self.trials(), columns=list(TRIAL_COLUMNS)).astype(DTYPES)
+    def read(self) -> Run:
+        """The whole search as a ``Run`` (how every reader gets one): typed trials and their table (the same columns
+        and dtypes even before the first trial), the config of its latest start, its seed, steps done and curves."""
+        rows, runs, saved = self.trials(), self.runs(), self.latest_strategy_state()
+        config = runs[-1]["config"] if runs else {}
+        seed = self.get_meta("seed", config.get("seed"))
+        return Run(tuple(map(Trial.from_row, rows)), pd.DataFrame(rows, columns=list(TRIAL_COLUMNS)).astype(DTYPES),
+                   config, seed if isinstance(seed, int) else None, 0 if saved is None else saved[0] + 1,
+                   self.scalars())
 
     # -- strategy state, scalars, metadata --------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """The trial store's on-disk format: its tables and columns, and how values are written into them.
 
 Kept apart from ``TrialStore`` (the operations) so the format can be read in one place: a schema version, five
-tables, the conversions every write goes through (numpy scalars to Python numbers, JSON for lists and dicts,
+tables, the migration of older versions (``migrate``: version 1 kept the accuracy's provenance inside ``extra`` and
+the latency's as one label; version 2 stores both as (kind, detail) columns), the conversions every write goes
+through (numpy scalars to Python numbers, JSON for lists and dicts,
 integer columns refusing fractions), and the checks every read goes through: a hand-edited or damaged row (text in a
 number column, an accuracy of 75.2, a latency of -3 ms) is refused as "this store is damaged", naming the table and
 row, instead of being drawn or crashing a reader.
@@ -18,16 +20,25 @@ from pathlib import Path
 from typing import Any
 
 from mnaslib.errors import UserError, shown
+from mnaslib import trial
+from mnaslib.labels import KINDS, Provenance
+from mnaslib.trial import TrialStatus
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # older versions are migrated on a writable open and converted as read otherwise
 STORE_FILENAME = "trials.sqlite"
-STATUSES = ("pending", "running", "done", "failed")
-UNFINISHED = ("pending", "running")
+STATUSES = tuple(status.value for status in TrialStatus)
+UNFINISHED = tuple(status.value for status in trial.UNFINISHED)
 
-METRIC_COLUMNS = ("accuracy", "latency_ms", "latency_provenance", "reward", "params", "trainable_params",
-                  "mult_adds", "train_seconds", "eval_seconds", "extra")
-TRIAL_COLUMNS = ("id", "step", "index_in_step", "arch_id", "tokens", "block_strings", "status", *METRIC_COLUMNS[:-1],
-                 "error", "extra", "created", "finished")
+# what ``TrialStore.finish`` accepts; a provenance (a ``Provenance`` or its label) is stored as two columns
+METRIC_COLUMNS = ("accuracy", "accuracy_provenance", "latency_ms", "latency_provenance", "reward", "params",
+                  "trainable_params", "mult_adds", "train_seconds", "eval_seconds", "extra")
+PROVENANCE_COLUMNS = {"accuracy_provenance": ("accuracy_kind", "accuracy_detail"),
+                      "latency_provenance": ("latency_kind", "latency_detail")}
+TRIAL_COLUMNS = ("id", "step", "index_in_step", "arch_id", "tokens", "block_strings", "status", "accuracy",
+                 "accuracy_kind", "accuracy_detail", "latency_ms", "latency_kind", "latency_detail", "reward", "params",
+                 "trainable_params", "mult_adds", "train_seconds", "eval_seconds", "error", "extra", "created",
+                 "finished")
 JSON_COLUMNS = ("tokens", "block_strings", "extra")
 REAL_COLUMNS = ("accuracy", "latency_ms", "reward", "train_seconds", "eval_seconds")
 INT_COLUMNS = ("params", "trainable_params", "mult_adds")
@@ -52,8 +63,11 @@ CREATE TABLE IF NOT EXISTS trials (
     block_strings TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
     accuracy REAL,
+    accuracy_kind TEXT,
+    accuracy_detail TEXT,
     latency_ms REAL,
-    latency_provenance TEXT,
+    latency_kind TEXT,
+    latency_detail TEXT,
     reward REAL,
     params INTEGER,
     trainable_params INTEGER,
@@ -86,7 +100,8 @@ def damaged(path: Path, table: str, row: Any, what: str) -> StoreError:
 
 
 def decode_trial(row: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    """A trial row as a dict, its JSON columns decoded and every value checked against what a search writes."""
+    """A trial row as a dict, its JSON columns decoded and every value checked against what a search writes; a
+    version-1 row (read from a store opened read-only, so not migrated) comes out as a version-2 one."""
     trial = dict(row)
     for name in JSON_COLUMNS:
         if trial[name] is not None:
@@ -94,10 +109,63 @@ def decode_trial(row: Mapping[str, Any], path: Path) -> dict[str, Any]:
                 trial[name] = json.loads(trial[name])
             except (TypeError, ValueError, RecursionError) as err:
                 raise damaged(path, "trials", trial["id"], f"{name} is not JSON ({err})") from None
+    if "latency_provenance" in trial:
+        trial = _upgraded(trial, path)
     problem = _trial_problem(trial)
     if problem:
         raise damaged(path, "trials", trial["id"], problem)
     return trial
+
+
+def _upgraded(trial: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A version-1 trial (JSON decoded) in version 2's columns: the latency label split into kind and detail, the
+    accuracy's label taken out of ``extra`` (the oldest stores kept only the proxy task's name there)."""
+    extra = dict(trial["extra"]) if isinstance(trial["extra"], dict) else trial["extra"]
+    accuracy_label = extra.pop("accuracy_provenance", None) if isinstance(extra, dict) else None
+    if accuracy_label is None and trial["accuracy"] is not None:
+        accuracy_label = f"proxy ({(extra or {}).get('proxy', 'proxy task')})"
+    upgraded = {key: value for key, value in trial.items() if key != "latency_provenance"}
+    upgraded["extra"] = extra
+    for name, label in (("accuracy_provenance", accuracy_label), ("latency_provenance", trial["latency_provenance"])):
+        try:
+            upgraded.update(provenance_columns(name, label))
+        except ValueError as err:
+            raise damaged(path, "trials", trial["id"], f"{name}: {err}") from None
+    return upgraded
+
+
+def provenance_columns(name: str, value: Provenance | str | None) -> dict[str, str | None]:
+    """A provenance (or its label) as the two columns that store it: ``latency_provenance="predicted (lut)"`` ->
+    ``{"latency_kind": "predicted", "latency_detail": "lut"}``."""
+    kind, detail = PROVENANCE_COLUMNS[name]
+    if value is None:
+        return {kind: None, detail: None}
+    provenance = value if isinstance(value, Provenance) else Provenance.parse(str(value))
+    return {kind: provenance.kind, detail: provenance.detail}
+
+
+def migrate(conn: Any, path: Path, version: int) -> None:
+    """Bring a store of an older schema to ``SCHEMA_VERSION`` in one transaction (a kill half way leaves it as it
+    was): version 1 -> 2 moves both provenances into (kind, detail) columns. A new or current store is left alone."""
+    if version != 1:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for kind, detail in PROVENANCE_COLUMNS.values():
+            conn.execute(f"ALTER TABLE trials ADD COLUMN {kind} TEXT")
+            conn.execute(f"ALTER TABLE trials ADD COLUMN {detail} TEXT")
+        for row in conn.execute("SELECT * FROM trials").fetchall():
+            trial = decode_trial(row, path)
+            values = [trial[c] for pair in PROVENANCE_COLUMNS.values() for c in pair]
+            conn.execute("UPDATE trials SET accuracy_kind = ?, accuracy_detail = ?, latency_kind = ?, "
+                         "latency_detail = ?, extra = ? WHERE id = ?",
+                         (*values, None if trial["extra"] is None else dumps(trial["extra"], "extra"), trial["id"]))
+        conn.execute("ALTER TABLE trials DROP COLUMN latency_provenance")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _trial_problem(trial: Mapping[str, Any]) -> str | None:
@@ -116,9 +184,12 @@ def _trial_problem(trial: Mapping[str, Any]) -> str | None:
         value = trial[name]
         if value is not None and (not number(value) or (name in INT_COLUMNS and not isinstance(value, int))):
             return f"{name} must be a {'whole ' if name in INT_COLUMNS else ''}number, got {shown(value)}"
+    for name in ("accuracy_kind", "latency_kind"):
+        if trial[name] is not None and trial[name] not in KINDS:
+            return f"{name} {shown(trial[name])} is not one of {', '.join(KINDS)}"
     if trial["latency_ms"] is not None and trial["latency_ms"] <= 0:
         return f"latency_ms must be positive, got {trial['latency_ms']}"
-    scored = str((trial["extra"] or {}).get("accuracy_provenance", "")).startswith("proxy (NASWOT")
+    scored = trial["accuracy_kind"] == "proxy" and str(trial["accuracy_detail"]).startswith("NASWOT")
     if trial["accuracy"] is not None and not scored and not 0.0 <= trial["accuracy"] <= 1.0:
         return f"accuracy must be a fraction in [0, 1], got {trial['accuracy']}"
     if any(trial[name] is not None and trial[name] < 0 for name in INT_COLUMNS):
@@ -157,17 +228,28 @@ def dumps(value: Any, what: str) -> str:
 
 
 def metric(name: str, value: Any) -> Any:
-    """A metric as SQLite stores it: numpy scalars become Python numbers (sqlite3 cannot bind them), a Provenance
-    becomes its label, extra becomes JSON; an integer column refuses a fractional value instead of truncating it."""
+    """A metric as SQLite stores it: numpy scalars become Python numbers (sqlite3 cannot bind them), extra becomes
+    JSON; an integer column refuses a fractional value instead of truncating it. (A provenance is two columns:
+    ``provenance_columns``.)"""
     if value is None:
         return None
     if name == "extra":
         return dumps(value, "extra")
-    if name == "latency_provenance":
-        return str(value)
     if name in INT_COLUMNS:
         try:
             return operator.index(value)
         except TypeError as error:
             raise ValueError(f"trial metric {name} must be an integer, got {value!r}") from error
     return float(value)
+
+
+def metric_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """``TrialStore.finish``'s metrics as the columns that store them (``metric``, ``provenance_columns``); an
+    unknown name is refused so a typo cannot silently drop a result."""
+    unknown = sorted(set(metrics) - set(METRIC_COLUMNS))
+    if unknown:
+        raise ValueError(f"unknown trial metrics {unknown}; accepted: {', '.join(METRIC_COLUMNS)}")
+    columns: dict[str, Any] = {}
+    for name, value in metrics.items():
+        columns.update(provenance_columns(name, value) if name in PROVENANCE_COLUMNS else {name: metric(name, value)})
+    return columns

@@ -43,8 +43,8 @@ def stored_search(run_dir: Path) -> tuple[dict, int]:
     if not (run_dir / STORE_FILENAME).is_file():
         return {}, 0
     with TrialStore(run_dir / STORE_FILENAME, read_only=True) as store:
-        runs, trials = store.runs(), store.trials()
-    return (runs[-1]["config"] if runs else {}), sum(1 for t in trials if t["status"] in ("done", "failed"))
+        run = store.read()
+    return dict(run.config), sum(not t.unfinished for t in run.trials)
 
 
 def require_finished_search(profile: "Profile", run_dir: Path) -> int:

@@ -14,6 +14,8 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats
 
+from mnaslib.labels import Labelled
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # The verdict rule: every seed agrees and the gap exceeds a stated noise floor
@@ -131,3 +133,13 @@ def verdict(gaps: Sequence[float | None], floors: Sequence[NoiseFloor | None] | 
     why = ("seeds disagree" if 0 < agree < len(found) or len(found) < len(gaps)
            else f"min gap {smallest:+.3g}{unit} <=")
     return f"within noise ({seeds}; {why}{' ' if why.endswith('<=') else '; '}{margin})"
+
+
+def median_over_seeds(values: list[float], label: str, fmt: str) -> Labelled:
+    """``median [q1-q3]`` over seeds, labelled."""
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    if not values:
+        return Labelled.missing("no seed found one")
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    text = f"{fmt.format(median)} [{fmt.format(q1)}-{fmt.format(q3)}]"
+    return Labelled(text, f"{label}; median [IQR] of {len(values)} seeds")

@@ -63,8 +63,7 @@ def _toy_summary(tmp_path, search):
     store.set_meta("seed", 1)
     run_search(space, make_strategy("random", space.decision_sizes(), seed=1), toy_evaluate, toy_latency,
                reward_from_config(config.reward), store, steps=2, batch_size=3, progress=False)
-    trials, _ = load_run(tmp_path / search.key)
-    return SearchSummary(search, config, trials)
+    return SearchSummary(search, config, load_run(tmp_path / search.key).frame)
 
 
 def test_tables_5_and_2_show_the_best_reward_model_with_provenance(tmp_path):
@@ -136,8 +135,7 @@ def test_table5_claims_about_the_cell_space_are_not_testable_here(tmp_path):
     assert re.search(r"NASWOT ranks at 0\.\d\d, params 0\.\d\d$", claims["verdict"].iloc[0])  # Kendall, measured
     # scored by different measures (the laptop's predictor in the MnasNet space, NASWOT in the cell space): no gap
     other = cells.trials.copy()
-    other["extra"] = [{**(e or {}), "accuracy_provenance": "proxy (NASWOT score at initialisation, ...)"}
-                      for e in other["extra"]]
+    other["accuracy_kind"], other["accuracy_detail"] = "proxy", "NASWOT score at initialisation, ..."
     mixed = table5_claims([single, replace(cells, trials=other), mnas])
     assert mixed["ours"].iloc[2].startswith("- [the two spaces' children were scored by different measures")
     # the laptop runs no cell-space search: the rows stay, saying so
@@ -194,5 +192,5 @@ def test_a_finished_identical_search_is_copied_not_searched_again(tmp_path):
     summary = run_ablation_search("ci", search, tmp_path / "runs", seed=1, progress=False,
                                   reuse=[partial, source])
     assert summary.reused_from == source
-    assert summary.trials["arch_id"].tolist() == load_run(source)[0]["arch_id"].tolist()
+    assert summary.trials["arch_id"].tolist() == [t.arch_id for t in load_run(source).trials]
     assert reuse_identical_run(config, tmp_path / "runs" / search.key, [source]) is None  # never over a store

@@ -66,7 +66,7 @@ def test_a_predictor_scored_search_runs_in_process_and_records_accuracies(tmp_pa
     result = search_from_profile(load_profile("ci", PREDICTOR), tmp_path / "run", progress=False)
     assert result.trials == 4 and result.failed == 0
     trials = TrialStore(tmp_path / "run" / STORE_FILENAME).trials("done")
-    assert all(t["extra"]["accuracy_provenance"].startswith("surrogate (ImageNet top-1") for t in trials)
+    assert all(t["accuracy_kind"] == "surrogate" and t["accuracy_detail"].startswith("ImageNet top-1") for t in trials)
     assert all(0.4 < t["accuracy"] < 0.8 for t in trials)
 
 

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from mnaslib.claims import figure6_check
+from mnaslib.labels import Provenance
 from mnaslib.verdicts import Fidelity, NoiseFloor, bootstrap_floor, label_error_floor, seed_spread, verdict
 from mnaslib.runs import latency_spread
 
@@ -11,7 +12,9 @@ PIXEL1 = "predicted (Pixel-1 model, grouped-CV MAPE 6.3% over 7 families)"
 
 
 def _search(latencies, provenance=PIXEL1):
-    return pd.DataFrame({"status": "done", "latency_ms": latencies, "latency_provenance": provenance})
+    label = Provenance.parse(provenance)
+    return pd.DataFrame({"status": "done", "latency_ms": latencies, "latency_kind": label.kind,
+                         "latency_detail": label.detail})
 
 
 def _with_iqr(iqr, centre, n, seed):

@@ -233,7 +233,8 @@ def _arm_runs(key, centre, width, distinct, seeds=(0, 1, 2)):
         latency = centre + width * (rng.uniform(size=100) - 0.5)
         ids = [f"n{i}" for i in range(80)] + [f"m{i % distinct}" for i in range(20)]
         runs.trials.append(pd.DataFrame({"status": "done", "latency_ms": latency, "arch_id": ids,
-                                         "reward": rng.uniform(size=100), "accuracy": 0.7}))
+                                         "reward": rng.uniform(size=100), "accuracy": 0.7,
+                                         "latency_kind": "predicted", "latency_detail": ""}))
     return runs
 
 
@@ -256,7 +257,7 @@ def test_the_latency_spread_table_reads_on_one_screen():
 
     runs = {"hard": _arm_runs("hard", 70, 5, 20), "soft": _arm_runs("soft", 80, 40, 20)}
     for arm in runs.values():
-        arm.trials[:] = [t.assign(latency_provenance="predicted (test model)") for t in arm.trials]
+        arm.trials[:] = [t.assign(latency_detail="test model") for t in arm.trials]
     spreads = latency_spreads(runs)
     shown = latency_spread_table(spreads)
     assert not layout_problems(shown) and len(shown.columns) == 7

@@ -174,8 +174,8 @@ def _statuses(run_dir: Path) -> list[str]:
         return []
 
 
-DETERMINED = ("id", "step", "index_in_step", "tokens", "arch_id", "block_strings", "latency_ms",
-              "latency_provenance", "status", "params", "trainable_params", "mult_adds")
+DETERMINED = ("id", "step", "index_in_step", "tokens", "arch_id", "block_strings", "latency_ms", "latency_kind",
+              "latency_detail", "accuracy_kind", "status", "params", "trainable_params", "mult_adds")
 
 
 def _record(run_dir: Path) -> dict:

@@ -5,6 +5,7 @@ import pytest
 from search_toys import toy_evaluate, toy_latency
 
 from mnaslib.components import deployment_options, search_space
+from mnaslib.trial import TrialStatus
 from mnaslib.explorer import load_view, trial_figure
 from mnaslib.latency.pixel1 import load_pixel1_model
 from mnaslib.profile import load_profile
@@ -44,10 +45,10 @@ def test_breakdown_adds_up_to_the_prediction():
 
 def test_view_ranks_distinct_finished_trials_best_first(run_dir):
     view = load_view(run_dir, "toy")
-    rewards = view.trials["reward"].tolist()
+    rewards = [t.reward.value for t in view.trials]
     assert rewards == sorted(rewards, reverse=True)
-    assert view.trials["arch_id"].is_unique
-    assert set(view.trials["status"]) == {"done"} and len(view.all_done) >= len(view.trials)
+    assert len({t.arch_id for t in view.trials}) == len(view.trials)
+    assert {t.status for t in view.trials} == {TrialStatus.finished} and len(view.all_done) >= len(view.trials)
     choices = view.choices(top=3)
     assert [rank for _, rank in choices] == [0, 1, 2]
     assert choices[0][0].startswith(f"#1: reward {rewards[0]:.4f}")
@@ -56,12 +57,12 @@ def test_view_ranks_distinct_finished_trials_best_first(run_dir):
 
 def test_trial_figure_names_the_trial_and_its_labels(run_dir):
     view = load_view(run_dir)
-    trial = view.trials.iloc[1]
+    trial = view.trials[1]
     fig = trial_figure(view, 1)
     title = fig._suptitle.get_text()
-    assert f"{trial['accuracy']:.4f} [proxy (toy: tokens)]" in title
+    assert f"{trial.accuracy.value:.4f} [proxy (toy: tokens)]" in title
     assert "[computed (toy: layers)]" in title and "reward" in title
-    assert f"trial {trial['id']}" in fig.axes[0].get_title()
+    assert f"trial {trial.id}" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="outside this run's"):
         trial_figure(view, len(view.trials))
 

@@ -398,8 +398,8 @@ def test_the_search_pareto_figure_draws_finished_children_against_t():
     import matplotlib.pyplot as plt
 
     trials = pd.DataFrame({"status": ["done", "done", "done", "failed"], "accuracy": [0.5, 0.6, 0.4, None],
-                           "latency_ms": [50.0, 90.0, 70.0, None], "latency_provenance": ["predicted (Pixel-1)"] * 4,
-                           "extra": [{"accuracy_provenance": "surrogate (x)"}] * 4})
+                           "latency_ms": [50.0, 90.0, 70.0, None], "latency_kind": "predicted",
+                           "latency_detail": "Pixel-1", "accuracy_kind": "surrogate", "accuracy_detail": "x"})
     fig = figures.search_pareto_figure(trials, 75.0)
     ax = fig.axes[0]
     assert len(ax.collections[0].get_offsets()) == 3  # the failed child is not drawn

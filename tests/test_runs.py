@@ -8,8 +8,8 @@ from mnaslib.runs import latency_spread
 
 
 def _trials(latencies, failed=0):
-    rows = [{"status": "done", "latency_ms": ms} for ms in latencies]
-    return pd.DataFrame(rows + [{"status": "failed", "latency_ms": None}] * failed)
+    rows = [{"status": "done", "latency_ms": ms, "latency_kind": "computed", "latency_detail": ""} for ms in latencies]
+    return pd.DataFrame(rows + [{"status": "failed", "latency_ms": None, "latency_kind": None}] * failed)
 
 
 def test_latency_spread_reads_only_finished_trials():

@@ -51,7 +51,8 @@ def test_rewards_latency_and_provenance_are_stored(tmp_path):
     assert done
     reward = get_reward("mnas_soft", target_ms=60.0)
     for trial in done:
-        assert trial["latency_provenance"] == "computed (toy: layers)"
+        assert (trial["latency_kind"], trial["latency_detail"]) == ("computed", "toy: layers")
+        assert (trial["accuracy_kind"], trial["accuracy_detail"]) == ("proxy", "toy: tokens")
         assert trial["reward"] == pytest.approx(reward(trial["accuracy"], trial["latency_ms"]))
         assert trial["extra"]["seed_seen"] >= 0
     assert set(store.scalars()["tag"]) >= {"trial/mean_reward", "trial/failed"}

@@ -12,6 +12,7 @@ import pytest
 from mnaslib.labels import Provenance
 from mnaslib.rundir import config_differences, open_run
 from mnaslib.store import STORE_FILENAME, StoreError, TrialStore
+from mnaslib.store_schema import SCHEMA_VERSION
 
 BLOCKS = ["r1_k3_s11_e1_i32_o16", "r2_k3_s22_e6_i16_o24"]
 
@@ -35,7 +36,7 @@ def test_trial_round_trip(store):
     assert trial["status"] == "done"
     assert (trial["accuracy"], trial["latency_ms"], trial["reward"]) == (0.712, 77.5, 0.70)
     assert (trial["params"], trial["trainable_params"], trial["mult_adds"]) == (3_887_038, 3_848_222, 315_200_000)
-    assert trial["latency_provenance"] == "predicted (lut)"
+    assert (trial["latency_kind"], trial["latency_detail"]) == ("predicted", "lut")
     assert trial["extra"] == {"epochs": 5, "curve": [0.1, 0.2]}
     assert trial["created"] <= trial["finished"]
 
@@ -49,7 +50,7 @@ def test_numpy_scalars_and_provenance_objects_are_stored_as_plain_values(store):
     trial = store.trial(trial_id)
     assert (trial["accuracy"], trial["params"], trial["mult_adds"]) == (0.5, 12, 7)
     assert type(trial["params"]) is int
-    assert trial["latency_provenance"] == "predicted (lookup table)"
+    assert (trial["latency_kind"], trial["latency_detail"]) == ("predicted", "lookup table")
 
 
 def test_status_transitions(store):
@@ -91,12 +92,12 @@ def test_bad_inputs_are_refused(store):
 
 
 def test_dataframe_has_stable_columns_and_numeric_dtypes(store):
-    empty = store.dataframe()
+    empty = store.read().frame
     assert empty.empty and "accuracy" in empty.columns and empty["accuracy"].dtype == "float64"
     done = store.add_pending(0, 0, [1], "a", BLOCKS)
     store.add_pending(0, 1, [2], "b", BLOCKS)
     store.finish(done, accuracy=0.5, params=10, reward=float("nan"))
-    df = store.dataframe()
+    df = store.read().frame
     assert list(df["status"]) == ["done", "pending"]
     assert df["accuracy"].dtype == "float64" and df["params"].dtype == "Int64"
     assert df["accuracy"].iloc[0] == 0.5 and pd.isna(df["accuracy"].iloc[1])
@@ -197,7 +198,7 @@ def test_open_run_resumes_when_only_resumable_keys_change(tmp_path):
         assert len(resumed.pending()) == 1
         runs = resumed.runs()
         assert [run["config"]["steps"] for run in runs] == [10, 20]
-        assert runs[0]["seed"] == 0 and runs[0]["schema_version"] == 1 and runs[0]["mnaslib_version"]
+        assert runs[0]["seed"] == 0 and runs[0]["schema_version"] == SCHEMA_VERSION and runs[0]["mnaslib_version"]
 
 
 def test_open_run_refuses_a_different_search(tmp_path):
@@ -241,7 +242,7 @@ def test_foreign_sqlite_and_wrong_schema_version_are_errors(tmp_path):
     TrialStore(future).close()
     with sqlite3.connect(future) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(StoreError, match="schema version 99.*reads version 1"):
+    with pytest.raises(StoreError, match=f"schema version 99.*reads versions up to {SCHEMA_VERSION}"):
         TrialStore(future)
 
 

@@ -30,7 +30,7 @@ def test_a_search_scored_by_naswot_records_every_child_with_its_label(tmp_path):
     result = search_from_profile(load_profile("ci", NASWOT), tmp_path / "run", progress=False)
     assert result.trials == 4 and result.failed == 0
     trials = TrialStore(tmp_path / "run" / STORE_FILENAME).trials("done")
-    assert all(t["extra"]["accuracy_provenance"].startswith("proxy (NASWOT score") for t in trials)
+    assert all(t["accuracy_kind"] == "proxy" and t["accuracy_detail"].startswith("NASWOT score") for t in trials)
     assert all(0 < t["accuracy"] <= 1 and t["reward"] > 0 for t in trials)
 
 

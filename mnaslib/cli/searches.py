@@ -109,22 +109,21 @@ def _print_findings(run_dir: str, top: int) -> None:
         if not summary.done.empty:
             _print_table(f"best {top} by reward", summary.best(top))
             _print_table("accuracy-latency Pareto front", summary.pareto())
-        if not summary.failed.empty:
-            print(f"\nfailed trials ({len(summary.failed)}):\n" + summary.failures().to_string(index=False))
-
-
-_LABEL = re.compile(r"^(.*?) \[(.*)\]$")
+        if summary.run.failed():
+            print(f"\nfailed trials ({len(summary.run.failed())}):\n" + summary.failures().to_string(index=False))
 
 
 def _print_table(title: str, table) -> None:
     """A table of labelled cells, a column whose cells share one label printed as plain numbers with the label
     once underneath (the same provenance, said once)."""
+    from mnaslib.labels import split_label  # here, not at the top: pandas stays out of the CLI's start
+
     legend = []
     for column in table.columns:
-        matches = [_LABEL.match(str(cell)) for cell in table[column]]
-        labels = {m.group(2) for m in matches if m}
-        if len(labels) == 1 and all(matches):
-            table = table.assign(**{column: [m.group(1) for m in matches]})
+        parts = [split_label(str(cell)) for cell in table[column]]
+        labels = {label for _, label in parts}
+        if len(labels) == 1 and None not in labels:
+            table = table.assign(**{column: [text for text, _ in parts]})
             legend.append(f"  {column}: {labels.pop()}")
     print(f"\n{title}:\n{table.to_string(index=False)}")
     if legend:

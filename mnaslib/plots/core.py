@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from mnaslib.errors import UserError
 from mnaslib.labels import Provenance
 from mnaslib.reward import Reward, pareto_front
+from mnaslib.trial import finished
 
 FIGURE_DPI = 150
 STYLE_VARIABLE = "MNAS_FIGURE_STYLE"
@@ -199,7 +200,7 @@ def plot_hard_vs_soft(hard, soft, target_ms: float, accuracy_label: str, latency
     the surrogate ones, so the two figures stay comparable."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True, layout="constrained")
     for col, (name, trials) in enumerate((("alpha=0, beta=-1 (hard)", hard), ("alpha=beta=-0.07 (soft)", soft))):
-        ok = trials[trials["status"] == "done"]
+        ok = finished(trials)
         plot_pareto(axes[0, col], ok["accuracy"], ok["latency_ms"], label=name)
         axes[0, col].set_title(f"{name}: {len(ok)} samples", pad=10)
         axes[0, col].set_ylabel(textwrap.fill(f"accuracy [{accuracy_label}]", 40) if col == 0 else "accuracy")

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from mnaslib import paper
 from mnaslib.plots.core import annotate_apart, current_style, plot_pareto
 from mnaslib.runs import accuracy_axis
+from mnaslib.trial import finished, label_of
 
 if TYPE_CHECKING:
     from mnaslib.recipes.ablations import SearchSummary
@@ -161,12 +162,12 @@ def search_pareto_figure(trials: pd.DataFrame, target_ms: float) -> Figure:
     """One search's finished children on the accuracy-latency plane with their Pareto front and the target T, each
     axis labelled with the run's own provenance (the accuracy's, from :func:`runs.accuracy_axis`, and the
     latency provider's)."""
-    done = trials[trials["status"] == "done"]
+    done = finished(trials)
     fig, ax = plt.subplots(figsize=(6, 4))
     plot_pareto(ax, done["accuracy"], done["latency_ms"], label="sampled models")
     ax.axvline(target_ms, color="0.5", linestyle="--", label=f"T = {target_ms:g} ms")
     ax.set_ylabel(accuracy_axis(done))
-    ax.set_xlabel(f"latency (ms) [{done['latency_provenance'].iloc[0] if len(done) else ''}]")
+    ax.set_xlabel(f"latency (ms) [{label_of(trials, 'latency')}]")
     ax.legend()
     return fig
 
@@ -212,7 +213,7 @@ def table5_figure(summaries: Mapping[str, "SearchSummary"], target_ms: float, ev
         plot_pareto(ax, done["accuracy"], done["latency_ms"], label=summary.search.label, color=f"C{i}")
         measure = accuracy_axis(done)
         best = summary.best
-        provenance = best["latency_provenance"]
+        provenance = label_of(summary.trials, "latency")
         ax.scatter([best["latency_ms"]], [best["accuracy"]], marker="*", s=220, color=f"C{i}", edgecolor="black",
                    zorder=4)
     ax.axvline(target_ms, color="0.5", linestyle="--", linewidth=1, label=f"T = {target_ms:g} ms")

@@ -26,9 +26,10 @@ import pandas as pd
 
 from mnaslib import paper
 from mnaslib.cellspace import CellSpace, nasnet_a
-from mnaslib.labels import Labelled, render_table
+from mnaslib.labels import Labelled, Provenance, render_table
 from mnaslib.profile import Profile, load_profile
-from mnaslib.runs import accuracy_label, load_run
+from mnaslib.runs import load_run
+from mnaslib.trial import best_rows, finished, provenance_of
 from mnaslib.train import ProxyTask
 from mnaslib.zoo import TABLE6_MODELS, reference
 
@@ -113,28 +114,27 @@ class SearchSummary:
 
     @property
     def done(self) -> pd.DataFrame:
-        return self.trials[self.trials["status"] == "done"]
+        return finished(self.trials)
 
     @property
     def best(self) -> pd.Series:
         """The finished trial with the highest reward (the model the search would hand over)."""
-        done = self.done
-        if done.empty:
+        best = best_rows(self.trials, 1)
+        if best.empty:
             raise ValueError(f"search {self.search.key!r} has no finished trial ({len(self.trials)} trials, all "
                              "failed or pending); see the 'error' column of its store")
-        return done.loc[done["reward"].idxmax()]
+        return best.iloc[0]
 
     @property
     def budget(self) -> str:
         return f"{self.config.steps} steps x {self.config.batch_size} children"
 
-    def proxy_label(self, trial: pd.Series) -> str:
+    def proxy_label(self, trial: pd.Series) -> Provenance:
         """``proxy (<task>; search budget <steps> x <children>)`` for an accuracy of this search (or the
         benchmark's or surrogate's label, with the budget added the same way)."""
-        label = accuracy_label(trial["extra"])
-        if label.endswith(")"):
-            return f"{label[:-1]}; search budget {self.budget})"
-        return f"{label} (search budget {self.budget})"
+        found = provenance_of(trial, "accuracy") or Provenance("proxy")
+        budget = f"search budget {self.budget}"
+        return Provenance(found.kind, f"{found.detail}; {budget}" if found.detail else budget)
 
 
 def run_ablation_search(profile: str | os.PathLike | Profile, search: AblationSearch, run_dir: str | os.PathLike,
@@ -151,8 +151,7 @@ def run_ablation_search(profile: str | os.PathLike | Profile, search: AblationSe
     folder = Path(run_dir) / search.key
     reused_from = reuse_identical_run(config, folder, reuse)
     search_from_profile(config, folder, progress=progress)
-    trials, _ = load_run(folder)
-    return SearchSummary(search, config, trials, reused_from)
+    return SearchSummary(search, config, load_run(folder).frame, reused_from)
 
 
 # what the reward calls ACC: an accuracy (trained, predicted) or, for NASWOT-scored children, a score; each cell's
@@ -168,7 +167,7 @@ def _search_row(summary: SearchSummary, table: str) -> dict[str, Any]:
         "search": summary.search.label,
         "children done": Labelled(f"{done} of {total}", "computed"),
         ACC_COLUMN: Labelled(best["accuracy"], summary.proxy_label(best), "{:.3f}"),
-        "best model: latency (ms)": Labelled(best["latency_ms"], best["latency_provenance"], "{:.0f}"),
+        "best model: latency (ms)": Labelled(best["latency_ms"], provenance_of(best, "latency"), "{:.0f}"),
         "paper row": row or "-",
         "paper top-1 (%)": paper.cell(table, row, "top1"),
         "paper latency (ms)": paper.cell(table, row, "latency_ms"),

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from mnaslib.claims import figure6_gaps
-from mnaslib.verdicts import NoiseFloor, label_error_floor, seed_spread, verdict
+from mnaslib.verdicts import NoiseFloor, label_error_floor, median_over_seeds, seed_spread, verdict
 from mnaslib.labels import Labelled, render_table
 from mnaslib.profile import Profile, load_profile
 from mnaslib.runs import latency_spread, load_run
+from mnaslib.trial import best_rows, finished, label_of
 
 BENCHMARK = "accel-nasbench"
 PAPER_TARGET_MS = 75.0
@@ -68,21 +69,18 @@ class ArmRuns:
         """Each seed's best-reward model (among those at or below ``within_ms`` when given)."""
         picks = []
         for trials in self.trials:
-            done = trials[trials["status"] == "done"]
-            if within_ms is not None:
-                done = done[done["latency_ms"] <= within_ms]
-            picks.append(done.loc[done["reward"].idxmax()] if not done.empty else None)
+            done = finished(trials)
+            best = best_rows(done if within_ms is None else done[done["latency_ms"] <= within_ms], 1)
+            picks.append(best.iloc[0] if not best.empty else None)
         return picks
 
     @property
     def accuracy_label(self) -> str:
-        done = self.trials[0][self.trials[0]["status"] == "done"]
-        return (done["extra"].iloc[0] or {}).get("accuracy_provenance", "surrogate") if len(done) else "surrogate"
+        return label_of(self.trials[0], "accuracy", "surrogate")
 
     @property
     def latency_label(self) -> str:
-        done = self.trials[0][self.trials[0]["status"] == "done"]
-        return str(done["latency_provenance"].iloc[0]) if len(done) else "predicted"
+        return label_of(self.trials[0], "latency", "predicted")
 
 
 def benchmark_profile(profile: str | os.PathLike | Profile, path: str | os.PathLike | None = None) -> Profile:
@@ -147,20 +145,10 @@ def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seed
                     siblings = sorted(p for p in Path(run_dir).parent.glob(f"*/*_seed{arm_seed}") if p != folder)
                     reuse_identical_run(arm_profile, folder, siblings)
                 search_from_profile(arm_profile, folder, progress=False)
-                runs.trials.append(load_run(folder)[0])
+                runs.trials.append(load_run(folder).frame)
                 bar.update()
             results[arm.key] = runs
     return results
-
-
-def _median(values: list[float], label: str, fmt: str) -> Labelled:
-    """``median [q1-q3]`` over seeds, labelled."""
-    values = [v for v in values if v is not None and np.isfinite(v)]
-    if not values:
-        return Labelled.missing("no seed found one")
-    q1, median, q3 = np.percentile(values, [25, 50, 75])
-    text = f"{fmt.format(median)} [{fmt.format(q1)}-{fmt.format(q3)}]"
-    return Labelled(text, f"{label}; median [IQR] of {len(values)} seeds")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -186,8 +174,8 @@ def figure6_claims(runs: dict[str, ArmRuns], target: float) -> pd.DataFrame:
         gaps = [pair[index] for pair in pairs]
         floors = [f for g in gaps for f in g.floors] + [seed_spread([g.hard for g in gaps], [g.soft for g in gaps])]
         rows.append({"claim (paper V)": claim.claim,
-                     "hard": _median([g.hard for g in gaps], "computed", "{:.3g}"),
-                     "soft": _median([g.soft for g in gaps], "computed", "{:.3g}"),
+                     "hard": median_over_seeds([g.hard for g in gaps], "computed", "{:.3g}"),
+                     "soft": median_over_seeds([g.soft for g in gaps], "computed", "{:.3g}"),
                      "verdict": verdict([g.gap for g in gaps], floors, claim.unit, min_seeds=3)})
     return render_table(rows)
 
@@ -217,10 +205,10 @@ def best_models(runs: dict[str, ArmRuns], within_ms: float | None = None) -> pd.
     for arm_runs in runs.values():
         picks = arm_runs.best(within_ms)
         rows.append({"search": arm_runs.arm.label,
-                     "best model: accuracy (top-1 %)": _median([100 * p["accuracy"] if p is not None else None
-                                                                 for p in picks], arm_runs.accuracy_label, "{:.2f}"),
-                     "best model: latency (ms)": _median([p["latency_ms"] if p is not None else None for p in picks],
-                                                         arm_runs.latency_label, "{:.1f}"),
+                     "best model: accuracy (top-1 %)": median_over_seeds([100 * p["accuracy"] if p is not None else None
+                                                                    for p in picks], arm_runs.accuracy_label, "{:.2f}"),
+                     "best model: latency (ms)": median_over_seeds([p["latency_ms"] if p is not None else None
+                                                                    for p in picks], arm_runs.latency_label, "{:.1f}"),
                      "seeds": f"{sum(p is not None for p in picks)} of {len(picks)}"})
     return render_table(rows)
 
@@ -235,7 +223,7 @@ def _paired_claim(claim: str, paper_cell: Labelled, values: list[float | None], 
                   gap: Callable[[float], float], error: NoiseFloor | None, unit: str = "") -> dict:
     """A claim on each seed pair's ``values``, ``gap(value)`` positive where it holds, judged by ``verdicts.verdict``
     against the larger of the values' seed-to-seed spread and the evidence's own ``error``."""
-    return {"claim": claim, "paper": paper_cell, "ours": _median(values, label, fmt),
+    return {"claim": claim, "paper": paper_cell, "ours": median_over_seeds(values, label, fmt),
             "verdict": verdict([None if v is None else gap(v) for v in values], [seed_spread(values), error], unit,
                                min_seeds=3)}
 
@@ -354,14 +342,15 @@ def search_again_claims(runs: dict[str, ArmRuns], references: pd.DataFrame, targ
     overall = arm.best()
     return render_table([
         {"claim (paper V)": "a new search finds a more accurate model than scaling down, at the same latency",
-         "ours": _median([100 * p["accuracy"] if p is not None else None for p in within], arm.accuracy_label,
+         "ours": median_over_seeds([100 * p["accuracy"] if p is not None else None for p in within], arm.accuracy_label,
                          "{:.2f}"),
          "scaled-down reference": best_reference["accuracy (top-1 %)"],
          "verdict": verdict([None if p is None else 100 * (p["accuracy"] - bar) for p in within],
                             [seed_spread([100 * p["accuracy"] for p in within if p is not None]),
                              label_error_floor(arm.accuracy_label)], " points", min_seeds=3)},
         {"claim (paper V)": "the search's best-reward model meets the target",
-         "ours": _median([p["latency_ms"] if p is not None else None for p in overall], arm.latency_label, "{:.1f}"),
+         "ours": median_over_seeds([p["latency_ms"] if p is not None else None for p in overall], arm.latency_label,
+                                   "{:.1f}"),
          "scaled-down reference": Labelled(target, "T (computed)", "{:.1f}"),
          "verdict": verdict([None if p is None else target - p["latency_ms"] for p in overall],
                             [label_error_floor(arm.latency_label, target)], " ms", min_seeds=3)},

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mnaslib.recipes.benchmark_searches import ArmRuns
+from mnaslib.trial import finished, label_of
 from mnaslib.verdicts import label_error_floor, seed_spread, verdict
 
 
@@ -21,7 +22,7 @@ def latency_spreads(runs: dict[str, ArmRuns], last: float = 0.2) -> pd.DataFrame
     rows = []
     for arm_runs in runs.values():
         for seed, trials in zip(arm_runs.seeds, arm_runs.trials):
-            done = trials[trials["status"] == "done"]
+            done = finished(trials)
             tail = done.iloc[-max(1, int(round(last * len(done)))):]
             row = {"arm": arm_runs.arm.key, "seed": seed}
             for name, part in (("all", done), (f"last {100 * last:.0f}%", tail)):
@@ -31,7 +32,7 @@ def latency_spreads(runs: dict[str, ArmRuns], last: float = 0.2) -> pd.DataFrame
                 row[f"{name}: p90/p10"] = round(float(p90 / p10), 3)
             row[f"last {100 * last:.0f}%: distinct networks"] = int(tail["arch_id"].nunique())
             row["_samples"] = len(tail)
-            row["_latency_label"] = str(done["latency_provenance"].iloc[0]) if "latency_provenance" in done else ""
+            row["_latency_label"] = label_of(trials, "latency")
             rows.append(row)
     return pd.DataFrame(rows)
 

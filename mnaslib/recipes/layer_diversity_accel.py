@@ -11,8 +11,8 @@ import pandas as pd
 
 from mnaslib.labels import Labelled, render_table
 from mnaslib.profile import Profile
-from mnaslib.recipes.benchmark_searches import ArmRuns, _median
-from mnaslib.verdicts import NoiseFloor, not_testable, seed_spread, verdict
+from mnaslib.recipes.benchmark_searches import ArmRuns
+from mnaslib.verdicts import NoiseFloor, median_over_seeds, not_testable, seed_spread, verdict
 
 
 def uniform_networks(space) -> dict[str, object]:
@@ -99,11 +99,11 @@ def layer_diversity_claims(raw: pd.DataFrame, rmse_points: float) -> pd.DataFram
     return render_table([
         {"claim (paper V)": f"searched: higher soft reward than the best single-op "
                             f"({best['network'].replace(' everywhere', '')}; %)",
-         "ours": _median(reward_gaps, label, "{:+.1f}%"),
+         "ours": median_over_seeds(reward_gaps, label, "{:+.1f}%"),
          "verdict": verdict(reward_gaps, [seed_spread(reward_gaps), relative], "%",
                             min_seeds=3)},
         {"claim (paper V)": "it is more accurate than every single-op network at most its latency (points)",
-         "ours": _median(accuracy_gaps, label, "{:+.2f}"),
+         "ours": median_over_seeds(accuracy_gaps, label, "{:+.2f}"),
          "verdict": (verdict(accuracy_gaps, [seed_spread(found), error], " points", min_seeds=3) if found
                      else not_testable("no single-op network is as fast as a searched one"))},
     ])

@@ -86,14 +86,13 @@ def run_table4_search(ctx: Context, target_ms: float) -> SearchOutcome:
     profile = table4_profile(ctx, target_ms)
     folder = ctx.run_dir / "table4_search"
     search_from_profile(profile, folder, progress=False)
-    trials, _ = load_run(folder)
-    done = trials[trials["status"] == "done"]
-    if done.empty:
+    run = load_run(folder)
+    if not run.done():
         raise ValueError(f"the Table 4 search in {folder} has no finished child; see the 'error' column of its store")
-    best = done.loc[done["reward"].idxmax()]
-    arch = search_space(profile).decode(list(best["tokens"])).with_name(f"search-{best['arch_id']}")
+    best = run.best()[0]
+    arch = search_space(profile).decode(list(best.tokens)).with_name(f"search-{best.arch_id}")
     return SearchOutcome(NetworkPoint(OUR_SEARCH, arch, note=f"best of our search at T = {target_ms:g} ms"),
-                         float(best["accuracy"]), float(best["latency_ms"]), target_ms, len(done), len(trials),
+                         best.accuracy.value, best.latency.value, target_ms, len(run.done()), len(run.trials),
                          f"{profile.steps} steps x {profile.batch_size} children")
 
 

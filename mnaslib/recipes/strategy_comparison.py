@@ -17,6 +17,7 @@ import pandas as pd
 from mnaslib.labels import Labelled, render_table
 from mnaslib.profile import Profile
 from mnaslib.recipes.benchmark_searches import Arm, ArmRuns, run_arms, soft_arm, target_ms
+from mnaslib.trial import finished
 
 
 def strategy_arms(profile: Profile, target: float) -> list[Arm]:
@@ -53,7 +54,7 @@ def strategy_table(runs: dict[str, ArmRuns], top: float = 0.001, last: float = 0
     of every sample when random search was not run), how many seeds reached it, the best reward, and the distinct
     networks among the last ``last`` of the samples; medians [IQR] over seeds."""
     pool = runs["random"].trials if "random" in runs else [t for r in runs.values() for t in r.trials]
-    rewards = np.concatenate([t.loc[t["status"] == "done", "reward"].to_numpy(float) for t in pool])
+    rewards = np.concatenate([finished(t)["reward"].to_numpy(float) for t in pool])
     threshold = float(np.quantile(rewards, 1 - top))
     source = "random search's" if "random" in runs else "all arms'"
     rows = []
