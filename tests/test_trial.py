@@ -1,4 +1,5 @@
 """Typed trials and runs, and the store migration, tested on a schema-1 store written by the code of its time."""
+import importlib.util
 import shutil
 import sqlite3
 from pathlib import Path
@@ -63,23 +64,25 @@ def test_a_schema_1_store_is_migrated_on_a_writable_open(v1):
 
 
 def test_a_search_resumes_onto_a_schema_1_store(v1):
-    make = Path(__file__).parent / "data" / "make_store_v1.py"
-    namespace: dict = {"__file__": str(make), "__name__": "make_store_v1"}
-    exec(compile(make.read_text(), str(make), "exec"), namespace)
+    """The same search, resumed with today's code: the two pending trials are evaluated, nothing else changes."""
+    spec = importlib.util.spec_from_file_location("make_store_v1", V1.parent / "make_store_v1.py")
+    made = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(made)
     from mnaslib.rundir import open_run
     from mnaslib.search import run_search
     from mnaslib.strategies import make_strategy
 
+    before = {t.id: t for t in load_run(v1).trials}
     store = open_run(v1, {"strategy": "random", "seed": 11, "steps": 3, "batch_size": 4,
                           "reward": "mnas_soft, target 75 ms"})
-    space = namespace["SPACE"]
-    run_search(space, make_strategy("random", space.decision_sizes(), seed=11), namespace["TableEvaluator"](),
-               namespace["LATENCY"], namespace["REWARD"], store, steps=3, batch_size=4, progress=False)
+    run_search(made.SPACE, make_strategy("random", made.SPACE.decision_sizes(), seed=11), made.TableEvaluator(),
+               made.LATENCY, made.REWARD, store, steps=3, batch_size=4, progress=False)
     run = store.read()
     store.close()
     assert [t.status for t in run.trials].count(TrialStatus.finished) == 11
     assert [t.accuracy.provenance for t in run.done()] == [TABLE] * 11
     assert run.steps_done == 3
+    assert all(run.trials[i - 1] == before[i] for i in range(1, 11))  # the trials already there are unchanged
 
 
 def _row(trial_id, arch, reward, accuracy, latency, status="done"):
