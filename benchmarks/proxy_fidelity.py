@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnaslib.seeds import image_batch_seed
+
 TRAINED_SEEDS = (0, 1)
 # The training-free scores' settings, recorded in the summary so that ``ZeroCostEvaluator`` labels match them.
 ZERO_COST = {"dataset": "cifar10", "image_size": 32, "width_multiplier": 1.0, "images": 64}
@@ -116,7 +118,8 @@ def score_free(key: str, seed: int) -> list[dict]:
 
     _, (train_ds, _, _) = _cifar(4000)
     images, labels = dataset_tensors(train_ds)
-    picked = np.random.default_rng([seed, 7]).choice(int(images.shape[0]), ZERO_COST["images"], replace=False)
+    draw = np.random.default_rng(image_batch_seed(seed))  # the draw ZeroCostEvaluator makes for a trial's seed
+    picked = draw.choice(int(images.shape[0]), ZERO_COST["images"], replace=False)
     x, y = images.numpy()[picked], labels.numpy()[picked]
     start = time.perf_counter()
     keras.utils.set_random_seed(seed)

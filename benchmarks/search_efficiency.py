@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from mnaslib.seeds import arm_seed
 from mnaslib.strategies import optimize
 from mnaslib.tabular.landscapes import LANDSCAPES, landscape
 
@@ -239,7 +240,7 @@ def main() -> None:
             if arm == "nsga2-pareto" and problem.metrics is None:
                 continue
             # different seeds per arm, the same whichever arms a run names (so cached runs fit together)
-            seeds = [args.first_seed + 1000 * list(ARMS).index(arm) + k for k in range(args.seeds)]
+            seeds = [arm_seed(args.first_seed, list(ARMS).index(arm), k) for k in range(args.seeds)]
             runs = []
             for seed in seeds:
                 if args.max_seconds and time.perf_counter() - start > args.max_seconds:

@@ -57,7 +57,6 @@ def search_from_profile(profile: Profile, run_dir: str | os.PathLike, *, progres
     evaluator.check()
     store = open_run(run_dir, run_record(profile, evaluator, reevaluate), resumable_keys=profile.RESUMABLE_KEYS)
     try:
-        store.set_meta("seed", profile.seed)
         finished = sum(not t.unfinished for t in store.read().trials)
         if log is not None:
             log(f"resuming the search in {run_dir}: {finished} finished trials kept" if finished else

@@ -38,6 +38,7 @@ from mnaslib.executors import (ClusterLost, dask_job_failure, data_variables, sh
 from mnaslib.jobs import ChildMetrics, Evaluator, Job
 from mnaslib.labels import Labelled
 from mnaslib.reward import Reward
+from mnaslib.seeds import trial_seed
 from mnaslib.store import TrialStore
 from mnaslib.store_schema import damaged
 from mnaslib.strategies import SearchStrategy
@@ -204,6 +205,7 @@ class _Loop:
         self.store, self.pool, self.reevaluate, self.stop_after = store, pool, reevaluate, stop_after_trials
         self.finished_now = 0
         self.bar: Any = None
+        self.seed = run_seed(store)
         self.earlier = {} if reevaluate else {t["arch_id"]: t for t in reversed(store.trials(FINISHED))
                                               if not (t["extra"] or {}).get("reused_from")}
 
@@ -252,7 +254,7 @@ class _Loop:
                 waiting.append((trial, dispatched[trial["arch_id"]]))
             else:
                 dispatched[trial["arch_id"]] = trial["id"]
-                seed = _trial_seed(self.store, trial["step"], trial["index_in_step"])
+                seed = trial_seed(self.seed, trial["step"], trial["index_in_step"])
                 jobs[trial["id"]] = (Job(trial["id"], self.space.decode(trial["tokens"]), seed,
                                          str(self.store.path)), trial)
         for trial_id, outcome in self._dispatch({i: job for i, (job, _) in jobs.items()}):
@@ -380,8 +382,15 @@ def _safe_call(evaluate: Evaluator, job: Job) -> ChildMetrics | str:
         return reason + "\n" + traceback.format_exc(limit=5)
 
 
-def _trial_seed(store: TrialStore, step: int, index: int) -> int:
-    return int(store.get_meta("seed", 0)) * 1_000_003 + step * 1009 + index
+def run_seed(store: TrialStore) -> int:
+    """The run's seed, stored once: the ``seed`` of the config its search was last started with (``rundir.open_run``
+    records it; 0 where the config names none, a profile's default); every trial's seed is derived from it
+    (``mnaslib.seeds``). A resume cannot change it: the seed is not among the resumable keys."""
+    runs = store.runs()
+    if not runs:
+        raise ValueError(f"{store.path} records no run configuration, so its seed is unknown: open a search's store "
+                         "with mnaslib.rundir.open_run")
+    return int(runs[-1]["config"].get("seed", 0))
 
 
 def _step_scalars(trials, stats: Mapping[str, float]) -> dict[str, float]:

@@ -13,19 +13,23 @@ from typing import Any
 
 from mnaslib.fidelity import zero_cost_note
 from mnaslib.jobs import NASWOT_MEASURE, ChildMetrics, Job
+from mnaslib.seeds import image_batch_seed, split_seed
 from mnaslib.train import ProxyTask
 
 _DATASETS: dict[tuple, Any] = {}
 
 
 def proxy_datasets(task: ProxyTask):
-    """``(train_ds, val_ds, info)`` for a proxy task, cached per process (loading and decoding cost seconds)."""
+    """``(train_ds, val_ds, info)`` for a proxy task whose ``seed`` is the run's, cached per process (loading and
+    decoding cost seconds); the held-out split is drawn from ``seeds.split_seed`` of it, so every child of a run
+    is judged on the same images."""
     from mnaslib.data import get_datasets
 
-    key = (task.dataset, task.image_size, task.batch_size, task.max_train, task.val_size, task.data_dir)
+    split = split_seed(task.seed)
+    key = (task.dataset, task.image_size, task.batch_size, task.max_train, task.val_size, task.data_dir, split)
     if key not in _DATASETS:
         _DATASETS[key] = get_datasets(task.dataset, image_size=task.image_size, batch_size=task.batch_size,
-                                      val_size=task.val_size, max_train=task.max_train, seed=0,
+                                      val_size=task.val_size, max_train=task.max_train, seed=split,
                                       data_dir=task.data_dir)
     return _DATASETS[key]
 
@@ -34,7 +38,7 @@ def proxy_datasets(task: ProxyTask):
 class ProxyEvaluator:
     """Train each child briefly on ``task`` and report its held-out accuracy (``proxy``, never ImageNet top-1)."""
 
-    task: ProxyTask
+    task: ProxyTask  # its seed is the run's; each child trains with its trial's (``Job.seed``)
 
     def describe(self) -> str:
         return f"proxy ({self.task.describe()})"
@@ -54,7 +58,7 @@ class ProxyEvaluator:
         from mnaslib.train import train_child
 
         task = replace(self.task, seed=int(job.seed))
-        train_ds, val_ds, info = proxy_datasets(task)
+        train_ds, val_ds, info = proxy_datasets(self.task)
         result = train_child(job.arch, train_ds, val_ds, task, num_classes=int(info.num_classes))
         return ChildMetrics(result.accuracy, self.describe(), params=result.total_params,
                             trainable_params=result.trainable_params, mult_adds=result.mult_adds,
@@ -113,7 +117,8 @@ class ZeroCostEvaluator(ProxyEvaluator):
 
         train_ds, _, info = proxy_datasets(self.task)
         images, _ = dataset_tensors(train_ds)
-        picked = np.random.default_rng([int(job.seed), 7]).choice(int(images.shape[0]), self.images, replace=False)
+        draw = np.random.default_rng(image_batch_seed(int(job.seed)))
+        picked = draw.choice(int(images.shape[0]), self.images, replace=False)
         keras.utils.set_random_seed(int(job.seed))
         start = time.perf_counter()
         # The proxy child's zeroed classifier does not matter here: NASWOT reads only the ReLU activations.

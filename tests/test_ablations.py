@@ -60,7 +60,6 @@ def _toy_summary(tmp_path, search):
     config = ablation_profile("ci", search, seed=1)
     space = make_space(config.space)
     store = open_run(tmp_path / search.key, config.to_dict())
-    store.set_meta("seed", 1)
     run_search(space, make_strategy("random", space.decision_sizes(), seed=1), toy_evaluate, toy_latency,
                reward_from_config(config.reward), store, steps=2, batch_size=3, progress=False)
     return SearchSummary(search, config, load_run(tmp_path / search.key).frame)

@@ -13,6 +13,7 @@ from mnaslib.profile import load_profile
 from mnaslib.recipes import benchmark_searches as bs
 from mnaslib.trial import finished
 from mnaslib.recipes import layer_diversity_accel as t6a
+from mnaslib.seeds import arm_seed
 from mnaslib.store import STORE_FILENAME, TrialStore
 from mnaslib.tabular.accel_space import AccelSpace
 from mnaslib.tabular.evaluator import benchmark_space
@@ -33,6 +34,11 @@ def figure6(profile, tmp_path_factory):
     return run_dir, bs.figure6(profile, run_dir)
 
 
+def _arm_seeds(offset, count):
+    """The seeds an arm at ``offset`` of a comparison run from the profile's seed (0) takes."""
+    return [arm_seed(0, offset, k) for k in range(count)]
+
+
 def test_profile_budget_and_target(profile):
     assert (profile.steps, profile.batch_size, profile.notebooks.benchmark_seeds) == (10, 8, 3)
     assert profile.benchmark["name"] == "accel-nasbench"
@@ -42,7 +48,7 @@ def test_profile_budget_and_target(profile):
 
 def test_each_arm_has_its_own_seeds_and_every_search_is_complete(figure6):
     _, runs = figure6
-    assert runs["hard"].seeds == [0, 1, 2] and runs["soft"].seeds == [1000, 1001, 1002]
+    assert runs["hard"].seeds == _arm_seeds(0, 3) and runs["soft"].seeds == _arm_seeds(bs.SOFT_OFFSET, 3)
     for arm in runs.values():
         assert [len(trials) for trials in arm.trials] == [80, 80, 80]
         assert len(finished(arm.trials[0])) == len(arm.trials[0])
@@ -118,7 +124,7 @@ def test_scaled_references_are_networks_of_the_space():
 def test_search_again_targets_the_smallest_reference_with_the_hard_reward(profile, tmp_path):
     runs, references, target = bs.search_again(profile, tmp_path)
     assert target == references["_ms"].min() and len(references) == 5
-    with TrialStore(tmp_path / "search_again" / "search_again_seed0" / STORE_FILENAME) as store:
+    with TrialStore(tmp_path / "search_again" / f"search_again_seed{arm_seed(0, 0, 0)}" / STORE_FILENAME) as store:
         reward = store.runs()[-1]["config"]["reward"]
     assert reward["name"] == "mnas_hard" and reward["target_ms"] == target
     claims = bs.search_again_claims(runs, references, target)
@@ -135,12 +141,12 @@ def test_the_reference_soft_search_is_shared_by_every_comparison(figure6, profil
     run_dir, runs = figure6
     ablation = bs.reward_ablation(profile, run_dir)
     se = bs.se_study(profile, run_dir, seeds=1)
-    assert ablation["multi_objective"].seeds == se["with_se"].seeds[:1] + [1001, 1002] == runs["soft"].seeds
+    assert ablation["multi_objective"].seeds == se["with_se"].seeds[:1] + _arm_seeds(1, 3)[1:] == runs["soft"].seeds
     for copied, original in zip(ablation["multi_objective"].trials, runs["soft"].trials):
         assert copied["finished"].tolist() == original["finished"].tolist()  # copied: same timestamps
     assert se["with_se"].trials[0]["finished"].tolist() == runs["soft"].trials[0]["finished"].tolist()
     # a different search is not: the hard arm's seeds 0-2 are not reused for accuracy alone
-    assert ablation["single_objective"].seeds == [0, 1, 2]
+    assert ablation["single_objective"].seeds == _arm_seeds(0, 3)
     assert (ablation["single_objective"].trials[0]["finished"].tolist()
             != runs["hard"].trials[0]["finished"].tolist())
 
@@ -191,5 +197,5 @@ def test_the_strategy_comparison_takes_its_own_budget(profile, tmp_path):
     smaller = profile.with_overrides({"notebooks": {"strategy_steps": 2}})
     runs = compare_strategies(smaller, tmp_path, seeds=1, arms=["ppo", "random"])
     assert [len(r.trials[0]) for r in runs.values()] == [2 * profile.batch_size] * 2
-    assert runs["ppo"].seeds == [1000] and runs["random"].seeds == [0]
+    assert runs["ppo"].seeds == _arm_seeds(1, 1) and runs["random"].seeds == _arm_seeds(0, 1)
     assert load_profile("laptop").notebooks.strategy_steps == 60 and load_profile("paper").notebooks.strategy_steps is None

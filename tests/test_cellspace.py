@@ -154,7 +154,6 @@ def test_a_sampled_default_cell_builds_at_224():
 
 def test_the_generic_search_loop_runs_on_the_cell_space(tmp_path):
     store = open_run(tmp_path, {"space": "nasnet-cell", "seed": 3})
-    store.set_meta("seed", 3)
     strategy = make_strategy("ppo", SMALL.decision_sizes(), seed=3)
     result = run_search(SMALL, strategy, toy_evaluate, toy_latency, get_reward("mnas_soft", target_ms=60.0), store,
                         steps=2, batch_size=3, progress=False)

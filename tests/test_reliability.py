@@ -36,7 +36,6 @@ REPO = TESTS.parent
 
 def _search(run_dir, evaluate=toy_evaluate, latency=toy_latency, steps=2, batch=4, executor=None, **kwargs):
     store = open_run(run_dir, {"strategy": "random", "seed": 3})
-    store.set_meta("seed", 3)
     try:
         result = run_search(SPACE, make_strategy("random", SPACE.decision_sizes(), seed=3), evaluate, latency,
                             get_reward("mnas_soft", target_ms=60.0), store, steps=steps, batch_size=batch,

@@ -25,7 +25,6 @@ STEPS, BATCH = 3, 4
 
 def _run(run_dir, strategy="random", executor=None, **kwargs):
     store = open_run(run_dir, {"strategy": strategy, "seed": 7})
-    store.set_meta("seed", 7)
     result = run_search(SPACE, make_strategy(strategy, SPACE.decision_sizes(), seed=7), toy_evaluate, toy_latency,
                         get_reward("mnas_soft", target_ms=60.0), store, steps=STEPS, batch_size=BATCH,
                         executor=executor, progress=False, **kwargs)

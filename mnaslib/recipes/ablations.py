@@ -84,8 +84,10 @@ def searches_to_run(profile: str | os.PathLike | Profile) -> tuple[list[Ablation
             [s for s in searches if not cells_on and s.space.get("name") != "mnasnet"])
 
 
-def ablation_profile(profile: str | os.PathLike | Profile, search: AblationSearch, seed: int = 0) -> Profile:
-    """The profile's search with this ablation's space and reward *replacing* the profile's.
+def ablation_profile(profile: str | os.PathLike | Profile, search: AblationSearch,
+                     seed: int | None = None) -> Profile:
+    """The profile's search with this ablation's space and reward *replacing* the profile's (and ``seed`` its seed
+    where given: None keeps the profile's).
 
     Replaced, not merged: merging ``{"name": "accuracy"}`` into ``{"name": "mnas_soft", "target_ms": 75}`` would
     keep a target the accuracy reward refuses, and merging a cell space into the MnasNet one would mix options.
@@ -95,7 +97,7 @@ def ablation_profile(profile: str | os.PathLike | Profile, search: AblationSearc
     """
     from mnaslib.components import PREDICTOR
 
-    base = load_profile(profile, {"seed": int(seed)})
+    base = load_profile(profile, {} if seed is None else {"seed": int(seed)})
     changes: dict[str, Any] = {}
     if search.space.get("name") != "mnasnet" and (base.evaluator or {}).get("name") == PREDICTOR:
         changes["evaluator"] = {"name": "naswot"}
@@ -138,7 +140,7 @@ class SearchSummary:
 
 
 def run_ablation_search(profile: str | os.PathLike | Profile, search: AblationSearch, run_dir: str | os.PathLike,
-                        seed: int = 0, progress: bool = True, reuse: Sequence[str | os.PathLike] = ()
+                        seed: int | None = None, progress: bool = True, reuse: Sequence[str | os.PathLike] = ()
                         ) -> SearchSummary:
     """Run (or resume, or reuse when complete) one ablation search in ``run_dir/<key>`` and summarise it.
 

@@ -28,6 +28,7 @@ from mnaslib.verdicts import NoiseFloor, label_error_floor, median_over_seeds, s
 from mnaslib.labels import Labelled, render_table
 from mnaslib.profile import Profile, load_profile
 from mnaslib.runs import latency_spread, load_run
+from mnaslib.seeds import arm_seed
 from mnaslib.trial import best_rows, finished, label_of
 
 BENCHMARK = "accel-nasbench"
@@ -38,7 +39,7 @@ PAPER_TARGET_MS = 75.0
 class Arm:
     """One side of a comparison: what it changes in the benchmark profile, and how tables name it.
 
-    ``seed_offset`` fixes the arm's seeds (``seed + 1000 * seed_offset + k``); None takes the smallest offset no
+    ``seed_offset`` fixes the arm's seeds (``seeds.arm_seed(seed, seed_offset, k)``); None takes the smallest offset no
     other arm of the comparison has. Arms that are the same search in several comparisons (``soft_arm``) share it.
     """
 
@@ -48,7 +49,7 @@ class Arm:
     seed_offset: int | None = None
 
 
-SOFT_OFFSET = 1  # the reference soft search's seeds: seed + 1000 + k in every comparison
+SOFT_OFFSET = 1  # the reference soft search's seeds: arm_seed(seed, 1, k) in every comparison
 
 
 def soft_arm(key: str, label: str, target: float, **overrides) -> Arm:
@@ -120,29 +121,31 @@ def seed_offsets(arms: list[Arm]) -> list[int]:
 
 
 def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seeds: int | None = None,
-             seed: int = 0, progress: bool = False) -> dict[str, ArmRuns]:
+             seed: int | None = None, progress: bool = False) -> dict[str, ArmRuns]:
     """Every arm with ``seeds`` seeds (default: the profile's ``notebooks.benchmark_seeds``; an arm with offset
-    ``o`` uses seeds ``seed + 1000 o + k``, ``seed_offsets``), each search in its own resumable folder
+    ``o`` uses seeds ``seeds.arm_seed(seed, o, k)``, ``seed_offsets``, where ``seed`` is the profile's unless
+    given), each search in its own resumable folder
     ``run_dir/<arm>_seed<s>``. A finished search with exactly the same settings in a sibling comparison's folder
     (``run_dir/../*/*_seed<s>``: another notebook's, say) is copied instead of searched again."""
     from mnaslib.components import reuse_identical_run, search_from_profile
     from mnaslib.quiet import progress_bar
 
     seeds = profile.notebooks.benchmark_seeds if seeds is None else seeds
+    seed = profile.seed if seed is None else seed
     results = {}
     with progress_bar(total=len(arms) * seeds, desc="searches", unit="search", disable=not progress) as bar:
         for arm, offset in zip(arms, seed_offsets(arms)):
-            runs = ArmRuns(arm, [seed + 1000 * offset + k for k in range(seeds)])
+            runs = ArmRuns(arm, [arm_seed(seed, offset, k) for k in range(seeds)])
             changes = dict(arm.overrides)
             # replaced, not merged: accuracy alone takes no target, and random search takes no PPO options
             whole = {key: dict(changes.pop(key)) for key in ("reward", "strategy") if key in changes}
-            for arm_seed in runs.seeds:
-                folder = Path(run_dir) / f"{arm.key}_seed{arm_seed}"
-                arm_profile = profile.with_overrides({**changes, "seed": arm_seed})
+            for search_seed in runs.seeds:
+                folder = Path(run_dir) / f"{arm.key}_seed{search_seed}"
+                arm_profile = profile.with_overrides({**changes, "seed": search_seed})
                 if whole:
                     arm_profile = arm_profile.search_with(**whole)
                 if arm_profile.stored_runs is None:  # stored runs (class) are only read, never copied into
-                    siblings = sorted(p for p in Path(run_dir).parent.glob(f"*/*_seed{arm_seed}") if p != folder)
+                    siblings = sorted(p for p in Path(run_dir).parent.glob(f"*/*_seed{search_seed}") if p != folder)
                     reuse_identical_run(arm_profile, folder, siblings)
                 search_from_profile(arm_profile, folder, progress=False)
                 runs.trials.append(load_run(folder).frame)
@@ -154,7 +157,7 @@ def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seed
 # ---------------------------------------------------------------------------------------------------------------
 # Figure 6: hard vs soft constraint
 # ---------------------------------------------------------------------------------------------------------------
-def figure6(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int = 0,
+def figure6(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int | None = None,
             progress: bool = False) -> dict[str, ArmRuns]:
     """The hard (alpha = 0, beta = -1) and soft (alpha = beta = -0.07) searches at the space's T."""
     target, _ = target_ms(profile)
@@ -180,7 +183,7 @@ def figure6_claims(runs: dict[str, ArmRuns], target: float) -> pd.DataFrame:
     return render_table(rows)
 
 
-def se_study(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int = 0,
+def se_study(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int | None = None,
              progress: bool = False) -> dict[str, ArmRuns]:
     """The same search (soft reward at T) in the space with squeeze-excitation and in the space without it."""
     target, _ = target_ms(profile)
@@ -190,7 +193,7 @@ def se_study(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = N
     return run_arms(profile, arms, Path(run_dir) / "se_study", seeds, seed, progress)
 
 
-def reward_ablation(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int = 0,
+def reward_ablation(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int | None = None,
                     progress: bool = False) -> dict[str, ArmRuns]:
     """Table 5's reward half: accuracy alone against the multi-objective (soft) reward, same space and budget."""
     target, _ = target_ms(profile)
@@ -300,7 +303,7 @@ def scaled_references(space) -> dict[str, object]:
             "B0, depth x0.34, expansion 4": scaled(0.34, 4, "b0-d0.34-e4")}
 
 
-def search_again(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int = 0,
+def search_again(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int | None = None,
                  progress: bool = False) -> tuple[dict[str, ArmRuns], pd.DataFrame, float]:
     """Table 4 in this space: a search whose T is the latency of the smallest scaled reference, beside the scaled
     references themselves; returns the runs, the references' table and T.

@@ -59,17 +59,19 @@ class Context:
     Proxy results are cached in ``run_dir/proxy_results.json`` keyed by the network and the full proxy task, and
     TFLite conversions in ``run_dir/tflite_cache``, so notebook 05 reuses what notebook 04 trained or converted in
     the same run folder, and a re-run notebook does not repeat an hour of work. ``profile`` is a name, a YAML path
-    or a ``Profile``.
+    or a ``Profile``. ``seed`` replaces the profile's seed where given; None (the default) keeps it, and
+    ``seed`` then reads the profile's.
     """
 
     profile: str | os.PathLike | Profile
-    seed: int = 0
+    seed: int | None = None
     run_dir: str | os.PathLike = "runs"
     log: Callable[[str], None] | None = print
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
-        self.config = load_profile(self.profile, {"seed": self.seed})
+        self.config = load_profile(self.profile, {} if self.seed is None else {"seed": self.seed})
+        self.seed = self.config.seed
         self.budget: ModelsBudget = self.config.notebooks.models
 
     @cached_property

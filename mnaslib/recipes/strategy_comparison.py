@@ -36,7 +36,8 @@ def strategy_arms(profile: Profile, target: float) -> list[Arm]:
         Arm(key, label, {"reward": reward, "strategy": strategy}) for key, label, strategy in others]
 
 
-def compare_strategies(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None, seed: int = 0,
+def compare_strategies(profile: Profile, run_dir: str | os.PathLike, seeds: int | None = None,
+                       seed: int | None = None,
                        progress: bool = False, arms: list[str] | None = None) -> dict[str, ArmRuns]:
     """Every strategy (or those named in ``arms``) with the soft reward at the space's T, ``seeds`` seeds each, at
     ``notebooks.strategy_steps`` steps a search where the profile sets it (the laptop's: the comparison of seven
