@@ -1,11 +1,13 @@
 """The run explorer (notebook 03): one trial of a finished search at a time, drawn so that a student can read it.
 
 A search's record holds every sampled network with its accuracy, latency and reward, each labelled. The explorer
-shows a trial as three panels: the network block by block (Figure 7's style); where its latency goes (the Pixel-1
-model's milliseconds for the stem, each block and the head, which add up to its prediction exactly because the
-model is linear in features that add up over layers); and the trial among everything the search sampled. The title
-carries the accuracy, latency and reward with their labels. ``trial_figure`` draws one trial (headless runs draw
-the best); ``run_explorer`` is the widget, a dropdown for the run and one for the trial (best reward first).
+shows a trial as three panels: the network block by block (Figure 7's style); where its latency goes, under the
+run's own latency provider (read from its stored config): a cost model's milliseconds for the stem, each block and
+the head (the Pixel-1 model's add up to its prediction exactly, the model being linear in features that add up
+over layers), or the whole network's where the provider has no parts (a measurement); and the trial among
+everything the search sampled. The title carries the accuracy, latency and reward with their labels.
+``trial_figure`` draws one trial (headless runs draw the best); ``run_explorer`` is the widget, a dropdown for the
+run and one for the trial (best reward first).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from matplotlib.figure import Figure
 
 from mnaslib.arch import Arch
 from mnaslib.buildable import BuildOptions
+from mnaslib.latency.base import LatencyProvider
 from mnaslib.reward import Reward
 from mnaslib.trial import Trial, finished
 
@@ -29,7 +32,7 @@ TOP_TRIALS = 50
 @dataclass(frozen=True)
 class RunView:
     """What the explorer needs of one run: its finished trials (best reward first, each architecture once) and the
-    space, deployment options and reward that produced them."""
+    space, deployment options, latency provider and reward that produced them."""
 
     label: str
     trials: list[Trial]
@@ -37,6 +40,8 @@ class RunView:
     space: Any
     options: BuildOptions
     reward: Reward
+    provider: LatencyProvider
+    latency_options: BuildOptions  # the network the provider timed (the latency section may change its size)
 
     def choices(self, top: int = TOP_TRIALS) -> list[tuple[str, int]]:
         """Dropdown options ``(text, rank)`` for the ``top`` best trials."""
@@ -47,7 +52,7 @@ class RunView:
 def load_view(run_dir: str | os.PathLike, label: str | None = None) -> RunView:
     """A finished (or running) search's trials with the components its stored config names; a run of the cell
     space, whose networks are not block lists, is refused with the reason."""
-    from mnaslib.components import deployment_options, search_space
+    from mnaslib.components import deployment_options, make_latency, search_space
     from mnaslib.profile import Profile
     from mnaslib.reward import from_config
     from mnaslib.runs import load_run
@@ -62,31 +67,32 @@ def load_view(run_dir: str | os.PathLike, label: str | None = None) -> RunView:
     done = finished(run.frame)
     if done.empty:
         raise ValueError(f"{run_dir} has no finished trials to explore yet")
+    latency = make_latency(profile.latency, deployment_options(profile))
     return RunView(label or Path(run_dir).name, run.best(None), done, space, deployment_options(profile),
-                   from_config(profile.reward))
+                   from_config(profile.reward), latency.provider, latency.options)
 
 
 def trial_figure(view: RunView, rank: int = 0) -> Figure:
     """The explorer's picture of the ``rank``-th best trial of ``view`` (0: the best)."""
     import matplotlib.pyplot as plt
 
-    from mnaslib.latency.pixel1 import load_pixel1_model
     from mnaslib.plots.core import draw_architecture, plot_pareto
 
     if not 0 <= rank < len(view.trials):
         raise ValueError(f"rank {rank} is outside this run's {len(view.trials)} finished architectures")
     trial = view.trials[rank]
     arch = view.space.decode(list(trial.tokens))
-    model = load_pixel1_model()
-    breakdown = model.breakdown_ms(arch, view.options)
     accuracy, latency = trial.accuracy, trial.latency
+    breakdown = view.provider.breakdown_ms(arch, view.latency_options)
+    if breakdown is None:  # a measurement (or a model of whole networks) has no parts: the trial's total
+        breakdown = {"whole network": float(latency.value)}
 
     fig, (ax_arch, ax_ms, ax_all) = plt.subplots(1, 3, figsize=(15, 5.5), gridspec_kw={"width_ratios": [1.1, 1, 1]})
     draw_architecture(ax_arch, arch, view.options.input_size, view.options.depth_multiplier)
     ax_arch.set_title(f"trial {trial.id} ({view.options.input_size}x{view.options.input_size})", fontsize="small")
     names = list(breakdown)[::-1]
     ax_ms.barh(names, [breakdown[n] for n in names], color="C0")
-    ax_ms.set_xlabel(f"ms [predicted ({model.label})]")
+    ax_ms.set_xlabel(f"ms [{latency.label}]")
     ax_ms.set_title(f"where the latency goes: {sum(breakdown.values()):.1f} ms in all", fontsize="small")
     plot_pareto(ax_all, view.all_done["accuracy"], view.all_done["latency_ms"], label="sampled")
     ax_all.scatter([latency.value], [accuracy.value], s=160, marker="*", color="crimson", zorder=5,

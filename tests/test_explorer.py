@@ -4,11 +4,13 @@ import matplotlib
 import pytest
 from search_toys import toy_evaluate, toy_latency
 
+from mnaslib import strategies
 from mnaslib.components import deployment_options, search_space
 from mnaslib.trial import TrialStatus
 from mnaslib.explorer import load_view, trial_figure
 from mnaslib.latency.pixel1 import load_pixel1_model
 from mnaslib.profile import load_profile
+from mnaslib.reward import get_reward
 from mnaslib.rundir import open_run
 from mnaslib.search import run_search
 from mnaslib.zoo import as_arch
@@ -76,3 +78,24 @@ def test_runs_it_cannot_draw_are_refused_with_the_reason(tmp_path):
     open_run(tmp_path / "cells", _record(cells)).close()
     with pytest.raises(ValueError, match="not block lists"):
         load_view(tmp_path / "cells")
+
+
+def test_the_explorer_uses_the_runs_own_latency_provider(run_dir, tmp_path):
+    """The latency panel is the provider's the run searched with (its stored config), never the Pixel-1 model's
+    whatever the run used; a provider without parts shows the trial's whole latency."""
+    pixel1 = load_view(run_dir)
+    assert pixel1.provider.name == "pixel1-model"
+    arch = pixel1.space.decode(list(pixel1.trials[0].tokens))
+    parts = pixel1.provider.breakdown_ms(arch, pixel1.latency_options)
+    assert sum(parts.values()) == pytest.approx(load_pixel1_model().predict_arch(arch, pixel1.latency_options))
+    profile = load_profile("ci").with_overrides({"latency": {"provider": "flops"}})
+    space = search_space(profile)
+    with open_run(tmp_path / "flops", _record(profile)) as store:
+        run_search(space, strategies.make_strategy("random", space.decision_sizes(), seed=3), toy_evaluate,
+                   toy_latency, get_reward("mnas_soft", target_ms=60.0), store, steps=1, batch_size=2, progress=False)
+    flops = load_view(tmp_path / "flops")
+    assert flops.provider.name == "flops"
+    assert flops.provider.breakdown_ms(arch, flops.latency_options) is None
+    bars = trial_figure(flops).axes[1]
+    assert [t.get_text() for t in bars.get_yticklabels()] == ["whole network"]
+    assert bars.patches[0].get_width() == pytest.approx(flops.trials[0].latency.value)

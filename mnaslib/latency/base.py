@@ -96,6 +96,11 @@ class LatencyProvider(ABC):
         models that read a MnasNet-space architecture directly override this to skip the build."""
         return self.latency(network.build(options))
 
+    def breakdown_ms(self, network: Buildable, options: BuildOptions = DEPLOYMENT) -> dict[str, float] | None:
+        """Milliseconds of each part of ``network`` (stem, each block, head) adding up to ``latency_of``'s value,
+        for a provider whose number is a sum over layers; None for the others (a measurement has no parts)."""
+        return None
+
 
 ProviderFactory = Callable[..., LatencyProvider]
 # The one registry of providers: the built-in ones by "module:class", imported on first use (so importing

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mnaslib.buildable import BuildOptions, Buildable
+from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
 from mnaslib.errors import UserError
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.layer_table import HostLayerTable
@@ -115,6 +115,11 @@ class Pixel1ModelProvider(LatencyProvider):
 
     def latency(self, model_or_arch: Any) -> LatencyResult:
         return _feature_prediction(self, load_pixel1_model(self.model_path), model_or_arch)
+
+    def breakdown_ms(self, network: Buildable, options: BuildOptions = DEPLOYMENT) -> dict[str, float] | None:
+        """The model's milliseconds per part of a MnasNet-space ``Arch`` (linear in features that add up over
+        layers); None for any other network."""
+        return load_pixel1_model(self.model_path).breakdown_ms(network, options) if isinstance(network, Arch) else None
 
 
 def _feature_prediction(provider: LatencyProvider, model: Pixel1Model, model_or_arch: Any) -> LatencyResult:

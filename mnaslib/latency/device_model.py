@@ -23,7 +23,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from mnaslib.buildable import BuildOptions, Buildable
+from mnaslib.arch import Arch
+from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
 from mnaslib.errors import UserError
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.feature_model import canonical_ops
@@ -212,6 +213,10 @@ class DeviceModelProvider(LatencyProvider):
         from mnaslib.latency.cost_model import _feature_prediction
 
         return _feature_prediction(self, self.model, model_or_arch)
+
+    def breakdown_ms(self, network: Buildable, options: BuildOptions = DEPLOYMENT) -> dict[str, float] | None:
+        """The device model's milliseconds per part of a MnasNet-space ``Arch``; None for any other network."""
+        return self.model.breakdown_ms(network, options) if isinstance(network, Arch) else None
 
 
 def device_model_provider(name: str, models_dir: str | Path | None = None, depth_multiplier: float = 1.0,
