@@ -260,9 +260,9 @@ def layer_diversity(task: ProxyTask, train: Sequence[str], models: Sequence[tupl
     with each other (and only with each other).
     """
     from mnaslib.counting import summarize
+    from mnaslib.jobs import Job
     from mnaslib.latency import get_provider
-    from mnaslib.train import train_child
-    from mnaslib.worker import proxy_datasets
+    from mnaslib.worker import ProxyEvaluator
 
     names = [name for name, _ in models]
     unknown = set(train) - set(names)
@@ -278,10 +278,8 @@ def layer_diversity(task: ProxyTask, train: Sequence[str], models: Sequence[tupl
                "mult_adds": counts["mult_adds"], "latency_ms": latency.median_ms,
                "latency_provenance": latency.provenance.label, "latency_loo_ms": _calibration_loo_ms(name),
                "accuracy": math.nan, "proxy": task.describe(), "trained": name in train}
-        if name in train:
-            train_ds, val_ds, info = proxy_datasets(task)
-            result = train_child(arch, train_ds, val_ds, task, num_classes=int(info.num_classes))
-            row["accuracy"] = result.accuracy
+        if name in train:  # the evaluator a search's children get, every model at the task's seed
+            row["accuracy"] = ProxyEvaluator(task)(Job(0, arch, task.seed)).accuracy
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -36,6 +36,7 @@ from mnaslib.arch import Arch
 from mnaslib.zoo import NetworkPoint, as_arch, reference
 
 if TYPE_CHECKING:
+    from mnaslib.latency.cost_model import Pixel1ModelProvider
     from mnaslib.latency.host import HostTFLiteProvider
     from mnaslib.latency.pixel1 import Pixel1Model
     from mnaslib.tabular.accel_predictor import AccelPredictor
@@ -85,8 +86,15 @@ class Context:
         return Provenance("proxy", f"{self.task.describe()}; width x the network's own multiplier")
 
     @cached_property
+    def pixel1_provider(self) -> "Pixel1ModelProvider":
+        """The Pixel-1 latency provider a search's children get (``latency: pixel1-model``)."""
+        from mnaslib.latency import get_provider
+
+        return get_provider("pixel1-model")
+
+    @cached_property
     def pixel1(self) -> "Pixel1Model":
-        """The fitted Pixel-1 cost model."""
+        """The fitted Pixel-1 cost model (its leave-one-out predictions of its calibration points)."""
         from mnaslib.latency.pixel1 import load_pixel1_model
 
         return load_pixel1_model()
@@ -178,7 +186,8 @@ def evaluate_point(point: NetworkPoint, ctx: Context, *, host: bool, proxy: bool
     """Computed counts and Pixel-1 predictions always; host latency and proxy accuracy when asked.
 
     MnasNet-space networks are counted and predicted analytically (no build); Keras applications are built once
-    and that model serves the counts, the prediction and the host measurement.
+    and that model serves the counts, the prediction and the host measurement; both latencies come from the
+    providers a search's children get theirs from.
     """
     from mnaslib.latency.ops import arch_ops
     from mnaslib.counting import summarize
@@ -188,14 +197,14 @@ def evaluate_point(point: NetworkPoint, ctx: Context, *, host: bool, proxy: bool
         arch = point.architecture
         params = _arch_params(arch, float(point.multiplier), 1000)
         mult_adds = sum(op.mult_adds for op in arch_ops(arch, point.options))
-        features = ctx.pixel1.arch_features(arch, point.options)
+        pixel1 = ctx.pixel1_provider.latency_of(arch, point.options)
     else:
         model = point.build(seed=ctx.seed)
         counts = summarize(model)
-        params, mult_adds, features = counts["trainable_params"], counts["mult_adds"], ctx.pixel1.model_features(model)
-    result = PointResult(point, params / 1e6, mult_adds / 1e6, ctx.pixel1.predict_features(features),
-                         heldout_prediction(ctx.pixel1, point),
-                         Provenance("predicted", ctx.pixel1.label).label)
+        params, mult_adds = counts["trainable_params"], counts["mult_adds"]
+        pixel1 = ctx.pixel1_provider.latency(model)
+    result = PointResult(point, params / 1e6, mult_adds / 1e6, pixel1.median_ms, heldout_prediction(ctx.pixel1, point),
+                         pixel1.provenance.label)
     result = replace(result, predicted=predicted_top1(point, ctx))
     if host:
         ctx.say(f"measuring host latency of {point.label} (TFLite conversion first, cached in {ctx.run_dir})")
@@ -257,8 +266,9 @@ def _proxy_key(point: NetworkPoint, task: "ProxyTask", width: float) -> str:
 def proxy_train(point: NetworkPoint, ctx: Context) -> ProxyOutcome:
     """Train ``point`` on the profile's proxy task at the proxy's width times the network's own multiplier (so a
     0.35x network stays 0.35x the width of its 1.0x sibling), or reuse the run folder's cached result."""
-    from mnaslib.worker import proxy_datasets
-    from mnaslib.train import ChildFailed, train_child
+    from mnaslib.jobs import Job
+    from mnaslib.train import ChildFailed
+    from mnaslib.worker import ProxyEvaluator
 
     task = ctx.task
     width = task.width_multiplier * point.multiplier
@@ -274,10 +284,8 @@ def proxy_train(point: NetworkPoint, ctx: Context) -> ProxyOutcome:
 
         raise missing(ctx.config, f"the proxy training of {point.label}", cache_path)
     ctx.say(f"training {point.label} on the proxy task at width x{width:g} ({task.describe()})")
-    train_ds, val_ds, info = proxy_datasets(task)
-    try:
-        child = train_child(point.network, train_ds, val_ds, replace(task, width_multiplier=width),
-                            num_classes=int(info.num_classes))
+    try:  # the evaluator a search's children get, the network trained with the run's seed
+        child = ProxyEvaluator(replace(task, width_multiplier=width))(Job(0, point.network, task.seed))
         entry = {"accuracy": child.accuracy, "train_seconds": child.train_seconds}
     except ChildFailed as failure:
         entry = {"accuracy": None, "train_seconds": float("nan"), "error": str(failure)}
