@@ -7,7 +7,8 @@ milliseconds) and any reward. ``search_from_profile`` (``mnaslib.components``) w
 Each sampled architecture is decoded once, in this process; its deployment latency is computed at sampling time and
 stored with the pending trial, and the executor gets a frozen ``Job``. An architecture the search has already
 evaluated is not evaluated again (unless ``reevaluate``): the new trial is recorded with the earlier result and
-``extra.reused_from`` naming the trial it came from, so sample counts stay honest.
+``extra.reused_from`` naming the trial it came from, so sample counts stay honest. That rule and how a step is told
+to the strategy are ``strategies.reuse``'s, which ``strategies.optimize`` follows too.
 
 Resuming: every trial is written to the store when it is sampled (``pending``) and again when it ends; the
 strategy's state and the step's curves are saved together after every completed step. After a kill - even SIGKILL -
@@ -42,6 +43,7 @@ from mnaslib.seeds import trial_seed
 from mnaslib.store import TrialStore
 from mnaslib.store_schema import damaged
 from mnaslib.strategies import SearchStrategy
+from mnaslib.strategies.reuse import ReuseCache, tell_step
 from mnaslib.trial import UNFINISHED, TrialStatus, provenance_of
 
 FINISHED = TrialStatus.finished
@@ -134,13 +136,9 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
                                    f"error: {first['error'].splitlines()[0]}. Fix the cause and run the same command "
                                    f"with --retry-failed (run directory {Path(store.path).parent})")
             rewards = [rows[t["id"]]["reward"] if rows[t["id"]]["status"] == FINISHED else None for t in trials]
-            # a multi-objective strategy is told accuracy and latency beside the scalar reward
-            if set(getattr(strategy, "objectives", ("reward",))) - {"reward"}:
-                metrics = [{"accuracy": rows[t["id"]]["accuracy"], "latency": rows[t["id"]]["latency_ms"]}
-                           for t in trials]
-                stats = strategy.tell(batch, rewards, metrics)
-            else:
-                stats = strategy.tell(batch, rewards)
+            metrics = [{"accuracy": rows[t["id"]]["accuracy"], "latency": rows[t["id"]]["latency_ms"]}
+                       for t in trials]
+            stats = tell_step(strategy, batch, rewards, metrics)
             scalars = _step_scalars(rows.values(), stats)
             store.save_step(step, strategy.state_bytes(), scalars)
             _write_tensorboard(writer, step, scalars)
@@ -202,12 +200,15 @@ class _Loop:
     def __init__(self, space, evaluate, latency, reward, store, pool: _Pool, reevaluate: bool,
                  stop_after_trials: int | None) -> None:
         self.space, self.evaluate_fn, self.latency, self.reward = space, evaluate, latency, reward
-        self.store, self.pool, self.reevaluate, self.stop_after = store, pool, reevaluate, stop_after_trials
+        self.store, self.pool, self.stop_after = store, pool, stop_after_trials
         self.finished_now = 0
         self.bar: Any = None
         self.seed = run_seed(store)
-        self.earlier = {} if reevaluate else {t["arch_id"]: t for t in reversed(store.trials(FINISHED))
-                                              if not (t["extra"] or {}).get("reused_from")}
+        # the first finished evaluation of each architecture, filled from the store so that a resume reuses too
+        self.cache: ReuseCache[dict] = ReuseCache(enabled=not reevaluate)
+        for row in store.trials(FINISHED):
+            if not (row["extra"] or {}).get("reused_from"):
+                self.cache.keep(row["arch_id"], row)
 
     def trials_of_step(self, step: int, batch: list[list[int]]) -> list[dict]:
         """The stored trials of ``step``, creating them (decoded once, latency now) if the step never started;
@@ -245,12 +246,12 @@ class _Loop:
         waiting: list[tuple[dict, int]] = []
         dispatched: dict[str, int] = {}
         for trial in trials:
-            earlier = self.earlier.get(trial["arch_id"])
+            earlier = self.cache.get(trial["arch_id"])
             if earlier is not None and earlier["id"] != trial["id"]:
                 self._record(trial, _reused_metrics(earlier))
                 if self._count():
                     return True
-            elif trial["arch_id"] in dispatched and not self.reevaluate:
+            elif trial["arch_id"] in dispatched and self.cache.enabled:
                 waiting.append((trial, dispatched[trial["arch_id"]]))
             else:
                 dispatched[trial["arch_id"]] = trial["id"]
@@ -320,8 +321,8 @@ class _Loop:
                           trainable_params=outcome.trainable_params, mult_adds=outcome.mult_adds,
                           train_seconds=outcome.train_seconds, eval_seconds=outcome.eval_seconds,
                           accuracy_provenance=outcome.accuracy_provenance, extra=outcome.extra)
-        if trial["arch_id"] not in self.earlier and not self.reevaluate:
-            self.earlier[trial["arch_id"]] = self.store.trial(trial["id"])
+        if self.cache.enabled and self.cache.get(trial["arch_id"]) is None:
+            self.cache.keep(trial["arch_id"], self.store.trial(trial["id"]))
 
     def result(self, steps_done: int, start: float) -> SearchResult:
         trials = self.store.trials()
@@ -383,13 +384,11 @@ def _safe_call(evaluate: Evaluator, job: Job) -> ChildMetrics | str:
 
 
 def run_seed(store: TrialStore) -> int:
-    """The run's seed, stored once: the ``seed`` of the config its search was last started with (``rundir.open_run``
-    records it; 0 where the config names none, a profile's default); every trial's seed is derived from it
-    (``mnaslib.seeds``). A resume cannot change it: the seed is not among the resumable keys."""
+    """The run's seed, stored once: its config's (``rundir.open_run`` records it, a resume cannot change it; 0 where
+    the config names none, a profile's default); every trial's seed is derived from it (``mnaslib.seeds``)."""
     runs = store.runs()
     if not runs:
-        raise ValueError(f"{store.path} records no run configuration, so its seed is unknown: open a search's store "
-                         "with mnaslib.rundir.open_run")
+        raise ValueError(f"{store.path} records no run configuration (open it with rundir.open_run): no seed")
     return int(runs[-1]["config"].get("seed", 0))
 
 

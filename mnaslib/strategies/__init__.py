@@ -59,11 +59,13 @@ from mnaslib.strategies.base import STRATEGIES, Decisions, SearchStrategy, check
 from mnaslib.strategies.baselines import RandomSearch, RegularizedEvolution
 from mnaslib.strategies.ppo import PPO_PRESETS, PPOConfig, RLController
 from mnaslib.strategies.reinforce import Reinforce, ReinforceConfig
+from mnaslib.strategies.reuse import ReuseCache, tell_step
 from mnaslib.strategies.samplers import OptunaStrategy, check_optuna_options
 
 __all__ = ["PPO_PRESETS", "STRATEGIES", "History", "OptunaStrategy", "PPOConfig", "RLController", "RandomSearch",
-           "RegularizedEvolution", "Reinforce", "ReinforceConfig", "SearchStrategy", "Trial", "check_decisions",
-           "EvolutionOptions", "OptunaOptions", "STRATEGY_REGISTRY", "make_strategy", "optimize", "strategy_options"]
+           "RegularizedEvolution", "Reinforce", "ReinforceConfig", "ReuseCache", "SearchStrategy", "Trial",
+           "check_decisions", "EvolutionOptions", "OptunaOptions", "STRATEGY_REGISTRY", "make_strategy", "optimize",
+           "strategy_options"]
 
 @dataclass(frozen=True)
 class EvolutionOptions:
@@ -168,11 +170,12 @@ def optimize(fn: Callable[[list[int]], float | None], decisions: Decisions, stra
     same decisions. ``fn`` may return None for a failed evaluation; exceptions propagate, because hiding them would
     hide bugs in ``fn``.
 
-    Evaluations are cached: a sample whose tokens (or ``key(tokens)``, e.g. an architecture id under which
-    equivalent token sequences meet) were already evaluated gets the earlier reward, and its trial is marked
-    ``reused``; the strategy is told every sample all the same, so sample counts stay honest and
-    ``History.evaluations`` says how many evaluations were real. A failed evaluation is not cached, so sampling it
-    again tries again. ``reevaluate=True`` turns the cache off, for a noisy ``fn`` whose repeats are the point.
+    Evaluations are cached by the rule ``search.run_search`` follows too (``strategies.reuse.ReuseCache``): a
+    sample whose tokens (or ``key(tokens)``, e.g. an architecture id under which equivalent token sequences meet)
+    were already evaluated gets the earlier reward, and its trial is marked ``reused``; the strategy is told every
+    sample all the same, so sample counts stay honest and ``History.evaluations`` says how many evaluations were
+    real. A failed evaluation is not cached, so sampling it again tries again. ``reevaluate=True`` turns the cache
+    off, for a noisy ``fn`` whose repeats are the point.
 
     ``metrics`` (tokens -> e.g. ``{"accuracy": ..., "latency": ...}``) gives what a multi-objective strategy
     optimises besides the reward (``make_strategy("optuna", ..., objectives=["accuracy", "latency"])``); it is
@@ -196,14 +199,15 @@ def optimize(fn: Callable[[list[int]], float | None], decisions: Decisions, stra
         search = strategy
         if search.decisions != check_decisions(decisions):
             raise ValueError("the strategy was built for different decisions than the ones passed to optimize")
-    history, cache, evaluated = History(), {}, 0
+    history, evaluated = History(), 0
+    cache: ReuseCache[tuple[float, dict[str, float] | None]] = ReuseCache(enabled=not reevaluate)
     for step in range(steps):
         trials = []
         for tokens in search.ask(batch_size):
             cache_key = (key or tuple)(tokens)
-            if not reevaluate and cache_key in cache:
-                known, values = cache[cache_key]
-                trials.append(Trial(step, tokens, known, reused=True, metrics=values))
+            known = cache.get(cache_key)
+            if known is not None:
+                trials.append(Trial(step, tokens, known[0], reused=True, metrics=known[1]))
                 continue
             if evaluated >= budget:
                 break
@@ -211,11 +215,11 @@ def optimize(fn: Callable[[list[int]], float | None], decisions: Decisions, stra
             reward = None if reward is None else float(reward)
             values = None if metrics is None else dict(metrics(tokens))
             if reward is not None and math.isfinite(reward):
-                cache[cache_key] = (reward, values)
+                cache.keep(cache_key, (reward, values))
             trials.append(Trial(step, tokens, reward, metrics=values))
         if trials:
-            told = None if metrics is None else [t.metrics or {} for t in trials]
-            history.stats.append(search.tell([t.tokens for t in trials], [t.reward for t in trials], told))
+            told = None if metrics is None else [t.metrics for t in trials]
+            history.stats.append(tell_step(search, [t.tokens for t in trials], [t.reward for t in trials], told))
             history.trials.extend(trials)
         if len(trials) < batch_size:
             break
