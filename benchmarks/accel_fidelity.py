@@ -11,7 +11,7 @@ on which nothing is fitted, tuned or chosen, and the **choosing part** (the othe
   (``size_extrapolation``: a MnasNet child's widths lie outside Accel-NASBench's); the chosen one is the best mean
   of those two Kendall taus among the candidates that see a network's width (through its counts), then every
   candidate, fitted on the whole choosing part, is judged once on the whole verdict part.
-* Training-free scores (``mnaslib.zerocost``) cost a Keras network each, so they are computed on seeded samples:
+* Training-free scores (``mnaslib.evaluation.zerocost``) cost a Keras network each, so they are computed on seeded samples:
   ``--choosing`` networks of the choosing part (to choose among their settings and to fit their combination with
   the counts, a ridge regression) and ``--verdict`` networks of the verdict part (reported with a 95% bootstrap
   interval). Settings: the laptop evaluator's own (CIFAR-10, 32 px, 64 images, full width, stride-1 stem), 16 of
@@ -45,8 +45,8 @@ TARGET = "val_top1"
 def _images(source: str, size: int, count: int) -> np.ndarray:
     if source == "noise":
         return np.random.default_rng(0).normal(size=(count, size, size, 3)).astype("float32")
-    from mnaslib.data import get_datasets
-    from mnaslib.train_loop import dataset_tensors
+    from mnaslib.evaluation.data import get_datasets
+    from mnaslib.evaluation.train_loop import dataset_tensors
 
     train, _, _ = get_datasets("cifar10", image_size=size, batch_size=128, val_size=1000, max_train=4000, seed=0)
     images = dataset_tensors(train)[0].numpy()
@@ -57,8 +57,8 @@ def score_network(arch, images: dict[str, np.ndarray], labels: np.ndarray) -> di
     """Every training-free score of one network at every setting, and the seconds they took."""
     import keras
 
-    from mnaslib.buildable import BuildOptions
-    from mnaslib.zerocost import bound_fraction, grad_norm, log_determinant, naswot_kernel, synflow
+    from mnaslib.spaces.buildable import BuildOptions
+    from mnaslib.evaluation.zerocost import bound_fraction, grad_norm, log_determinant, naswot_kernel, synflow
 
     keras.backend.clear_session()  # otherwise every network built so far slows the next one down
     scores, models = {}, {}
@@ -84,7 +84,7 @@ def score_network(arch, images: dict[str, np.ndarray], labels: np.ndarray) -> di
 def zero_cost_rows(table, args) -> list[dict]:
     """Score the seeded samples (resuming from ``--out``), stopping after ``--max-seconds``."""
     from mnaslib.tabular.accel_predictor import split, table_archs
-    from mnaslib.train import set_threads
+    from mnaslib.evaluation.train import set_threads
 
     choosing, verdict = split(table)
     picks = {"choosing": sorted(np.random.default_rng(args.seed).choice(choosing["result"], args.choosing, False)),

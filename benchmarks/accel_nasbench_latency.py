@@ -36,7 +36,7 @@ from mnaslib.latency.runtime import cpu_model
 from mnaslib.latency.tflite import fast_tflite
 from mnaslib.latency.tflite import check_flatbuffer
 from mnaslib.tabular.accel_nasbench import load_results
-from mnaslib.tabular.accel_space import AccelSpace
+from mnaslib.spaces.accel import AccelSpace
 from mnaslib.tabular.accel_surrogate import table_tokens
 
 

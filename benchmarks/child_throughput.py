@@ -6,9 +6,9 @@ epoch (graph tracing and start-up) is ``2 * t(1) - t(2)`` and the steady rate is
 ``t(2) - t(1)``. Each arm runs in its own process, because oneDNN is chosen when TensorFlow loads:
 
 * ``before``: Keras ``fit`` / ``evaluate`` on the per-child ``tf.data`` pipeline, Keras' own BatchNormalization,
-  TensorFlow's default kernels (oneDNN off): a search's child before ``mnaslib.train_loop``, the fused batch norm
+  TensorFlow's default kernels (oneDNN off): a search's child before ``mnaslib.evaluation.train_loop``, the fused batch norm
   and oneDNN in workers.
-* ``kernel``: ``mnaslib.train.train_child`` (``train_loop``, fused batch norm), oneDNN off: a child trained in a
+* ``kernel``: ``mnaslib.evaluation.train.train_child`` (``train_loop``, fused batch norm), oneDNN off: a child trained in a
   notebook kernel or the ``mnas`` process, where mnaslib keeps oneDNN off.
 * ``worker``: the same with oneDNN's kernels, as a search's process workers train (``mnaslib.quiet``).
 
@@ -30,14 +30,14 @@ import mnaslib  # noqa: F401  first, so that TensorFlow loads with mnaslib's log
 import keras
 import tensorflow as tf
 
-from mnaslib.batchnorm import with_keras_batch_norm
-from mnaslib.counting import summarize
-from mnaslib.profile import load_profile
+from mnaslib.spaces.batchnorm import with_keras_batch_norm
+from mnaslib.spaces.counting import summarize
+from mnaslib.search.profile import load_profile
 from mnaslib.reproduce import machine_description
-from mnaslib.space import MnasNetSpace
-from mnaslib.train import (RMSPROP, ProxyTask, TF1RMSprop, build_child, set_threads, train_child,
-                           warmup_exponential_schedule)
-from mnaslib.worker import proxy_datasets
+from mnaslib.spaces.mnasnet import MnasNetSpace
+from mnaslib.evaluation.train import (RMSPROP, ProxyTask, TF1RMSprop, build_child, set_threads, train_child,
+                                      warmup_exponential_schedule)
+from mnaslib.evaluation.worker import proxy_datasets
 
 
 def fit_child(arch, train_ds, val_ds, task: ProxyTask, num_classes: int) -> tuple[float, float, float]:

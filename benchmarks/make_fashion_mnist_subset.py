@@ -1,6 +1,6 @@
 """Cut the Fashion-MNIST subset of the ``ci`` profile from the four official IDX files, and print its checksums.
 
-``mnaslib.data`` does this itself on first use (``mnaslib.data.subset``); this script cuts it into a folder of your
+``mnaslib.evaluation.data`` does this itself on first use (``mnaslib.evaluation.data.subset``); this script cuts it into a folder of your
 choice and prints each file's size and sha256, the values ``data/README.md`` records::
 
     python benchmarks/make_fashion_mnist_subset.py --source /path/to/fashion-mnist --out /tmp/subset
@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from mnaslib.data import SUBSET_PER_CLASS
-from mnaslib.data.subset import make_subset, subset_dir
+from mnaslib.evaluation.data import SUBSET_PER_CLASS
+from mnaslib.evaluation.data.subset import make_subset, subset_dir
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: cut the subset and print each file's size and sha256 for ``data/README.md``."""

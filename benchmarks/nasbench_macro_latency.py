@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mnaslib.counting import summarize
+from mnaslib.spaces.counting import summarize
 from mnaslib.latency import get_provider
 from mnaslib.latency.host import cpu_model
-from mnaslib.tabular.macro_space import MACRO_OPTIONS, MacroArch, distinct_keys
+from mnaslib.spaces.macro import MACRO_OPTIONS, MacroArch, distinct_keys
 from mnaslib.tabular.nasbench_macro import latency_caveat
 
 

@@ -4,20 +4,20 @@ Draws ``--networks`` distinct NAS-Bench-Macro networks (seeded, uniform over the
 each with every proxy and compares the scores with the benchmark's ``mean_acc`` (CIFAR-10 test accuracy after the
 authors' 200-epoch training):
 
-* ``trained@N``: the project's proxy trainer (``mnaslib.train.train_child``) at the laptop profile's settings (one
+* ``trained@N``: the project's proxy trainer (``mnaslib.evaluation.train.train_child``) at the laptop profile's settings (one
   epoch, batch 128, lr 0.064 per 256, 1,000 images held out of the training split) on ``N`` CIFAR-10 training images,
   at width ``--width`` (the full-width networks train at 14-50 images/s here); the first budget is today's laptop
   child, the others multiply its training images. The score is held-out accuracy.
 * ``mult_adds`` and ``params`` of the full-width network (mnaslib's exact counts).
 * ``naswot``, ``naswot_normalised`` (what ``ZeroCostEvaluator`` reports), ``synflow`` and ``grad_norm`` at
-  initialisation, full width, on 64 real CIFAR-10 training images (``mnaslib.zerocost``).
+  initialisation, full width, on 64 real CIFAR-10 training images (``mnaslib.evaluation.zerocost``).
 
 Every score of a network at a seed is one line of ``--out`` (JSON lines), written as it finishes, so a killed run
 resumes where it stopped. The report gives Kendall tau and Spearman rho against ``mean_acc`` over all networks and
 within FLOPs terciles (mean of the three), repeatability (tau between seeds 0 and 1), the benchmark's ceiling (tau
 between two of its own training runs, over all distinct networks and over this sample) and seconds per network on
 this machine; ``--figure`` draws tau against seconds. The per-network file holds our scores and the keys only;
-``--summary`` writes the statistics (no benchmark accuracy) for ``mnaslib.fidelity``'s labels.
+``--summary`` writes the statistics (no benchmark accuracy) for ``mnaslib.evaluation.fidelity``'s labels.
 
     MNAS_DATA_DIR=/path/to/datasets MNAS_BENCHMARK_DIR=/path/to/benchmarks \\
         python benchmarks/proxy_fidelity.py --networks 20 --budgets 4000 10000 20000 --workers 2
@@ -45,7 +45,7 @@ ZERO_COST = {"dataset": "cifar10", "image_size": 32, "width_multiplier": 1.0, "i
 
 
 def sample_keys(count: int, seed: int) -> list[str]:
-    from mnaslib.tabular.macro_space import distinct_keys
+    from mnaslib.spaces.macro import distinct_keys
 
     keys = distinct_keys()
     picked = np.random.default_rng(seed).choice(len(keys), size=count, replace=False)
@@ -54,8 +54,8 @@ def sample_keys(count: int, seed: int) -> list[str]:
 
 def network(key: str):
     """A NAS-Bench-Macro key, or ``mnasnet-<i>``: the MnasNet-space network sampled with seed ``i``."""
-    from mnaslib.space import MnasNetSpace
-    from mnaslib.tabular.macro_space import MacroArch
+    from mnaslib.spaces.mnasnet import MnasNetSpace
+    from mnaslib.spaces.macro import MacroArch
 
     if key.startswith("mnasnet-"):
         space = MnasNetSpace()
@@ -65,27 +65,27 @@ def network(key: str):
 
 def _full_width(key: str):
     """The network at full width for the training-free scores and counts (32 px, 10 classes, logits)."""
-    from mnaslib.buildable import BuildOptions
+    from mnaslib.spaces.buildable import BuildOptions
 
     return network(key).build(BuildOptions(input_size=32, num_classes=10, stem_stride=1, logits=True))
 
 
 def _worker_init() -> None:
-    from mnaslib.train import set_threads
+    from mnaslib.evaluation.train import set_threads
 
     set_threads(1, 1)
 
 
 def laptop_task(max_train: int):
     """The laptop profile's proxy task on ``max_train`` training images."""
-    from mnaslib.profile import load_profile
-    from mnaslib.train import ProxyTask
+    from mnaslib.search.profile import load_profile
+    from mnaslib.evaluation.train import ProxyTask
 
     return ProxyTask.from_dict({**load_profile("laptop").proxy, "max_train": max_train})
 
 
 def _cifar(max_train: int):
-    from mnaslib.worker import proxy_datasets
+    from mnaslib.evaluation.worker import proxy_datasets
 
     task = laptop_task(max_train)
     return task, proxy_datasets(task)
@@ -94,7 +94,7 @@ def _cifar(max_train: int):
 def score_trained(key: str, budget: int, width: float, seed: int) -> dict:
     from dataclasses import replace
 
-    from mnaslib.train import ChildFailed, train_child
+    from mnaslib.evaluation.train import ChildFailed, train_child
 
     task, (train_ds, val_ds, info) = _cifar(budget)
     task = replace(task, width_multiplier=width, seed=seed)
@@ -112,9 +112,9 @@ def score_trained(key: str, budget: int, width: float, seed: int) -> dict:
 def score_free(key: str, seed: int) -> list[dict]:
     import keras
 
-    from mnaslib.counting import summarize
-    from mnaslib.train_loop import dataset_tensors
-    from mnaslib.zerocost import timed_scores
+    from mnaslib.spaces.counting import summarize
+    from mnaslib.evaluation.train_loop import dataset_tensors
+    from mnaslib.evaluation.zerocost import timed_scores
 
     _, (train_ds, _, _) = _cifar(4000)
     images, labels = dataset_tensors(train_ds)

@@ -74,13 +74,13 @@ def _uniform_thresholds(space, rewards: Callable[[list], np.ndarray]) -> dict[st
 
 
 def real_problem(name: str, path: str | None) -> Problem:
-    from mnaslib.components import deployment_options, make_evaluator, make_latency, search_space
-    from mnaslib.profile import load_profile
+    from mnaslib.search.wiring import deployment_options, make_evaluator, make_latency, search_space
+    from mnaslib.search.profile import load_profile
     from mnaslib.reward import get_reward
 
     if name == "synthetic":
         from mnaslib.latency import get_provider
-        from mnaslib.space import MnasNetSpace
+        from mnaslib.spaces.mnasnet import MnasNetSpace
         from mnaslib.tabular.synthetic import SyntheticTable
 
         provider = get_provider("pixel1-model")
@@ -94,7 +94,7 @@ def real_problem(name: str, path: str | None) -> Problem:
         profile = load_profile("laptop").with_overrides({"benchmark": {"name": "nasbench-macro", **(
             {"path": path} if path else {})}})
     else:
-        from mnaslib.recipes.benchmark_searches import benchmark_profile, target_ms
+        from mnaslib.report.recipes.benchmark_searches import benchmark_profile, target_ms
 
         profile = benchmark_profile(load_profile("laptop"), path=path)
     space, bench = search_space(profile), make_evaluator(profile).benchmark

@@ -16,7 +16,7 @@ import inspect
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Callable, Generic, Mapping, TypeVar
 
-from mnaslib.buildable import as_int
+from mnaslib.spaces.buildable import as_int
 from mnaslib.errors import UserError, shown
 
 T = TypeVar("T")

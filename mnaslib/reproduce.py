@@ -18,11 +18,11 @@ import pandas as pd
 
 from mnaslib.errors import UserError
 from mnaslib.labels import footnote_lines, footnoted
-from mnaslib.profile import DEFAULT_PROFILE, PROFILE_NAMES
+from mnaslib.search.profile import DEFAULT_PROFILE, PROFILE_NAMES
 from mnaslib.quiet import PROGRESS_VARIABLE
 
 if TYPE_CHECKING:
-    from mnaslib.profile import Profile
+    from mnaslib.search.profile import Profile
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS_FILE = "notebook_runs.json"
@@ -115,7 +115,7 @@ def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os
     """
     from tqdm.auto import tqdm
 
-    from mnaslib.profile import load_profile
+    from mnaslib.search.profile import load_profile
 
     loaded = load_profile(profile)
     packaged = isinstance(profile, str) and profile in PROFILE_NAMES
@@ -160,7 +160,7 @@ def stored_runs_dir(profile: "Profile", output_dir: Path, paths: list[Path]) -> 
     runs (declares ``run_dir``), so a class that forgot the day-before run gets one line, not a failed notebook."""
     import papermill
 
-    from mnaslib.stored import missing
+    from mnaslib.search.stored import missing
 
     folder = output_dir / str(profile.stored_runs) / "runs"
     readers = [p.name for p in paths if "run_dir" in papermill.inspect_notebook(str(p))]

@@ -3,9 +3,9 @@ import os
 import time
 from dataclasses import dataclass
 
-from mnaslib.jobs import ChildMetrics, Job
+from mnaslib.evaluation.jobs import ChildMetrics, Job
 from mnaslib.labels import Labelled
-from mnaslib.train import ChildFailed
+from mnaslib.evaluation.train import ChildFailed
 
 
 @dataclass(frozen=True)

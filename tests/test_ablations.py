@@ -7,20 +7,20 @@ import pytest
 from search_toys import toy_evaluate, toy_latency
 
 from mnaslib import paper
-from mnaslib.cellspace import CellSpace
-from mnaslib.claims import table5_claims
-from mnaslib.components import make_evaluator, make_space, reuse_identical_run, run_record
-from mnaslib.profile import load_profile
-from mnaslib.recipes.ablations import (ACC_COLUMN, SearchSummary, ablation_profile, ablation_searches,
-                                       cell_space_reference, layer_diversity, run_ablation_search, searches_to_run,
-                                       table2_se, table5, table6)
+from mnaslib.spaces.cell import CellSpace
+from mnaslib.report.claims import table5_claims
+from mnaslib.search.wiring import make_evaluator, make_space, reuse_identical_run, run_record
+from mnaslib.search.profile import load_profile
+from mnaslib.report.recipes.ablations import (ACC_COLUMN, SearchSummary, ablation_profile, ablation_searches,
+                                              cell_space_reference, layer_diversity, run_ablation_search,
+                                              searches_to_run, table2_se, table5, table6)
 from mnaslib.reward import from_config as reward_from_config
-from mnaslib.rundir import open_run
-from mnaslib.runs import load_run
-from mnaslib.search import run_search
+from mnaslib.search.rundir import open_run
+from mnaslib.report.runs import load_run
+from mnaslib.search.loop import run_search
 from mnaslib.strategies import make_strategy
-from mnaslib.train import ProxyTask
-from mnaslib.zoo import TABLE6_MODELS
+from mnaslib.evaluation.train import ProxyTask
+from mnaslib.spaces.zoo import TABLE6_MODELS
 
 
 @pytest.mark.parametrize("profile", ["ci", "laptop"])
@@ -106,7 +106,7 @@ def test_table6_counts_latency_and_untrained_rows():
     assert shown["paper top-1 (%)"].iloc[0] == "75.2 [paper (V)]"
     assert "fitted on this network" in shown["latency (ms)"].iloc[0]
     assert all(math.isnan(v) for v in raw["accuracy"])
-    from mnaslib.plots.figures import table6_figure
+    from mnaslib.report.plots.figures import table6_figure
     fig = table6_figure(raw, task.describe(), "not run at ci")
     assert len(fig.axes) == 2 and "not run at ci" in fig._suptitle.get_text()  # no empty proxy panel
     trained = raw.assign(trained=[True] + [False] * (len(raw) - 1), accuracy=[0.3] + [math.nan] * (len(raw) - 1))
@@ -128,7 +128,7 @@ def test_table5_claims_about_the_cell_space_are_not_testable_here(tmp_path):
     assert claims["ours"].iloc[0].startswith(f"{expected:.2f}x")
     assert claims["verdict"].str.startswith("not testable here: no fidelity on cell networks").all()
     assert claims["verdict"].str.len().max() <= 90  # a table cell (labels.MAX_CELL)
-    from mnaslib.plots.figures import table5_figure
+    from mnaslib.report.plots.figures import table5_figure
     ax = table5_figure({s.search.key: s for s in summaries}, 75.0, "NASWOT (test)").axes[0]
     assert "children scored by: NASWOT (test)" in ax.get_title() and "proxy" not in ax.get_title()
     assert re.search(r"NASWOT ranks at 0\.\d\d, params 0\.\d\d$", claims["verdict"].iloc[0])  # Kendall, measured

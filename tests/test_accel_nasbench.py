@@ -16,15 +16,15 @@ import pandas as pd
 import pytest
 from shared_data import require_shared
 
-from mnaslib.counting import summarize
+from mnaslib.spaces.counting import summarize
 from mnaslib.latency import get_provider
-from mnaslib.latency.ops import arch_layers, arch_ops, arch_params, keras_ops
+from mnaslib.spaces.ops import arch_layers, arch_ops, arch_params, keras_ops
 from mnaslib.tabular.accel_nasbench import (ACCEL_NASBENCH, AccelNASBench, AccelNASBenchFormatError, load_results,
                                             parse_archive)
-from mnaslib.tabular.accel_space import AccelSpace, ArchitectureFormatError, published_macs
+from mnaslib.spaces.accel import AccelSpace, ArchitectureFormatError, published_macs
 from mnaslib.tabular.accel_surrogate import SurrogateSettings, cross_validate, features, load_or_fit, table_tokens
 from mnaslib.tabular.files import BenchmarkChecksumError
-from mnaslib.zoo import reference
+from mnaslib.spaces.zoo import reference
 
 SPACE = AccelSpace()
 
@@ -354,7 +354,7 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
 
 def test_the_search_evaluator_looks_children_up_in_the_surrogate(bench, archive, cache, monkeypatch):
     """The search loop's BenchmarkEvaluator reads this benchmark: accuracy, label and counts of each child."""
-    from mnaslib.jobs import Job
+    from mnaslib.evaluation.jobs import Job
     from mnaslib.tabular.evaluator import BenchmarkEvaluator, benchmark_space
 
     monkeypatch.setenv("MNAS_CACHE_DIR", str(cache))  # the fixture's fitted surrogate, read back, not refitted

@@ -4,14 +4,14 @@ import math
 import numpy as np
 import pytest
 
-from mnaslib.components import make_evaluator, search_from_profile
-from mnaslib.jobs import Job
-from mnaslib.profile import ProfileError, load_profile
-from mnaslib.space import MnasNetSpace
-from mnaslib.store import STORE_FILENAME, TrialStore
+from mnaslib.search.wiring import make_evaluator, search_from_profile
+from mnaslib.evaluation.jobs import Job
+from mnaslib.search.profile import ProfileError, load_profile
+from mnaslib.spaces.mnasnet import MnasNetSpace
+from mnaslib.search.store import STORE_FILENAME, TrialStore
 from mnaslib.tabular import accel_predictor as ap
-from mnaslib.tabular.accel_space import AccelSpace
-from mnaslib.zoo import resolve
+from mnaslib.spaces.accel import AccelSpace
+from mnaslib.spaces.zoo import resolve
 from tests.shared_data import require_shared
 
 PREDICTOR = {"evaluator": "accel-predictor"}

@@ -16,8 +16,8 @@ import pytest
 from shared_data import require_shared
 
 from mnaslib.cli import main
-from mnaslib.rundir import RunLock
-from mnaslib.zoo import reference
+from mnaslib.search.rundir import RunLock
+from mnaslib.spaces.zoo import reference
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -269,7 +269,7 @@ FULL_DISK = ("import resource, signal, sys\nsignal.signal(signal.SIGXFSZ, signal
 def test_a_full_disk_at_commit_is_the_disk_full_message(tmp_path):
     """The COMMIT fails; SQLite has already rolled back, and the explicit ROLLBACK's "no transaction is active" must
     not hide the one-line message (RLIMIT_FSIZE stands in for a full disk)."""
-    script = ("import resource, signal, sys\nfrom mnaslib.store import TrialStore, StoreError\n"
+    script = ("import resource, signal, sys\nfrom mnaslib.search.store import TrialStore, StoreError\n"
               "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\nstore = TrialStore(sys.argv[1])\n"
               "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))\ntry:\n"
               "    for i in range(10_000):\n"
@@ -345,12 +345,12 @@ def test_runs_show_top_must_be_positive(capsys, finished_run):
 
 def test_an_unexpected_exception_is_a_bug_report(capsys, monkeypatch, finished_run):
     """A bug in the library is not dressed up as a user error: its traceback, a request to report it, exit 1."""
-    import mnaslib.runs
+    import mnaslib.report.runs
 
     def broken(run_dir):
         raise TypeError("a bug")
 
-    monkeypatch.setattr(mnaslib.runs, "summarize_run", broken)
+    monkeypatch.setattr(mnaslib.report.runs, "summarize_run", broken)
     code, _, err = run(capsys, "runs", "show", finished_run)
     assert code == 1 and "Traceback" in err and "TypeError: a bug" in err and "please report it" in err
 
@@ -401,7 +401,7 @@ def test_values_set_on_the_command_line_are_checked_too(capsys, tmp_path, extra,
 
 
 def test_base_is_read_beside_the_profile_that_names_it(tmp_path, monkeypatch):
-    from mnaslib.profile import load_profile
+    from mnaslib.search.profile import load_profile
 
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "parent.yaml").write_text("base: ci\nsteps: 3\n")

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnaslib.batchnorm import FusedBatchNormalization
-from mnaslib.space import MnasNetSpace
-from mnaslib.tabular.macro_space import MacroArch
-from mnaslib.train import ProxyTask, build_child
+from mnaslib.spaces.batchnorm import FusedBatchNormalization
+from mnaslib.spaces.mnasnet import MnasNetSpace
+from mnaslib.spaces.macro import MacroArch
+from mnaslib.evaluation.train import ProxyTask, build_child
 
 
 def _pair(shape, momentum=0.5, **kwargs):
@@ -79,7 +79,7 @@ def test_a_saved_child_loads_back_with_the_layer_and_its_weights(tmp_path):
 
 
 def test_nas_bench_macro_networks_use_it_too():
-    from mnaslib.buildable import BuildOptions
+    from mnaslib.spaces.buildable import BuildOptions
 
     model = MacroArch("01201201").build(BuildOptions(input_size=32, num_classes=10, stem_stride=1, logits=True))
     assert any(type(layer) is FusedBatchNormalization for layer in model.layers)

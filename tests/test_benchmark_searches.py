@@ -8,14 +8,14 @@ three seeds per arm.
 import pytest
 from shared_data import require_shared
 
-from mnaslib.components import search_space
-from mnaslib.profile import load_profile
-from mnaslib.recipes import benchmark_searches as bs
-from mnaslib.trial import finished
-from mnaslib.recipes import layer_diversity_accel as t6a
+from mnaslib.search.wiring import search_space
+from mnaslib.search.profile import load_profile
+from mnaslib.report.recipes import benchmark_searches as bs
+from mnaslib.search.trial import finished
+from mnaslib.report.recipes import layer_diversity_accel as t6a
 from mnaslib.seeds import arm_seed
-from mnaslib.store import STORE_FILENAME, TrialStore
-from mnaslib.tabular.accel_space import AccelSpace
+from mnaslib.search.store import STORE_FILENAME, TrialStore
+from mnaslib.spaces.accel import AccelSpace
 from mnaslib.tabular.evaluator import benchmark_space
 
 VERDICT_STARTS = ("holds (", "does not hold (", "within noise (")
@@ -183,7 +183,7 @@ def test_table6_on_accel_nasbench_sets_single_op_networks_beside_the_searched_on
                                                                                                raw["kind"])])
     assert t6a.layer_diversity_claims(close, rmse_points=0.46)["verdict"].iloc[0].startswith("within noise")
     assert t6a.layer_diversity_claims(close, rmse_points=0.0)["verdict"].iloc[0].startswith("holds (3/3 seeds")
-    from mnaslib.plots.figures import table6_accel_figure
+    from mnaslib.report.plots.figures import table6_accel_figure
     ax = table6_accel_figure(raw, rmse=0.46).axes[0]
     assert ax.get_ylabel() == "ImageNet top-1 (%)"
     named = {t.get_text() for t in ax.texts}
@@ -192,7 +192,7 @@ def test_table6_on_accel_nasbench_sets_single_op_networks_beside_the_searched_on
 
 
 def test_the_strategy_comparison_takes_its_own_budget(profile, tmp_path):
-    from mnaslib.recipes.strategy_comparison import compare_strategies
+    from mnaslib.report.recipes.strategy_comparison import compare_strategies
 
     smaller = profile.with_overrides({"notebooks": {"strategy_steps": 2}})
     runs = compare_strategies(smaller, tmp_path, seeds=1, arms=["ppo", "random"])

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from search_toys import toy_evaluate, toy_latency
 
-from mnaslib.cellspace import OPS, CellArch, CellBlock, CellSpace, nasnet_a
+from mnaslib.spaces.cell import OPS, CellArch, CellBlock, CellSpace, nasnet_a
 from mnaslib.strategies import make_strategy
-from mnaslib.counting import summarize
+from mnaslib.spaces.counting import summarize
 from mnaslib.reward import get_reward
-from mnaslib.buildable import BuildOptions
-from mnaslib.components import make_space
-from mnaslib.search import run_search
-from mnaslib.rundir import open_run
+from mnaslib.spaces.buildable import BuildOptions
+from mnaslib.search.wiring import make_space
+from mnaslib.search.loop import run_search
+from mnaslib.search.rundir import open_run
 
 SMALL = CellSpace(blocks=2, num_cells=1)
 

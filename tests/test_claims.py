@@ -3,10 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnaslib.claims import figure6_check
+from mnaslib.report.claims import figure6_check
 from mnaslib.labels import Provenance
-from mnaslib.verdicts import Fidelity, NoiseFloor, bootstrap_floor, label_error_floor, seed_spread, verdict
-from mnaslib.runs import latency_spread
+from mnaslib.report.verdicts import Fidelity, NoiseFloor, bootstrap_floor, label_error_floor, seed_spread, verdict
+from mnaslib.report.runs import latency_spread
 
 PIXEL1 = "predicted (Pixel-1 model, grouped-CV MAPE 6.3% over 7 families)"
 
@@ -53,7 +53,7 @@ def test_notebook_03s_spread_claim_on_iqrs_of_34_8_and_32_9_ms_is_within_noise()
 
 
 def test_accel_nasbench_holds_3_of_3_on_iqrs_of_2_1_and_0_11_ms_is_within_the_latency_models_error():
-    from mnaslib.claims import figure6_gaps
+    from mnaslib.report.claims import figure6_gaps
 
     pairs = [figure6_gaps(latency_spread(_search(_with_iqr(0.11, 80, 3000, s)), 75.0, "hard"),
                           latency_spread(_search(_with_iqr(2.1, 80, 3000, 10 + s)), 75.0, "soft"))[2]

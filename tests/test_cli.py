@@ -7,7 +7,7 @@ import pytest
 
 from mnaslib.cli import main
 from mnaslib.latency import get_provider
-from mnaslib.zoo import reference
+from mnaslib.spaces.zoo import reference
 
 
 def run(capsys, *argv):

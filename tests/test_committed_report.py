@@ -9,7 +9,7 @@ import re
 
 import yaml
 
-from mnaslib.profile import load_profile
+from mnaslib.search.profile import load_profile
 from mnaslib.reproduce import DEFAULT_PROFILE, REPO
 
 REPORT = REPO / "docs" / f"REPORT-{DEFAULT_PROFILE}.md"

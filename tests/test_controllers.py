@@ -11,9 +11,9 @@ import pytest
 from search_toys import toy_evaluate, toy_latency
 
 from mnaslib.reward import get_reward
-from mnaslib.rundir import open_run
-from mnaslib.search import run_search
-from mnaslib.space import MnasNetSpace
+from mnaslib.search.rundir import open_run
+from mnaslib.search.loop import run_search
+from mnaslib.spaces.mnasnet import MnasNetSpace
 from mnaslib.strategies import PPOConfig, SearchStrategy, make_strategy, optimize, strategy_options
 from mnaslib.tabular.landscapes import LANDSCAPES, NKLandscape, TrapLandscape, landscape
 
@@ -225,7 +225,7 @@ def _arm_runs(key, centre, width, distinct, seeds=(0, 1, 2)):
     and whose last 20 cycle through ``distinct`` networks."""
     import pandas as pd
 
-    from mnaslib.recipes.benchmark_searches import Arm, ArmRuns
+    from mnaslib.report.recipes.benchmark_searches import Arm, ArmRuns
 
     runs = ArmRuns(Arm(key, key, {}), list(seeds))
     for seed in seeds:
@@ -239,7 +239,7 @@ def _arm_runs(key, centre, width, distinct, seeds=(0, 1, 2)):
 
 
 def test_figure6_reading_is_generated_from_the_spreads():
-    from mnaslib.recipes.figure6_spread import figure6_reading, latency_spreads
+    from mnaslib.report.recipes.figure6_spread import figure6_reading, latency_spreads
 
     wide_soft = latency_spreads({"hard": _arm_runs("hard", 70, 5, 20), "soft": _arm_runs("soft", 80, 40, 20)})
     assert len(wide_soft) == 6 and (wide_soft["last 20%: distinct networks"] == 20).all()
@@ -253,7 +253,7 @@ def test_figure6_reading_is_generated_from_the_spreads():
 
 def test_the_latency_spread_table_reads_on_one_screen():
     from mnaslib.labels import layout_problems
-    from mnaslib.recipes.figure6_spread import latency_spread_table, latency_spreads
+    from mnaslib.report.recipes.figure6_spread import latency_spread_table, latency_spreads
 
     runs = {"hard": _arm_runs("hard", 70, 5, 20), "soft": _arm_runs("soft", 80, 40, 20)}
     for arm in runs.values():
@@ -266,7 +266,7 @@ def test_the_latency_spread_table_reads_on_one_screen():
 
 
 def test_strategy_table_counts_seeds_that_never_reach_the_threshold():
-    from mnaslib.recipes.strategy_comparison import strategy_table
+    from mnaslib.report.recipes.strategy_comparison import strategy_table
 
     random, stuck = _arm_runs("random", 70, 10, 20), _arm_runs("stuck", 70, 10, 1)
     for trials in stuck.trials:

@@ -12,14 +12,14 @@ from mnaslib import paper
 from mnaslib.latency import get_provider
 from mnaslib.latency.calibration import calibrate, random_archs
 from mnaslib.latency.layer_table import Calibration, HostLayerTable, layer_model
-from mnaslib.latency.ops import arch_layers, arch_ops, arch_params, keras_ops
+from mnaslib.spaces.ops import arch_layers, arch_ops, arch_params, keras_ops
 from mnaslib.latency.pixel1 import arch_features, fit_pixel1_model, load_pixel1_model, model_features
 from mnaslib.latency.tflite import fast_tflite, flatbuffer_op_sequence, flatbuffer_ops, to_tflite
-from mnaslib.buildable import BuildOptions
-from mnaslib.zoo import network, reference
-from mnaslib.counting import summarize
-from mnaslib.arch import Arch
-from mnaslib.space import MnasNetSpace
+from mnaslib.spaces.buildable import BuildOptions
+from mnaslib.spaces.zoo import network, reference
+from mnaslib.spaces.counting import summarize
+from mnaslib.spaces.arch import Arch
+from mnaslib.spaces.mnasnet import MnasNetSpace
 
 # A tiny network that still has every kind of layer: stem, a strided pooling-skip layer with SE and projection, an
 # identity-add layer, a head. Measuring its 4 distinct layers takes a few seconds.
@@ -71,7 +71,7 @@ def test_analytic_walk_equals_the_keras_model(arch, multiplier, size):
                                model_features(model), rtol=1e-12)
 
 
-# What each TFLite builtin is in the op lists of mnaslib.latency.ops (1x1 and kxk convolutions are both CONV_2D).
+# What each TFLite builtin is in the op lists of mnaslib.spaces.ops (1x1 and kxk convolutions are both CONV_2D).
 _TFLITE_KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise", "FULLY_CONNECTED": "dense", "MEAN": "pool",
                  "AVERAGE_POOL_2D": "pool", "LOGISTIC": "elementwise", "MUL": "elementwise", "ADD": "elementwise"}
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from mnaslib.store import STORE_FILENAME, TrialStore
+from mnaslib.search.store import STORE_FILENAME, TrialStore
 
 REPO = Path(__file__).resolve().parents[1]
 DASK = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnaslib import data
-from mnaslib.data import CorruptDatasetError, DatasetNotFoundError, pickled
-from mnaslib.data.subset import make_subset, payload_sha256, subset_dir
+from mnaslib.evaluation import data
+from mnaslib.evaluation.data import CorruptDatasetError, DatasetNotFoundError, pickled
+from mnaslib.evaluation.data.subset import make_subset, payload_sha256, subset_dir
 from shared_data import require_shared, shared_path
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,11 +7,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from mnaslib import detection
-from mnaslib.plots import figures
-from mnaslib.recipes import detection as table3  # noqa: E402
-from mnaslib.zoo import reference  # noqa: E402
-from mnaslib.counting import summarize  # noqa: E402
+from mnaslib.spaces import detection
+from mnaslib.report.plots import figures
+from mnaslib.report.recipes import detection as table3  # noqa: E402
+from mnaslib.spaces.zoo import reference  # noqa: E402
+from mnaslib.spaces.counting import summarize  # noqa: E402
 
 # Exact counts at 320x320 (trainable params, mult-adds) under the convention that reproduces each published row:
 # the MobileNetV1/V2 rows (which MnasNet quotes from the MobileNetV2 paper) round to the paper with 81 classes, the

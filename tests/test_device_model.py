@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnaslib.buildable import BuildOptions
+from mnaslib.spaces.buildable import BuildOptions
 from mnaslib.cli import main
 from mnaslib.latency import AdbError, get_provider
 from mnaslib.latency.device_calibration import MeasurementStore, adb_measure, calibration_networks, measure_all
 from mnaslib.latency.device_model import Measurement, fit_device_model, load_device_model
 from mnaslib.latency.feature_model import group_predictions, validation_summary
 from mnaslib.latency.pixel1 import load_pixel1_model
-from mnaslib.zoo import KERAS_NETWORKS, reference
+from mnaslib.spaces.zoo import KERAS_NETWORKS, reference
 
 HERE = Path(__file__).resolve().parent
 TINY = ("r1_k3_s22_e3_i16_o16", "r1_k5_s22_e6_i16_o24")
@@ -90,7 +90,7 @@ def test_device_model_from_csv_round_trip_and_profile(tmp_path, capsys):
                                     _schemes(saved), saved.spec)
     assert recomputed["grouped_mape"] == pytest.approx(saved.grouped_mape, rel=1e-9)
 
-    from mnaslib.components import make_latency
+    from mnaslib.search.wiring import make_latency
 
     os.environ["MNAS_DEVICE_MODELS"] = str(tmp_path)
     try:

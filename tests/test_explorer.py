@@ -5,15 +5,15 @@ import pytest
 from search_toys import toy_evaluate, toy_latency
 
 from mnaslib import strategies
-from mnaslib.components import deployment_options, search_space
-from mnaslib.trial import TrialStatus
-from mnaslib.explorer import load_view, trial_figure
+from mnaslib.search.wiring import deployment_options, search_space
+from mnaslib.search.trial import TrialStatus
+from mnaslib.report.explorer import load_view, trial_figure
 from mnaslib.latency.pixel1 import load_pixel1_model
-from mnaslib.profile import load_profile
+from mnaslib.search.profile import load_profile
 from mnaslib.reward import get_reward
-from mnaslib.rundir import open_run
-from mnaslib.search import run_search
-from mnaslib.zoo import as_arch
+from mnaslib.search.rundir import open_run
+from mnaslib.search.loop import run_search
+from mnaslib.spaces.zoo import as_arch
 
 matplotlib.use("Agg")
 

@@ -3,9 +3,9 @@ from dataclasses import replace
 
 import pytest
 
-from mnaslib.fidelity import fidelity_note, load_summary, zero_cost_note
-from mnaslib.profile import load_profile
-from mnaslib.train import ProxyTask
+from mnaslib.evaluation.fidelity import fidelity_note, load_summary, zero_cost_note
+from mnaslib.search.profile import load_profile
+from mnaslib.evaluation.train import ProxyTask
 
 LAPTOP = ProxyTask.from_dict(load_profile("laptop").proxy)
 ZERO_COST = {"dataset": "cifar10", "image_size": 32, "width_multiplier": 1.0, "images": 64}

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from mnaslib.buildable import BuildOptions
-from mnaslib.models import round_filters
-from mnaslib.counting import profile_model, summarize
-from mnaslib.arch import Arch
-from mnaslib.space import MnasNetSpace
-from mnaslib.zoo import network, reference
+from mnaslib.spaces.buildable import BuildOptions
+from mnaslib.spaces.models import round_filters
+from mnaslib.spaces.counting import profile_model, summarize
+from mnaslib.spaces.arch import Arch
+from mnaslib.spaces.mnasnet import MnasNetSpace
+from mnaslib.spaces.zoo import network, reference
 
 OFFICIAL = {  # trainable, total, mult-adds (ARCHITECTURES.md; Table 4 for small)
     "mnasnet-a1": (3_887_038, 3_920_526, 311_579_072),

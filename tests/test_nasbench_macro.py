@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from shared_data import require_shared
 
-from mnaslib.buildable import Buildable, BuildOptions
-from mnaslib.counting import summarize
+from mnaslib.spaces.buildable import Buildable, BuildOptions
+from mnaslib.spaces.counting import summarize
 from mnaslib.labels import Provenance
-from mnaslib.models import round_filters
+from mnaslib.spaces.models import round_filters
 from mnaslib.tabular.files import BenchmarkChecksumError, BenchmarkNotFoundError
-from mnaslib.tabular.macro_space import MACRO_OPTIONS, MacroArch, MacroSpace, all_keys, canonical_key, distinct_keys
+from mnaslib.spaces.macro import MACRO_OPTIONS, MacroArch, MacroSpace, all_keys, canonical_key, distinct_keys
 from mnaslib.tabular.nasbench_macro import NASBENCH_MACRO, NASBenchMacro, NASBenchMacroFormatError, latency_caveat
 
 # A Keras build and count takes 0.3-1.5 s on the 2-core machine (idle to busy), so building all 6,561 keys (35 min

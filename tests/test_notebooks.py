@@ -5,7 +5,7 @@ import re
 import pytest
 from shared_data import require_shared
 
-from mnaslib.profile import load_profile
+from mnaslib.search.profile import load_profile
 from mnaslib.reproduce import notebook_paths, render_report, run_notebook, save_table
 
 NOTEBOOKS = notebook_paths()
@@ -92,7 +92,7 @@ def test_notebook_runs_at_ci_profile(path, tmp_path, capfd, caplog, ci_tables):
         six = pd.read_csv(tables / "07_table6_accel_nasbench.csv")
         assert six["network"].str.endswith("everywhere").sum() == 6 and six["network"].str.startswith("soft").sum() == 3
         assert pd.read_csv(tables / "07_table5_claims.csv")["verdict"].str.startswith("not testable here").all()
-        from mnaslib.teaching import summary_counts
+        from mnaslib.report.teaching import summary_counts
 
         summary = pd.read_csv(tables / "07_what_reproduces.csv")
         assert f"**This run**: {summary_counts(summary)}." in executed

@@ -122,13 +122,13 @@ def test_a_users_own_setting_wins():
 WORKER_PROBE = """
 import os
 import mnaslib
-from mnaslib.executors import make_executor, shutdown_executor
-from mnaslib.space import MnasNetSpace
+from mnaslib.search.executors import make_executor, shutdown_executor
+from mnaslib.spaces.mnasnet import MnasNetSpace
 
 
 def summarize_child(arch):
-    from mnaslib.counting import summarize
-    from mnaslib.train import ProxyTask, build_child
+    from mnaslib.spaces.counting import summarize
+    from mnaslib.evaluation.train import ProxyTask, build_child
 
     return summarize(build_child(arch, ProxyTask(), 10))
 

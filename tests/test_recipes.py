@@ -10,17 +10,19 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from mnaslib import claims, paper, zoo
-from mnaslib.verdicts import Fidelity
-from mnaslib.buildable import BuildOptions
-from mnaslib.counting import summarize
+from mnaslib.report import claims
+from mnaslib import paper
+from mnaslib.spaces import zoo
+from mnaslib.report.verdicts import Fidelity
+from mnaslib.spaces.buildable import BuildOptions
+from mnaslib.spaces.counting import summarize
 from mnaslib.labels import Labelled, Provenance
 from mnaslib.latency.base import LatencyResult
-from mnaslib.plots import figures
-from mnaslib.profile import load_profile
-from mnaslib.recipes import points as ex
-from mnaslib.recipes import scaling, table1
-from mnaslib.zoo import NetworkPoint, network
+from mnaslib.report.plots import figures
+from mnaslib.search.profile import load_profile
+from mnaslib.report.recipes import points as ex
+from mnaslib.report.recipes import scaling, table1
+from mnaslib.spaces.zoo import NetworkPoint, network
 from tests.shared_data import require_shared
 
 
@@ -186,8 +188,8 @@ def test_the_predictor_scores_named_networks_it_can_read_and_says_why_not_for_th
     by_label = {p.label: p for p in zoo.TABLE1_MODELS + tuple(zoo.fig5_points())}
     a1 = ex.predicted_top1(by_label["MnasNet-A1"], ctx)
     assert 50 < a1.value < 80  # ImageNet top-1 in percent: the accuracy scale the search's children get (/100)
-    from mnaslib.components import make_evaluator
-    from mnaslib.jobs import Job
+    from mnaslib.search.wiring import make_evaluator
+    from mnaslib.evaluation.jobs import Job
 
     search_evaluator = make_evaluator(load_profile("laptop"))  # what the laptop search scores its children with
     assert 100 * search_evaluator(Job(0, network("mnasnet-a1"), seed=0)).accuracy == pytest.approx(a1.value)
@@ -216,8 +218,8 @@ def test_proxy_training_runs_only_when_opted_in(tmp_path):
 
 
 def test_a_proxy_at_chance_or_unmeasured_decides_no_claim():
-    from mnaslib.components import proxy_task
-    from mnaslib.fidelity import load_summary, measured_proxy
+    from mnaslib.search.wiring import proxy_task
+    from mnaslib.evaluation.fidelity import load_summary, measured_proxy
 
     laptop = proxy_task(load_profile("laptop").proxy, 0).to_dict()
     reason = claims.proxy_fidelity(laptop).untestable_reason
@@ -372,7 +374,7 @@ def test_table1_figure_names_its_points_without_overlap(ctx):
 
 def test_notebook_02_readings_follow_the_numbers():
     from mnaslib.latency.layer_table import Calibration
-    from mnaslib.recipes import latency
+    from mnaslib.report.recipes import latency
 
     table = pd.DataFrame({"model": ["keras-mobilenet", "keras-nasnetmobile"], "host (ms)": [10.0, 25.0],
                           "Pixel-1 (ms)": [100.0, 150.0]})

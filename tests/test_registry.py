@@ -3,13 +3,13 @@ from dataclasses import dataclass
 
 import pytest
 
-import mnaslib.profile
-from mnaslib.components import search_from_profile
+import mnaslib.search.profile
+from mnaslib.search.wiring import search_from_profile
 from mnaslib.errors import ProfileError, UserError
-from mnaslib.parts import build_parts
-from mnaslib.profile import load_profile
+from mnaslib.search.parts import build_parts
+from mnaslib.search.profile import load_profile
 from mnaslib.registry import Registry, parse_options
-from mnaslib.rundir import RESUMABLE_KEYS
+from mnaslib.search.rundir import RESUMABLE_KEYS
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def test_every_section_is_parsed_through_its_registry(overrides, message):
 
 def test_a_profile_is_built_once_and_its_search_reuses_the_parts(monkeypatch, tmp_path):
     built = []
-    monkeypatch.setattr(mnaslib.profile, "build_parts", lambda profile: built.append(profile) or build_parts(profile))
+    monkeypatch.setattr(mnaslib.search.profile, "build_parts", lambda profile: built.append(profile) or build_parts(profile))
     profile = load_profile("ci", {"evaluator": "accel-predictor"})
     assert len(built) == 1 and profile.parts is profile.parts
     result = search_from_profile(profile, tmp_path / "run", progress=False, stop_after_trials=2)
@@ -113,6 +113,6 @@ def test_a_bug_while_building_is_not_masked_as_a_user_error(monkeypatch):
     def broken(profile):
         raise TypeError("a bug in a plug-in")
 
-    monkeypatch.setattr(mnaslib.profile, "build_parts", broken)
+    monkeypatch.setattr(mnaslib.search.profile, "build_parts", broken)
     with pytest.raises(TypeError, match="a bug in a plug-in"):
         load_profile("ci")

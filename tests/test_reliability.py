@@ -18,15 +18,15 @@ from PIL import Image
 from search_toys import ToyEvaluator, toy_evaluate, toy_latency
 
 from mnaslib.cli import main
-from mnaslib.components import make_evaluator, run_record
-from mnaslib.executors import make_executor
-from mnaslib.jobs import ChildMetrics, Job
-from mnaslib.profile import load_profile
+from mnaslib.search.wiring import make_evaluator, run_record
+from mnaslib.search.executors import make_executor
+from mnaslib.evaluation.jobs import ChildMetrics, Job
+from mnaslib.search.profile import load_profile
 from mnaslib.reward import get_reward
-from mnaslib.rundir import TENSORBOARD_DIR, open_run
-from mnaslib.search import WORKER_DIED, SearchFailed, run_search
-from mnaslib.space import MnasNetSpace
-from mnaslib.store import STORE_FILENAME, StoreError, TrialStore
+from mnaslib.search.rundir import TENSORBOARD_DIR, open_run
+from mnaslib.search.loop import WORKER_DIED, SearchFailed, run_search
+from mnaslib.spaces.mnasnet import MnasNetSpace
+from mnaslib.search.store import STORE_FILENAME, StoreError, TrialStore
 from mnaslib.strategies import make_strategy
 
 SPACE = MnasNetSpace()
@@ -94,8 +94,8 @@ KILLABLE = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     os.environ["TOY_DELAY"] = "30"
     from test_reliability import _search
-    from mnaslib.executors import make_executor
-    from mnaslib.search import SearchInterrupted
+    from mnaslib.search.executors import make_executor
+    from mnaslib.search.loop import SearchInterrupted
     from mnaslib.cli import _terminate
     import signal
     signal.signal(signal.SIGTERM, _terminate)

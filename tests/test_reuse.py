@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 from search_toys import toy_evaluate, toy_latency
 
-from mnaslib.jobs import Job
+from mnaslib.evaluation.jobs import Job
 from mnaslib.reward import get_reward
-from mnaslib.rundir import open_run
-from mnaslib.search import run_search
+from mnaslib.search.rundir import open_run
+from mnaslib.search.loop import run_search
 from mnaslib.strategies import ReuseCache, make_strategy, optimize
 
 REWARD = get_reward("mnas_soft", target_ms=60.0)

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mnaslib import plots  # noqa: E402
+from mnaslib.report import plots  # noqa: E402
 from mnaslib.labels import Provenance  # noqa: E402
 from mnaslib.reward import (  # noqa: E402
     REWARD_NAMES,
@@ -376,7 +376,7 @@ def test_save_figure_writes_a_png_and_creates_the_folder(tmp_path) -> None:
 
 def test_notebook_00_fronts_take_one_published_value_per_network_and_score_both_rewards():
     from mnaslib import paper
-    from mnaslib.recipes.reward import fig5_fronts, front_rewards, front_sources, fronts_figure, reward_spread
+    from mnaslib.report.recipes.reward import fig5_fronts, front_rewards, front_sources, fronts_figure, reward_spread
 
     fronts = fig5_fronts()
     assert len(fronts) == len(paper.load_table("fig5_mnasnet_a1")) + len(paper.load_table("fig5_mobilenetv2"))

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnaslib.claims import figure6_check
-from mnaslib.runs import latency_spread
+from mnaslib.report.claims import figure6_check
+from mnaslib.report.runs import latency_spread
 
 
 def _trials(latencies, failed=0):

@@ -12,12 +12,12 @@ from search_toys import toy_evaluate, toy_latency
 
 from mnaslib.strategies import make_strategy
 from mnaslib.reward import get_reward
-from mnaslib.executors import make_executor, shutdown_executor
-from mnaslib.profile import load_profile
-from mnaslib.search import run_search
-from mnaslib.space import MnasNetSpace
-from mnaslib.rundir import open_run
-from mnaslib.store import TrialStore
+from mnaslib.search.executors import make_executor, shutdown_executor
+from mnaslib.search.profile import load_profile
+from mnaslib.search.loop import run_search
+from mnaslib.spaces.mnasnet import MnasNetSpace
+from mnaslib.search.rundir import open_run
+from mnaslib.search.store import TrialStore
 
 SPACE = MnasNetSpace()
 STEPS, BATCH = 3, 4

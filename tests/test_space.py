@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from mnaslib.zoo import reference, reference_names
-from mnaslib.arch import Arch, BlockSpec
-from mnaslib.space import MnasNetSpace, search_space_sizes
+from mnaslib.spaces.zoo import reference, reference_names
+from mnaslib.spaces.arch import Arch, BlockSpec
+from mnaslib.spaces.mnasnet import MnasNetSpace, search_space_sizes
 
 SPACE = MnasNetSpace()
 
@@ -49,13 +49,13 @@ def test_round_trips_for_1000_random_samples():
 
 def test_arch_ids_are_pinned_across_releases():
     """A stored run names its networks by id: the id of a network must never change."""
-    from mnaslib.zoo import reference
+    from mnaslib.spaces.zoo import reference
     assert reference("mnasnet-a1").arch_id == "f6daf5250d9a"
     assert reference("mnasnet-small").arch_id == "5bfa17cd5447"
 
 
 def test_arch_json_keeps_the_stem_and_refuses_a_wrong_id():
-    from mnaslib.zoo import reference
+    from mnaslib.spaces.zoo import reference
     small = reference("mnasnet-small")
     assert small.stem_filters == 8 and Arch.from_dict(small.to_dict()).stem_filters == 8
     with pytest.raises(ValueError, match="does not match"):

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from mnaslib.labels import Provenance
-from mnaslib.rundir import config_differences, open_run
-from mnaslib.store import STORE_FILENAME, StoreError, TrialStore
-from mnaslib.store_schema import SCHEMA_VERSION
+from mnaslib.search.rundir import config_differences, open_run
+from mnaslib.search.store import STORE_FILENAME, StoreError, TrialStore
+from mnaslib.search.store_schema import SCHEMA_VERSION
 
 BLOCKS = ["r1_k3_s11_e1_i32_o16", "r2_k3_s22_e6_i16_o24"]
 
@@ -106,7 +106,7 @@ def test_dataframe_has_stable_columns_and_numeric_dtypes(store):
 
 CRASH_SCRIPT = textwrap.dedent("""
     import os, signal, sys
-    from mnaslib.store import TrialStore
+    from mnaslib.search.store import TrialStore
 
     store = TrialStore(sys.argv[1])
     n, where = int(sys.argv[2]), sys.argv[3]

@@ -412,6 +412,6 @@ def test_bad_ppo_tell_and_ask_inputs_raise():
 def test_paper_profile_spells_out_every_ppo_setting_at_its_default():
     from dataclasses import asdict
 
-    from mnaslib.profile import load_profile
+    from mnaslib.search.profile import load_profile
     written = {k: v for k, v in load_profile("paper").strategy.items() if k != "name"}
     assert written == asdict(PPOConfig())

@@ -3,7 +3,7 @@ import numpy as np
 
 from mnaslib.strategies import make_strategy
 from mnaslib.reward import get_reward
-from mnaslib.space import MnasNetSpace
+from mnaslib.spaces.mnasnet import MnasNetSpace
 from mnaslib.tabular.synthetic import SyntheticTable
 
 

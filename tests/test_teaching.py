@@ -6,12 +6,13 @@ import re
 import pandas as pd
 import pytest
 
-from mnaslib.components import search_from_profile
+from mnaslib.search.wiring import search_from_profile
 from mnaslib.errors import UserError
-from mnaslib.profile import ProfileError, load_profile
-from mnaslib.store import STORE_FILENAME, TrialStore
-from mnaslib.stored import StoredRunMissing
-from mnaslib.teaching import DIRECTIONS, check_prediction, direction, outcome, reproduction_summary, summary_counts
+from mnaslib.search.profile import ProfileError, load_profile
+from mnaslib.search.store import STORE_FILENAME, TrialStore
+from mnaslib.search.stored import StoredRunMissing
+from mnaslib.report.teaching import (DIRECTIONS, check_prediction, direction, outcome, reproduction_summary,
+                                     summary_counts)
 from tests.shared_data import require_shared
 
 PREDICTOR = {"evaluator": "accel-predictor"}  # children scored in microseconds: a ci search takes seconds
@@ -59,8 +60,8 @@ def test_a_stored_runs_profile_reads_a_finished_search_without_writing_and_refus
 
 
 def test_a_stored_runs_profile_never_starts_a_proxy_training(tmp_path):
-    from mnaslib.recipes.points import PROXY_CACHE, Context, proxy_train
-    from mnaslib.zoo import fig5_points
+    from mnaslib.report.recipes.points import PROXY_CACHE, Context, proxy_train
+    from mnaslib.spaces.zoo import fig5_points
 
     point = fig5_points()[0]
     ctx = Context("class", run_dir=tmp_path, log=None)
@@ -115,7 +116,7 @@ def test_the_summary_refuses_what_it_cannot_place():
 
 
 def test_notebook_00_summary_is_computed_from_the_reward():
-    from mnaslib.recipes.reward import fig5_fronts, reward_checks, setup
+    from mnaslib.report.recipes.reward import fig5_fronts, reward_checks, setup
 
     checks = reward_checks(fig5_fronts(), 0.5, 80.0, setup("target_latency_ms"))
     summary = reproduction_summary(checks)
@@ -125,8 +126,8 @@ def test_notebook_00_summary_is_computed_from_the_reward():
 
 
 def test_notebook_01_counts_hold_within_the_tolerance_and_say_the_gap():
-    from mnaslib.recipes.space import space_checks
-    from mnaslib.space import MnasNetSpace
+    from mnaslib.report.recipes.space import space_checks
+    from mnaslib.spaces.mnasnet import MnasNetSpace
 
     checks = space_checks(MnasNetSpace(), models=(("MnasNet-A1", "mnasnet-a1", "MnasNet-A1"),
                                                   ("MobileNetV2 (1.4x)", "keras-mobilenetv2-1.4",

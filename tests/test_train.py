@@ -5,11 +5,11 @@ import keras
 import numpy as np
 import pytest
 
-from mnaslib.data import get_datasets
-from mnaslib.zoo import KerasNetwork, reference
-from mnaslib.space import MnasNetSpace
-from mnaslib.train import (RMSPROP, ChildFailed, ProxyTask, TF1RMSprop, build_child, classifier_layer, paper_recipe,
-                           train_child)
+from mnaslib.evaluation.data import get_datasets
+from mnaslib.spaces.zoo import KerasNetwork, reference
+from mnaslib.spaces.mnasnet import MnasNetSpace
+from mnaslib.evaluation.train import (RMSPROP, ChildFailed, ProxyTask, TF1RMSprop, build_child, classifier_layer,
+                                      paper_recipe, train_child)
 
 TINY = ProxyTask(dataset="synthetic", image_size=32, epochs=2, batch_size=32, max_train=1024, val_size=128,
                  width_multiplier=0.35, learning_rate=0.032)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnaslib.data import get_datasets
-from mnaslib.train import RMSPROP, TF1RMSprop
-from mnaslib.train_loop import accuracy, dataset_tensors, fit_epochs, steps_per_epoch
+from mnaslib.evaluation.data import get_datasets
+from mnaslib.evaluation.train import RMSPROP, TF1RMSprop
+from mnaslib.evaluation.train_loop import accuracy, dataset_tensors, fit_epochs, steps_per_epoch
 
 
 def _linear_problem(n=96, seed=0):

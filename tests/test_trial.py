@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from mnaslib.labels import Labelled, Provenance
-from mnaslib.runs import load_run
-from mnaslib.store import STORE_FILENAME, StoreError, TrialStore
-from mnaslib.store_schema import SCHEMA_VERSION
-from mnaslib.trial import Run, Trial, TrialStatus, best_rows, finished
+from mnaslib.report.runs import load_run
+from mnaslib.search.store import STORE_FILENAME, StoreError, TrialStore
+from mnaslib.search.store_schema import SCHEMA_VERSION
+from mnaslib.search.trial import Run, Trial, TrialStatus, best_rows, finished
 
 V1 = Path(__file__).parent / "data" / "store_v1"
 TABLE = Provenance("synthetic", "seeded table, seed 3; not trained")
@@ -68,8 +68,8 @@ def test_a_search_resumes_onto_a_schema_1_store(v1):
     spec = importlib.util.spec_from_file_location("make_store_v1", V1.parent / "make_store_v1.py")
     made = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(made)
-    from mnaslib.rundir import open_run
-    from mnaslib.search import run_search
+    from mnaslib.search.rundir import open_run
+    from mnaslib.search.loop import run_search
     from mnaslib.strategies import make_strategy
 
     before = {t.id: t for t in load_run(v1).trials}

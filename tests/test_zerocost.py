@@ -3,9 +3,9 @@ import keras
 import numpy as np
 import pytest
 
-from mnaslib.tabular.macro_space import MacroArch
-from mnaslib.zerocost import (SCORES, grad_norm, naswot, naswot_kernel, naswot_normalised, naswot_score, synflow,
-                              timed_scores)
+from mnaslib.spaces.macro import MacroArch
+from mnaslib.evaluation.zerocost import (SCORES, grad_norm, naswot, naswot_kernel, naswot_normalised, naswot_score,
+                                         synflow, timed_scores)
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.random((16, 32, 32, 3), dtype=np.float32)

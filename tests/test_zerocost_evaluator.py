@@ -2,12 +2,12 @@
 validated like every other section."""
 import pytest
 
-from mnaslib.components import make_evaluator, search_from_profile
-from mnaslib.jobs import Job
-from mnaslib.profile import ProfileError, load_profile
-from mnaslib.space import MnasNetSpace
-from mnaslib.store import STORE_FILENAME, TrialStore
-from mnaslib.worker import ProxyEvaluator, ZeroCostEvaluator
+from mnaslib.search.wiring import make_evaluator, search_from_profile
+from mnaslib.evaluation.jobs import Job
+from mnaslib.search.profile import ProfileError, load_profile
+from mnaslib.spaces.mnasnet import MnasNetSpace
+from mnaslib.search.store import STORE_FILENAME, TrialStore
+from mnaslib.evaluation.worker import ProxyEvaluator, ZeroCostEvaluator
 
 NASWOT = {"evaluator": {"name": "naswot", "images": 16}}
 

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from mnaslib.errors import UserError
-    from mnaslib.search import SearchInterrupted
+    from mnaslib.search.loop import SearchInterrupted
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -91,7 +91,7 @@ def _one_line(err: BaseException) -> str:
 def _environment_hint(err: OSError) -> str:
     """What to do about an OSError: a link to nowhere says where it points; a file in mnaslib's cache folder names
     the variable that moves it."""
-    from mnaslib.data.base import ENV_CACHE_DIR, cache_dir
+    from mnaslib.evaluation.data.base import ENV_CACHE_DIR, cache_dir
 
     path = str(err.filename or "")
     hint = ""

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from mnaslib.buildable import MAX_INPUT_SIZE, BuildOptions, Buildable
+from mnaslib.spaces.buildable import MAX_INPUT_SIZE, BuildOptions, Buildable
 from mnaslib.errors import UserError
 
 EXPORT_FORMATS = (".json", ".tflite", ".keras")
@@ -82,8 +82,8 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
 
 def resolve_model(args: argparse.Namespace) -> tuple[Buildable, BuildOptions]:
     """The network a command names, and the build options its flags give."""
-    from mnaslib.arch import Arch
-    from mnaslib.zoo import canonical_name, names, resolve
+    from mnaslib.spaces.arch import Arch
+    from mnaslib.spaces.zoo import canonical_name, names, resolve
 
     spec = args.model[0] if len(args.model) == 1 else args.model
     if not isinstance(spec, str):
@@ -97,7 +97,7 @@ def resolve_model(args: argparse.Namespace) -> tuple[Buildable, BuildOptions]:
         network = resolve(spec)
     options = BuildOptions(depth_multiplier=args.multiplier, input_size=args.input_size, num_classes=args.classes)
     if isinstance(network, Arch):
-        from mnaslib.netsize import check_network_size
+        from mnaslib.spaces.netsize import check_network_size
 
         check_network_size(network, options)
     return network, options
@@ -140,7 +140,7 @@ def _no_constant(name: str) -> float:
 def cmd_describe(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from mnaslib.counting import profile_model
+    from mnaslib.spaces.counting import profile_model
 
     network, options = resolve_model(args)
     model = network.build(options)
@@ -201,7 +201,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from mnaslib.arch import Arch
+    from mnaslib.spaces.arch import Arch
     from mnaslib.latency.tflite import to_tflite
     from mnaslib.tabular.files import write_atomically
 
@@ -240,7 +240,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _keras_file(model) -> bytes:
     """The ``.keras`` file of ``model`` with Keras' own BatchNormalization (it loads in Keras without mnaslib)."""
-    from mnaslib.batchnorm import with_keras_batch_norm
+    from mnaslib.spaces.batchnorm import with_keras_batch_norm
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.keras"

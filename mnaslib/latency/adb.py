@@ -94,7 +94,7 @@ class AdbPixelProvider(LatencyProvider):
             if not isinstance(model_or_arch, keras.Model):
                 raise TypeError(f"{type(self).__name__} measures a keras.Model or a .tflite file (path or bytes), "
                                 f"got {type(model_or_arch).__name__}; build an Arch into a model first with "
-                                "mnaslib.models.build_model")
+                                "mnaslib.spaces.models.build_model")
             flatbuffer = to_tflite(model_or_arch, quantization=self.quantization,
                                    representative_dataset=self.representative_dataset, cache_dir=self.cache_dir)
             extra = {"model": model_or_arch.name, "params": int(model_or_arch.count_params()),

@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 
-from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions, Buildable
 from mnaslib.labels import Provenance
 from mnaslib.registry import Registry
 

@@ -12,12 +12,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.latency.layer_table import Calibration, HostLayerTable
 from mnaslib.quiet import progress_bar
-from mnaslib.arch import Arch
-from mnaslib.space import MnasNetSpace
-from mnaslib.zoo import CALIBRATION_REFERENCES, as_arch, references
+from mnaslib.spaces.arch import Arch
+from mnaslib.spaces.mnasnet import MnasNetSpace
+from mnaslib.spaces.zoo import CALIBRATION_REFERENCES, as_arch, references
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -22,15 +22,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions, Buildable
 from mnaslib.errors import UserError
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.layer_table import HostLayerTable
-from mnaslib.latency.ops import arch_ops
+from mnaslib.spaces.ops import arch_ops
 from mnaslib.latency.pixel1 import Pixel1Model, load_pixel1_model
-from mnaslib.zoo import as_arch
+from mnaslib.spaces.zoo import as_arch
 from mnaslib.labels import Provenance
-from mnaslib.arch import Arch
+from mnaslib.spaces.arch import Arch
 
 
 def _is_keras_model(obj: Any) -> bool:
@@ -82,7 +82,7 @@ class FlopsProvider(LatencyProvider):
 
     def latency(self, model_or_arch: Any) -> LatencyResult:
         if _is_keras_model(model_or_arch):
-            from mnaslib.counting import summarize
+            from mnaslib.spaces.counting import summarize
 
             mult_adds, source = summarize(model_or_arch)["mult_adds"], model_or_arch.name
         else:

@@ -14,12 +14,12 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from mnaslib.buildable import BuildOptions
+from mnaslib.spaces.buildable import BuildOptions
 from mnaslib.errors import UserError
 from mnaslib.latency.device_model import Measurement, check_name, models_dir
 from mnaslib.latency.calibration import random_archs
 from mnaslib.quiet import progress_bar
-from mnaslib.zoo import CALIBRATION_REFERENCES
+from mnaslib.spaces.zoo import CALIBRATION_REFERENCES
 
 WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.4)
 SIZES = (96, 128, 160, 192, 224)

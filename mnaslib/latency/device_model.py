@@ -23,12 +23,12 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from mnaslib.arch import Arch
-from mnaslib.buildable import DEPLOYMENT, BuildOptions, Buildable
+from mnaslib.spaces.arch import Arch
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions, Buildable
 from mnaslib.errors import UserError
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.feature_model import canonical_ops
-from mnaslib.latency.ops import Op, arch_ops, keras_ops
+from mnaslib.spaces.ops import Op, arch_ops, keras_ops
 from mnaslib.latency.pixel1 import Pixel1Model, fit_feature_model
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -73,7 +73,7 @@ class Measurement:
         return f"{self.architecture}|{self.multiplier:g}|{self.input_size}"
 
     def network(self) -> Buildable:
-        from mnaslib.zoo import resolve
+        from mnaslib.spaces.zoo import resolve
 
         return resolve(self.architecture)
 
@@ -81,7 +81,7 @@ class Measurement:
         return BuildOptions(depth_multiplier=self.multiplier, input_size=self.input_size)
 
     def ops(self) -> list[Op]:
-        from mnaslib.arch import Arch
+        from mnaslib.spaces.arch import Arch
 
         network = self.network()
         if isinstance(network, Arch):
@@ -93,7 +93,7 @@ class Measurement:
         """A named network (reference or Keras) is its family; an architecture given as block strings (a random one
         of a calibration) is a family of its own. Holding all random architectures out at once would leave a
         handful of references to fit, an error no user meets: a new network is one more random architecture."""
-        from mnaslib.zoo import canonical_name, names
+        from mnaslib.spaces.zoo import canonical_name, names
 
         return canonical_name(self.architecture) if canonical_name(self.architecture) in names() else self.architecture
 

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import nnls
 from sklearn.model_selection import LeaveOneGroupOut
 
-from mnaslib.latency.ops import Op
+from mnaslib.spaces.ops import Op
 
 # Mult-adds features by op kind. A 1x1 and a kxk convolution share one coefficient: the runtime computes both as a
 # GEMM (kxk through im2col or an indirect GEMM), and the published networks hold kxk convolutions only in their

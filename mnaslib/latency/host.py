@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal
 
 import numpy as np
 
-from mnaslib.buildable import as_int
+from mnaslib.spaces.buildable import as_int
 from mnaslib.labels import Provenance
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.runtime import cpu_model, interpreter, package_version, pinned, runtime_label, timed_runs
@@ -141,7 +141,7 @@ def _require_keras_model(obj: Any, provider: str) -> "keras.Model":
 
     if not isinstance(obj, keras.Model):
         raise TypeError(f"{provider} measures a keras.Model or a .tflite file (path or bytes), got "
-                        f"{type(obj).__name__}; build an Arch into a model first with mnaslib.models.build_model")
+                        f"{type(obj).__name__}; build an Arch into a model first with mnaslib.spaces.models.build_model")
     return obj
 
 

@@ -2,7 +2,7 @@
 
 Measuring a whole network on the host costs seconds (mostly the TFLite conversion); a search samples thousands.
 But networks of one search space share layers: at 224x224 the whole MnasNet space has only about 2,500 distinct
-layers. So each distinct layer (stem, block layer, head; :class:`mnaslib.latency.ops.LayerKey` says what makes two
+layers. So each distinct layer (stem, block layer, head; :class:`mnaslib.spaces.ops.LayerKey` says what makes two
 layers the same) is built alone as a tiny Keras model, converted to TFLite and timed with LiteRT on one pinned core
 with one thread, and the result is cached on disk. A network's prediction is the sum over its layers: microseconds
 once its layers are in the table; a missing layer is measured on demand.
@@ -51,11 +51,11 @@ import numpy as np
 
 from mnaslib.latency.host import measure_tflite
 from mnaslib.latency.runtime import cpu_model, cpu_ms, gc_paused, interpreter, package_version, pinned
-from mnaslib.latency.ops import LayerKey, arch_layers
+from mnaslib.spaces.ops import LayerKey, arch_layers
 from mnaslib.latency.tflite import fast_tflite
-from mnaslib.buildable import DEPLOYMENT, BuildOptions
-from mnaslib.zoo import as_arch
-from mnaslib.arch import Arch
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.spaces.zoo import as_arch
+from mnaslib.spaces.arch import Arch
 
 CACHE_ENV = "MNAS_LATENCY_CACHE"
 # Bump when the way layers are built, converted or timed changes: old tables then stop matching.
@@ -92,7 +92,7 @@ def layer_model(key: LayerKey):
     import keras
     from keras import layers
 
-    from mnaslib.blocks import block_layer, conv_bn
+    from mnaslib.spaces.blocks import block_layer, conv_bn
 
     inputs = keras.Input((key.resolution, key.resolution, key.in_channels), batch_size=1, name="image")
     if key.part == "stem":

@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 
-from mnaslib.arch import Arch, BlockSpec
-from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.spaces.arch import Arch, BlockSpec
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.latency.feature_model import FeatureSpec, canonical_ops
-from mnaslib.latency.ops import LayerKey, block_layers, head_layer, keras_ops, layer_ops, stem_layer
-from mnaslib.zoo import as_arch
+from mnaslib.spaces.ops import LayerKey, block_layers, head_layer, keras_ops, layer_ops, stem_layer
+from mnaslib.spaces.zoo import as_arch
 
 
 def model_features(model, spec: FeatureSpec) -> np.ndarray:
@@ -39,7 +39,7 @@ def _block_features(feature_spec: FeatureSpec, spec: BlockSpec, in_channels: int
 
 
 def part_features(arch: Arch | str, options: BuildOptions, spec: FeatureSpec) -> list[tuple[float, ...]]:
-    """Features of the stem, of each block and of the head: the walk of :func:`mnaslib.latency.ops.arch_layers`,
+    """Features of the stem, of each block and of the head: the walk of :func:`mnaslib.spaces.ops.arch_layers`,
     from cached per-block features."""
     arch = as_arch(arch)
     last = stem_layer(arch, options)

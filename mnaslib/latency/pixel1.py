@@ -6,7 +6,7 @@ mnasnet-small, the four Table 6 variants, MobileNetV1, NASNet-A and MobileNetV2 
 fits the linear cost model of :mod:`mnaslib.latency.feature_model` on them, so a search can reward "Pixel-1
 milliseconds" without a phone.
 
-Features (per network, from its canonical executed-op list, :mod:`mnaslib.latency.ops`): mult-adds per op type
+Features (per network, from its canonical executed-op list, :mod:`mnaslib.spaces.ops`): mult-adds per op type
 (each runs at its own arithmetic efficiency: a depthwise conv does far less work per byte moved than a 1x1 conv,
 which is why mult-adds alone mispredict, the paper's point), activation traffic, the number of ops (a fixed per-op
 dispatch cost), and the options grouped cross-validation chose (:class:`~mnaslib.latency.feature_model.FeatureSpec`:
@@ -39,13 +39,13 @@ import numpy as np
 import pandas as pd
 
 from mnaslib import paper
-from mnaslib.arch import Arch
-from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.spaces.arch import Arch
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.latency import network_features
 from mnaslib.latency.feature_model import (FeatureSpec, canonical_ops, fit_nnls, grouped_mape, select_spec,
                                            validation_summary, worst_band)
-from mnaslib.latency.ops import Op, arch_ops, keras_ops
-from mnaslib.zoo import as_arch, calibration_network
+from mnaslib.spaces.ops import Op, arch_ops, keras_ops
+from mnaslib.spaces.zoo import as_arch, calibration_network
 
 STATUS_WEIGHTS = {"V": 1.0, "C": 1.0, "U": 0.5}
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "latency"

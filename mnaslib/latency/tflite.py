@@ -166,7 +166,7 @@ def flatbuffer_ops(flatbuffer: bytes) -> set[str]:
 
 def flatbuffer_op_sequence(flatbuffer: bytes) -> list[str]:
     """The main subgraph's operators in execution order, by name (one entry per executed kernel), to check what
-    the converter made of a model against the op lists of :mod:`mnaslib.latency.ops`."""
+    the converter made of a model against the op lists of :mod:`mnaslib.spaces.ops`."""
     model, names = _read(flatbuffer)
     graph = model.Subgraphs(0)
     return [names[graph.Operators(i).OpcodeIndex()] for i in range(graph.OperatorsLength())]

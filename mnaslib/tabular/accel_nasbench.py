@@ -29,9 +29,9 @@ import pandas as pd
 
 from mnaslib.errors import UserError
 from mnaslib.labels import Provenance
-from mnaslib.latency.ops import arch_ops, arch_params
-from mnaslib.arch import Arch
-from mnaslib.tabular.accel_space import AccelSpace
+from mnaslib.spaces.ops import arch_ops, arch_params
+from mnaslib.spaces.arch import Arch
+from mnaslib.spaces.accel import AccelSpace
 from mnaslib.tabular.accel_surrogate import AccelSurrogate, SurrogateSettings, load_or_fit, table_tokens
 from mnaslib.tabular.base import BenchmarkRecord, TabularBenchmark
 from mnaslib.tabular.files import BenchmarkFile, cache_root, write_atomically

@@ -38,11 +38,11 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mnaslib.arch import Arch
+from mnaslib.spaces.arch import Arch
 from mnaslib.labels import Provenance
-from mnaslib.latency.ops import arch_ops, arch_params
-from mnaslib.tabular.accel_space import (EXPANSIONS, IN_FILTERS, KERNELS, LAYERS, LONG_BLOCK, LONG_LAYERS,
-                                         OUT_FILTERS, STEM_FILTERS, AccelSpace)
+from mnaslib.spaces.ops import arch_ops, arch_params
+from mnaslib.spaces.accel import (EXPANSIONS, IN_FILTERS, KERNELS, LAYERS, LONG_BLOCK, LONG_LAYERS, OUT_FILTERS,
+                                  STEM_FILTERS, AccelSpace)
 from mnaslib.tabular.accel_surrogate import network_groups, table_tokens
 
 VERDICT_EVERY = 5  # result numbers divisible by this are the verdict part

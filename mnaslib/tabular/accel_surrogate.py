@@ -44,8 +44,8 @@ from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
 from mnaslib.labels import Provenance
-from mnaslib.latency.ops import arch_ops, arch_params
-from mnaslib.tabular.accel_space import AccelSpace
+from mnaslib.spaces.ops import arch_ops, arch_params
+from mnaslib.spaces.accel import AccelSpace
 from mnaslib.tabular.files import write_atomically
 
 FEATURE_SETS = ("ordinal", "onehot", "ordinal+derived")

@@ -15,17 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from mnaslib.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.errors import UserError
-from mnaslib.jobs import ChildMetrics, Job
+from mnaslib.evaluation.jobs import ChildMetrics, Job
 from mnaslib.registry import Registry
 from mnaslib.tabular.base import TabularBenchmark
 
 # name -> (module, benchmark class, space class, the file the benchmark reads)
 BENCHMARKS = {
-    "nasbench-macro": ("mnaslib.tabular.nasbench_macro", "NASBenchMacro", "mnaslib.tabular.macro_space:MacroSpace",
+    "nasbench-macro": ("mnaslib.tabular.nasbench_macro", "NASBenchMacro", "mnaslib.spaces.macro:MacroSpace",
                        "NASBENCH_MACRO"),
-    "accel-nasbench": ("mnaslib.tabular.accel_nasbench", "AccelNASBench", "mnaslib.tabular.accel_space:AccelSpace",
+    "accel-nasbench": ("mnaslib.tabular.accel_nasbench", "AccelNASBench", "mnaslib.spaces.accel:AccelSpace",
                        "ACCEL_NASBENCH"),
 }
 ACCURACY_MODES = ("mean", "one_run")
@@ -62,7 +62,7 @@ def benchmark_deployment(name: str) -> BuildOptions:
     """The network whose latency a search of this benchmark rewards: NAS-Bench-Macro's own 32x32 CIFAR-10
     network, Accel-NASBench's 224x224 ImageNet one."""
     if name == "nasbench-macro":
-        return _attribute("mnaslib.tabular.macro_space:MACRO_OPTIONS")
+        return _attribute("mnaslib.spaces.macro:MACRO_OPTIONS")
     _check_name(name)
     return DEPLOYMENT
 
@@ -181,8 +181,8 @@ class PredictorEvaluator:
                 "source": str(ACCEL_NASBENCH.locate(self.path)), "predictor": self.predictor.name}
 
     def __call__(self, job: Job) -> ChildMetrics:
-        from mnaslib.arch import Arch
-        from mnaslib.latency.ops import arch_ops, arch_params
+        from mnaslib.spaces.arch import Arch
+        from mnaslib.spaces.ops import arch_ops, arch_params
 
         if not isinstance(job.arch, Arch) or len(job.arch.blocks) != 7:
             raise UserError("evaluator accel-predictor scores MnasNet-space networks (7 blocks of MBConv or conv "

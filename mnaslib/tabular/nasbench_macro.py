@@ -30,16 +30,8 @@ from mnaslib.labels import Provenance
 from mnaslib.latency.base import ALIASES
 from mnaslib.tabular.base import BenchmarkRecord, TabularBenchmark
 from mnaslib.tabular.files import BenchmarkFile
-from mnaslib.tabular.macro_space import (
-    MACRO_OPTIONS,
-    NUM_KEYS,
-    MacroArch,
-    MacroSpace,
-    all_keys,
-    canonical_key,
-    check_key,
-    distinct_keys,
-)
+from mnaslib.spaces.macro import (MACRO_OPTIONS, NUM_KEYS, MacroArch, MacroSpace, all_keys, canonical_key, check_key,
+                                  distinct_keys)
 
 __all__ = ["BENCHMARK_PROVENANCE", "MACRO_OPTIONS", "NASBENCH_MACRO", "MacroArch", "MacroSpace", "NASBenchMacro",
            "NASBenchMacroFormatError", "latency_caveat"]

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from mnaslib.reward import Reward
-from mnaslib.space import MnasNetSpace, PER_BLOCK
+from mnaslib.spaces.mnasnet import MnasNetSpace, PER_BLOCK
 
 
 @dataclass

@@ -12,12 +12,12 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnaslib.components import make_latency
-from mnaslib.jobs import ChildMetrics, Job
+from mnaslib.search.wiring import make_latency
+from mnaslib.evaluation.jobs import ChildMetrics, Job
 from mnaslib.reward import get_reward
-from mnaslib.rundir import open_run
-from mnaslib.search import run_search
-from mnaslib.space import MnasNetSpace
+from mnaslib.search.rundir import open_run
+from mnaslib.search.loop import run_search
+from mnaslib.spaces.mnasnet import MnasNetSpace
 from mnaslib.strategies import make_strategy
 from mnaslib.tabular.synthetic import SyntheticTable
 
