@@ -8,6 +8,7 @@ that catch ``ValueError`` keep working.
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +30,17 @@ def shown(value: Any, limit: int = SHOWN_CHARACTERS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def as_int(value: Any, what: str) -> int:
+    """An integer (Python or numpy) as ``int``; anything else, floats and booleans included, is a ``ValueError``
+    naming ``what``: ``steps: 1.5`` or ``True`` is a mistake, not a count."""
+    if isinstance(value, bool):
+        raise UserError(f"{what} must be an integer, got {shown(value)}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise UserError(f"{what} must be an integer, got {shown(value)}") from None
 
 
 @contextmanager

@@ -16,8 +16,7 @@ import inspect
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Callable, Generic, Mapping, TypeVar
 
-from mnaslib.spaces.buildable import as_int
-from mnaslib.errors import UserError, shown
+from mnaslib.errors import UserError, as_int, shown
 
 T = TypeVar("T")
 Options = TypeVar("Options")

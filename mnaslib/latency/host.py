@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal
 
 import numpy as np
 
-from mnaslib.spaces.buildable import as_int
+from mnaslib.errors import as_int
 from mnaslib.labels import Provenance
 from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.runtime import cpu_model, interpreter, package_version, pinned, runtime_label, timed_runs

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
-from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions, Buildable, as_int
-from mnaslib.errors import UserError
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions, Buildable
+from mnaslib.errors import UserError, as_int
 from mnaslib.search.executors import EXECUTORS, ExecutorOptions, executor_options
 from mnaslib.labels import Labelled
 from mnaslib.latency.base import PROVIDERS

@@ -23,8 +23,7 @@ from typing import Any, ClassVar, Mapping
 
 import yaml
 
-from mnaslib.spaces.buildable import as_int
-from mnaslib.errors import ProfileError, shown
+from mnaslib.errors import ProfileError, as_int, shown
 from mnaslib.search.parts import Parts, build_parts
 from mnaslib.search.profile_yaml import MAX_INTEGER, Refused, check_plain, load_yaml
 from mnaslib.search.rundir import RESUMABLE_KEYS

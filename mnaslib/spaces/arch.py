@@ -30,8 +30,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
-from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions, as_int
-from mnaslib.errors import UserError, shown
+from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions
+from mnaslib.errors import UserError, as_int, shown
 
 if TYPE_CHECKING:
     import keras

@@ -6,18 +6,26 @@ Functions take and return Keras tensors so models stay plain functional Keras wi
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import keras
 from keras import layers
 
 from mnaslib.spaces.batchnorm import FusedBatchNormalization
 
-if TYPE_CHECKING:
-    from mnaslib.spaces.arch import BlockSpec
-
 BN_MOMENTUM = 0.99
 BN_EPSILON = 1e-3
+
+
+class LayerChoices(Protocol):
+    """What one layer of a block is built from: the choices of a ``BlockSpec`` (``spaces.arch``), read by field,
+    so that these layers need not import the architecture whose ``build`` calls them."""
+
+    op: str
+    kernel: int
+    expand_ratio: int
+    se_ratio: float
+    skip: str
 
 
 def conv_initializer() -> keras.initializers.Initializer:
@@ -50,7 +58,7 @@ def squeeze_excite(x, reduced_filters: int, name: str, gate: str = "sigmoid"):
     return layers.Multiply(name=f"{name}_se_excite")([x, s])
 
 
-def block_layer(x, spec: BlockSpec, in_filters: int, out_filters: int, stride: int, name: str,
+def block_layer(x, spec: LayerChoices, in_filters: int, out_filters: int, stride: int, name: str,
                 se_gate: str = "sigmoid"):
     """One layer of a block (the first layer of a block carries its stride).
 

@@ -13,28 +13,16 @@ network the paper deploys and times: 224x224, 1000 classes, stride-2 stem.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from mnaslib.errors import UserError, shown
+from mnaslib.errors import UserError, as_int
 
 if TYPE_CHECKING:
     import keras
 
 MAX_INPUT_SIZE = 1024  # larger inputs take minutes to convert and time on a CPU; refuse them instead of hanging
 MAX_CLASSES = 100_000
-
-
-def as_int(value: Any, what: str) -> int:
-    """An integer (Python or numpy) as ``int``; anything else, floats and booleans included, is a ``ValueError``
-    naming ``what``: ``steps: 1.5`` or ``True`` is a mistake, not a count."""
-    if isinstance(value, bool):
-        raise UserError(f"{what} must be an integer, got {shown(value)}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise UserError(f"{what} must be an integer, got {shown(value)}") from None
 
 
 def check_build_options(depth_multiplier: float, input_size: int, num_classes: int) -> None:

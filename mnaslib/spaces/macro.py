@@ -170,7 +170,7 @@ class MacroArch:
         # Imported here so that the space, the table and the searches on it work without loading TensorFlow.
         from mnaslib.spaces.macro_network import build_network
 
-        return build_network(self, options, STEM_WIDTH, HEAD_WIDTH)
+        return build_network(self.layers(), self.name, options, STEM_WIDTH, HEAD_WIDTH)
 
 
 @dataclass(frozen=True)

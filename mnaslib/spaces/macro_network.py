@@ -1,4 +1,4 @@
-"""The Keras network of a NAS-Bench-Macro key (the space and the architecture are in ``macro_space``).
+"""The Keras network of a NAS-Bench-Macro key (the space and the architecture are in ``spaces.macro``).
 
 Plain functional Keras with mnaslib's own units (``blocks.conv_bn``, its BN settings and conv initialisers, which
 the benchmark's README leaves open and which change no count or shape). Where PyTorch, in which the benchmark was
@@ -8,7 +8,7 @@ other pixels. The stem and every 1x1 conv sample the same pixels either way.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol, Sequence
 
 import keras
 from keras import layers
@@ -17,23 +17,36 @@ from mnaslib.spaces.blocks import batch_norm, conv_bn, conv_initializer
 from mnaslib.spaces.buildable import BuildOptions
 from mnaslib.spaces.models import classifier_head, round_filters
 
-if TYPE_CHECKING:
-    from mnaslib.spaces.macro import MacroArch, MacroLayer
+
+class SearchableLayer(Protocol):
+    """What :func:`searchable_layer` reads of a ``MacroLayer`` (``spaces.macro``), by field: ``MacroArch.build``
+    imports this module when it is called, and the builder does not import the space back."""
+
+    token: int
+    stride: int
+    out_filters: int
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def mbconv(self) -> tuple[int, int]: ...
 
 
-def build_network(arch: "MacroArch", options: BuildOptions, stem_width: int, head_width: int) -> keras.Model:
+def build_network(searchable: Sequence[SearchableLayer], name: str, options: BuildOptions, stem_width: int,
+                  head_width: int) -> keras.Model:
     """Stem, the 8 searchable layers, head and classifier (logits), every width scaled by the depth multiplier."""
     multiplier = options.depth_multiplier
     inputs = keras.Input((options.input_size, options.input_size, 3), name="image")
     x = conv_bn(inputs, round_filters(stem_width, multiplier), 3, options.stem_stride, "stem")
-    for layer in arch.layers():
+    for layer in searchable:
         x = searchable_layer(x, layer, round_filters(layer.out_filters, multiplier))
     x = conv_bn(x, round_filters(head_width, multiplier), 1, 1, "head")
     suffix = "" if multiplier == 1.0 else f"-x{multiplier:g}"
-    return classifier_head(inputs, x, options.num_classes, options.dropout or 0.0, arch.name + suffix)
+    return classifier_head(inputs, x, options.num_classes, options.dropout or 0.0, name + suffix)
 
 
-def searchable_layer(x, layer: "MacroLayer", out_filters: int):
+def searchable_layer(x, layer: SearchableLayer, out_filters: int):
     """One searchable layer on the (already width-scaled) tensor ``x``, producing ``out_filters`` channels.
 
     Identity: ``x`` itself, or where the stride or the width changes a 1x1 conv with the stride and BN, no

@@ -8,16 +8,13 @@ and a dense classifier. The depth multiplier rounds filters with the official ru
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, Sequence
 
 import keras
 from keras import layers
 
-from mnaslib.spaces.blocks import block_layer, conv_bn
+from mnaslib.spaces.blocks import LayerChoices, block_layer, conv_bn
 from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions
-
-if TYPE_CHECKING:
-    from mnaslib.spaces.arch import Arch
 
 DEPTH_DIVISOR = 8
 DEFAULT_DROPOUT = 0.2  # the official rate; mnasnet-small's official config has none (its Arch carries that)
@@ -27,6 +24,30 @@ _NASNET_MOBILE = {"penultimate_filters": 1056, "num_blocks": 4, "stem_block_filt
                   "filter_multiplier": 2}
 _NASNET_FILTER_STEP = 96
 KERAS_FAMILIES = ("keras-mobilenet", "keras-mobilenetv2", "keras-nasnetmobile")
+
+
+class BlockChoices(LayerChoices, Protocol):
+    """One block of an ``Arch`` as the builder reads it: its layers' choices, widths, repeats and first stride."""
+
+    in_filters: int
+    out_filters: int
+    repeats: int
+    stride: int
+
+
+class ArchChoices(Protocol):
+    """What :func:`build_model` reads of an ``Arch`` (``spaces.arch``), by field: ``Arch.build`` imports this
+    module when it is called (so an ``Arch`` is light until built), and the builder does not import it back."""
+
+    blocks: Sequence[BlockChoices]
+    stem_filters: int
+    head_filters: int
+    name: str
+    dropout: float
+    se_gate: str
+
+    @property
+    def arch_id(self) -> str: ...
 
 
 def round_filters(filters: int, multiplier: float, divisor: int = DEPTH_DIVISOR) -> int:
@@ -44,7 +65,7 @@ def round_filters(filters: int, multiplier: float, divisor: int = DEPTH_DIVISOR)
     return int(new)
 
 
-def build_model(arch: "Arch", options: BuildOptions = DEPLOYMENT, *, input_channels: int = 3,
+def build_model(arch: ArchChoices, options: BuildOptions = DEPLOYMENT, *, input_channels: int = 3,
                 name: str | None = None) -> keras.Model:
     """The functional Keras model (logits) of a MnasNet-space architecture.
 

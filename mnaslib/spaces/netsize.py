@@ -1,7 +1,7 @@
 """Whole-network bounds, checked before a network is built.
 
-Every block of an architecture is bounded on its own (``mnaslib.spaces.arch``: filters, repeats, kernel, expansion), but a
-network inside every per-block bound can still be too big for memory (``--multiplier 1000``, or four 8192-wide
+Every block of an architecture is bounded on its own (``mnaslib.spaces.arch``: filters, repeats, kernel, expansion), but
+a network inside every per-block bound can still be too big for memory (``--multiplier 1000``, or four 8192-wide
 blocks), and TensorFlow would then fail deep inside with ``ResourceExhaustedError`` after minutes of work. These
 counts are analytic (``mnaslib.spaces.ops``), so the check costs microseconds and needs no graph. The commands
 (``mnas describe``, ``latency``, ``export``), the profile check and the proxy trainer call it before they build;
