@@ -20,6 +20,8 @@ from mnaslib.errors import UserError
 from mnaslib.labels import footnote_lines, footnoted
 from mnaslib.search.profile import DEFAULT_PROFILE, PROFILE_NAMES
 from mnaslib.quiet import PROGRESS_VARIABLE
+from mnaslib.search.profile import load_profile
+from mnaslib.search.stored import missing
 
 if TYPE_CHECKING:
     from mnaslib.search.profile import Profile
@@ -115,8 +117,6 @@ def reproduce(profile: str | os.PathLike = DEFAULT_PROFILE, output_dir: str | os
     """
     from tqdm.auto import tqdm
 
-    from mnaslib.search.profile import load_profile
-
     loaded = load_profile(profile)
     packaged = isinstance(profile, str) and profile in PROFILE_NAMES
     if not packaged:
@@ -159,8 +159,6 @@ def stored_runs_dir(profile: "Profile", output_dir: Path, paths: list[Path]) -> 
     ``make reproduce PROFILE=<stored_runs>`` wrote. Checked before any notebook starts when one of ``paths`` reads
     runs (declares ``run_dir``), so a class that forgot the day-before run gets one line, not a failed notebook."""
     import papermill
-
-    from mnaslib.search.stored import missing
 
     folder = output_dir / str(profile.stored_runs) / "runs"
     readers = [p.name for p in paths if "run_dir" in papermill.inspect_notebook(str(p))]

@@ -33,7 +33,6 @@ def test_other_kinds_and_errors():
 
 
 # ------------------------------------------------------------------------------------------- footnoted tables
-import pandas as pd  # noqa: E402
 
 from mnaslib.labels import (Labelled, footnote_lines, footnoted, render_table, round_to_meaning,  # noqa: E402
                             split_label)

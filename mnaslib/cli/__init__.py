@@ -16,6 +16,10 @@ import sys
 import traceback
 from importlib import metadata
 
+from mnaslib.cli import networks, searches
+from mnaslib.errors import UserError
+from mnaslib.evaluation.data.base import ENV_CACHE_DIR, cache_dir
+
 EXIT_BUG = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -30,8 +34,6 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mnaslib.cli import networks, searches
-
     parser = argparse.ArgumentParser(prog="mnas", description="MnasNet reproduction toolkit: networks, latency, "
                                      "searches and the notebooks' reproduction")
     parser.add_argument("--version", action="version", version=f"mnaslib {_version()}")
@@ -43,8 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from mnaslib.errors import UserError
-    from mnaslib.search.loop import SearchInterrupted
+    from mnaslib.search.loop import SearchInterrupted  # lazy: keeps SciPy and pandas out of this module's import
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -91,8 +92,6 @@ def _one_line(err: BaseException) -> str:
 def _environment_hint(err: OSError) -> str:
     """What to do about an OSError: a link to nowhere says where it points; a file in mnaslib's cache folder names
     the variable that moves it."""
-    from mnaslib.evaluation.data.base import ENV_CACHE_DIR, cache_dir
-
     path = str(err.filename or "")
     hint = ""
     if path and os.path.islink(path) and not os.path.exists(path):

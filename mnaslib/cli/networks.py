@@ -9,6 +9,10 @@ from pathlib import Path
 
 from mnaslib.spaces.buildable import MAX_INPUT_SIZE, BuildOptions, Buildable
 from mnaslib.errors import UserError
+from mnaslib.spaces.arch import Arch
+from mnaslib.spaces.zoo import canonical_name, names, resolve
+from mnaslib.spaces.netsize import check_network_size
+from mnaslib.tabular.files import write_atomically
 
 EXPORT_FORMATS = (".json", ".tflite", ".keras")
 
@@ -82,9 +86,6 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
 
 def resolve_model(args: argparse.Namespace) -> tuple[Buildable, BuildOptions]:
     """The network a command names, and the build options its flags give."""
-    from mnaslib.spaces.arch import Arch
-    from mnaslib.spaces.zoo import canonical_name, names, resolve
-
     spec = args.model[0] if len(args.model) == 1 else args.model
     if not isinstance(spec, str):
         named = [m for m in spec if m.lower().endswith(".json") or canonical_name(m) in names()]
@@ -97,8 +98,6 @@ def resolve_model(args: argparse.Namespace) -> tuple[Buildable, BuildOptions]:
         network = resolve(spec)
     options = BuildOptions(depth_multiplier=args.multiplier, input_size=args.input_size, num_classes=args.classes)
     if isinstance(network, Arch):
-        from mnaslib.spaces.netsize import check_network_size
-
         check_network_size(network, options)
     return network, options
 
@@ -140,7 +139,7 @@ def _no_constant(name: str) -> float:
 def cmd_describe(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from mnaslib.spaces.counting import profile_model
+    from mnaslib.spaces.counting import profile_model  # lazy: keeps TensorFlow and pandas out of this module's import
 
     network, options = resolve_model(args)
     model = network.build(options)
@@ -155,8 +154,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
-    from mnaslib.latency import get_provider
-    from mnaslib.latency.base import ALIASES
+    from mnaslib.latency import get_provider  # lazy: keeps pandas out of this module's import
+    from mnaslib.latency.base import ALIASES  # lazy: keeps pandas out of this module's import
 
     name = ALIASES.get(args.provider, args.provider)
     options: dict = {}
@@ -181,11 +180,11 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.device or args.from_csv or args.name:
-        from mnaslib.latency.device_calibration import calibrate_device_command
+        from mnaslib.latency.device_calibration import calibrate_device_command  # lazy: TensorFlow and SciPy
 
         return calibrate_device_command(args)
-    from mnaslib.latency.calibration import host_model_check
-    from mnaslib.latency.layer_table import HostLayerTable
+    from mnaslib.latency.calibration import host_model_check  # lazy: keeps TensorFlow and pandas off import
+    from mnaslib.latency.layer_table import HostLayerTable  # lazy: keeps TensorFlow and pandas off import
 
     if args.test < 1:
         raise UserError(f"--test must be at least 1 held-out architecture, got {args.test}")
@@ -201,10 +200,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from mnaslib.spaces.arch import Arch
-    from mnaslib.latency.tflite import to_tflite
-    from mnaslib.tabular.files import write_atomically
-
+    from mnaslib.latency.tflite import to_tflite  # lazy: keeps pandas out of this module's import
     out = Path(args.output)
     if out.suffix.lower() not in EXPORT_FORMATS:
         raise UserError(f"unknown export format {out.suffix!r}: use a .json (architecture), .tflite or .keras file "
@@ -240,7 +236,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _keras_file(model) -> bytes:
     """The ``.keras`` file of ``model`` with Keras' own BatchNormalization (it loads in Keras without mnaslib)."""
-    from mnaslib.spaces.batchnorm import with_keras_batch_norm
+    from mnaslib.spaces.batchnorm import with_keras_batch_norm  # lazy: keeps TensorFlow out of this module's import
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.keras"

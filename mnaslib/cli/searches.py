@@ -87,8 +87,8 @@ def _scalar(text: str) -> Any:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from mnaslib.search.wiring import search_from_profile
-    from mnaslib.search.profile import load_profile
+    from mnaslib.search.wiring import search_from_profile  # lazy: keeps SciPy and pandas out of this module's import
+    from mnaslib.search.profile import load_profile  # lazy: keeps SciPy and pandas out of this module's import
 
     profile = load_profile(args.config or args.profile, parse_overrides(args.set))
     result = search_from_profile(profile, args.run_dir, retry_failed=args.retry_failed, reevaluate=args.reevaluate,
@@ -102,7 +102,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def _print_findings(run_dir: str, top: int) -> None:
     import pandas as pd
 
-    from mnaslib.report.runs import summarize_run
+    from mnaslib.report.runs import summarize_run  # lazy: keeps pandas out of this module's import
 
     summary = summarize_run(run_dir)
     with pd.option_context("display.max_colwidth", 100, "display.width", 250):
@@ -131,7 +131,7 @@ def _print_table(title: str, table) -> None:
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
-    from mnaslib.report.runs import summarize_run
+    from mnaslib.report.runs import summarize_run  # lazy: keeps pandas out of this module's import
 
     if args.top < 1:
         raise UserError(f"--top must be at least 1 (how many best trials to list), got {args.top}")
@@ -148,7 +148,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 def cmd_runs_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from mnaslib.report.runs import compare_runs, summarize_run
+    from mnaslib.report.runs import compare_runs, summarize_run  # lazy: keeps pandas out of this module's import
 
     table = compare_runs(summarize_run(args.first), summarize_run(args.second))
     table = table.rename(columns={"first": args.first, "second": args.second})
@@ -159,7 +159,7 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from mnaslib.reproduce import reproduce
+    from mnaslib.reproduce import reproduce  # lazy: keeps SciPy and pandas out of this module's import
 
     report = reproduce(profile=args.profile, output_dir=args.output_dir, notebooks=args.notebooks)
     print(f"report: {report}")

@@ -20,6 +20,7 @@ from mnaslib.spaces.counting import summarize
 from mnaslib.evaluation.fidelity import fidelity_note
 from mnaslib.spaces.netsize import check_network_size
 from mnaslib.registry import parse_options
+from mnaslib.evaluation import train_loop
 
 RMSPROP = {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}  # the official code's RMSProp settings
 # A child's training loss starts at ln(classes) (zeroed classifier); ten times that at the end is divergence, however
@@ -173,8 +174,6 @@ def train_child(arch: Buildable, train_ds: tf.data.Dataset, val_ds: tf.data.Data
     ``DIVERGED_LOSS_FACTOR`` x ln(classes): training starts at ln(classes) and a finite 1e30 is no model), ``oom``
     (resource exhausted) or ``build``.
     """
-    from mnaslib.evaluation import train_loop
-
     keras.utils.set_random_seed(task.seed)
     images, labels = train_loop.dataset_tensors(train_ds)
     val_images, val_labels = train_loop.dataset_tensors(val_ds)

@@ -15,6 +15,11 @@ from mnaslib.evaluation.fidelity import zero_cost_note
 from mnaslib.evaluation.jobs import NASWOT_MEASURE, ChildMetrics, Job
 from mnaslib.seeds import image_batch_seed, split_seed
 from mnaslib.evaluation.train import ProxyTask
+from mnaslib.evaluation.data import get_datasets, data_source
+from mnaslib.evaluation.train import train_child, build_child
+from mnaslib.evaluation.train_loop import dataset_tensors
+from mnaslib.spaces.counting import summarize
+from mnaslib.evaluation.zerocost import log_determinant, naswot_kernel, naswot_score
 
 _DATASETS: dict[tuple, Any] = {}
 
@@ -23,8 +28,6 @@ def proxy_datasets(task: ProxyTask):
     """``(train_ds, val_ds, info)`` for a proxy task whose ``seed`` is the run's, cached per process (loading and
     decoding cost seconds); the held-out split is drawn from ``seeds.split_seed`` of it, so every child of a run
     is judged on the same images."""
-    from mnaslib.evaluation.data import get_datasets
-
     split = split_seed(task.seed)
     key = (task.dataset, task.image_size, task.batch_size, task.max_train, task.val_size, task.data_dir, split)
     if key not in _DATASETS:
@@ -49,14 +52,10 @@ class ProxyEvaluator:
 
     def data_source(self) -> dict[str, Any]:
         """The data set the children train on, with its content fingerprint (``mnaslib.evaluation.data.data_source``)."""
-        from mnaslib.evaluation.data import data_source
-
         return data_source(self.task.dataset, self.task.data_dir)
 
     def __call__(self, job: Job) -> ChildMetrics:
         """Train ``job.arch`` with the trial's seed; raises ``ChildFailed`` (diverged, oom, build) on failure."""
-        from mnaslib.evaluation.train import train_child
-
         task = replace(self.task, seed=int(job.seed))
         train_ds, val_ds, info = proxy_datasets(self.task)
         result = train_child(job.arch, train_ds, val_ds, task, num_classes=int(info.num_classes))
@@ -93,8 +92,6 @@ class ZeroCostEvaluator(ProxyEvaluator):
 
     def check(self) -> None:
         """Load the data once, and refuse a batch larger than the training split."""
-        from mnaslib.evaluation.train_loop import dataset_tensors
-
         count = int(dataset_tensors(proxy_datasets(self.task)[0])[0].shape[0])
         if count < self.images:
             raise ValueError(f"evaluator.images is {self.images} but the proxy's training split holds {count} "
@@ -109,11 +106,6 @@ class ZeroCostEvaluator(ProxyEvaluator):
         """Score ``job.arch`` at the trial's seed (its initialisation and its batch of images)."""
         import keras
         import numpy as np
-
-        from mnaslib.spaces.counting import summarize
-        from mnaslib.evaluation.train import build_child
-        from mnaslib.evaluation.train_loop import dataset_tensors
-        from mnaslib.evaluation.zerocost import log_determinant, naswot_kernel, naswot_score
 
         train_ds, _, info = proxy_datasets(self.task)
         images, _ = dataset_tensors(train_ds)

@@ -31,6 +31,7 @@ from mnaslib.latency.pixel1 import Pixel1Model, load_pixel1_model
 from mnaslib.spaces.zoo import as_arch
 from mnaslib.labels import Provenance
 from mnaslib.spaces.arch import Arch
+from mnaslib.spaces.counting import summarize
 
 
 def _is_keras_model(obj: Any) -> bool:
@@ -82,8 +83,6 @@ class FlopsProvider(LatencyProvider):
 
     def latency(self, model_or_arch: Any) -> LatencyResult:
         if _is_keras_model(model_or_arch):
-            from mnaslib.spaces.counting import summarize
-
             mult_adds, source = summarize(model_or_arch)["mult_adds"], model_or_arch.name
         else:
             arch = _arch_or_error(model_or_arch, "the flops provider", "an Arch, a reference name, block strings or a "

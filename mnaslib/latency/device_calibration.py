@@ -20,6 +20,10 @@ from mnaslib.latency.device_model import Measurement, check_name, models_dir
 from mnaslib.latency.calibration import random_archs
 from mnaslib.quiet import progress_bar
 from mnaslib.spaces.zoo import CALIBRATION_REFERENCES
+from mnaslib.latency.adb import AdbPixelProvider
+from mnaslib.latency.host import HostTFLiteProvider
+from mnaslib.latency.device_model import fit_device_model, model_path, read_measurements_csv
+from mnaslib.latency.pixel1 import describe_validation
 
 WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.4)
 SIZES = (96, 128, 160, 192, 224)
@@ -103,8 +107,6 @@ def _resume_args(err: RuntimeError, kept: int, total: int, path: Path) -> tuple:
 
 def adb_measure(**provider_options) -> Measure:
     """Measure with the phone runner (``mnaslib.latency.adb``): checks the phone first, once."""
-    from mnaslib.latency.adb import AdbPixelProvider
-
     provider = AdbPixelProvider(**provider_options)
     provider.check()
 
@@ -118,8 +120,6 @@ def adb_measure(**provider_options) -> Measure:
 def host_measure(runs: int = 30) -> Measure:
     """Measure with LiteRT on this CPU (one thread, thread CPU time): the host as the "device", for trying the
     workflow and for measuring how many networks a model needs."""
-    from mnaslib.latency.host import HostTFLiteProvider
-
     provider = HostTFLiteProvider(clock="thread_cpu", runs=runs, warmup=5)
 
     def measure(item: Measurement) -> tuple[float, str]:
@@ -143,9 +143,6 @@ def _numbers(text: str, kind: type, option: str) -> tuple:
 def calibrate_device_command(args) -> int:
     """``mnas calibrate --device adb|host --name NAME`` or ``--from-csv FILE --name NAME``: measure (resumably) or
     read the networks, fit the device model, print its grouped-CV error, save it."""
-    from mnaslib.latency.device_model import fit_device_model, model_path, read_measurements_csv
-    from mnaslib.latency.pixel1 import describe_validation
-
     if not args.name:
         raise UserError("name the device model: --name my-pixel7 (a profile then selects it with latency: "
                         "{provider: device-model, name: my-pixel7})")

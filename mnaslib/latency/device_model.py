@@ -30,6 +30,8 @@ from mnaslib.latency.base import LatencyProvider, LatencyResult
 from mnaslib.latency.feature_model import canonical_ops
 from mnaslib.spaces.ops import Op, arch_ops, keras_ops
 from mnaslib.latency.pixel1 import Pixel1Model, fit_feature_model
+from mnaslib.spaces.zoo import resolve, canonical_name, names
+from mnaslib.latency.cost_model import _analytic, _feature_prediction
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CSV_COLUMNS = ("architecture", "ms")
@@ -73,16 +75,12 @@ class Measurement:
         return f"{self.architecture}|{self.multiplier:g}|{self.input_size}"
 
     def network(self) -> Buildable:
-        from mnaslib.spaces.zoo import resolve
-
         return resolve(self.architecture)
 
     def options(self) -> BuildOptions:
         return BuildOptions(depth_multiplier=self.multiplier, input_size=self.input_size)
 
     def ops(self) -> list[Op]:
-        from mnaslib.spaces.arch import Arch
-
         network = self.network()
         if isinstance(network, Arch):
             return arch_ops(network, self.options())
@@ -93,8 +91,6 @@ class Measurement:
         """A named network (reference or Keras) is its family; an architecture given as block strings (a random one
         of a calibration) is a family of its own. Holding all random architectures out at once would leave a
         handful of references to fit, an error no user meets: a new network is one more random architecture."""
-        from mnaslib.spaces.zoo import canonical_name, names
-
         return canonical_name(self.architecture) if canonical_name(self.architecture) in names() else self.architecture
 
 
@@ -205,13 +201,9 @@ class DeviceModelProvider(LatencyProvider):
         self.model = load_device_model(self.model_name, self.models_dir)
 
     def latency_of(self, network: Buildable, options: BuildOptions) -> LatencyResult:
-        from mnaslib.latency.cost_model import _analytic
-
         return _analytic(self, network, options)
 
     def latency(self, model_or_arch: Any) -> LatencyResult:
-        from mnaslib.latency.cost_model import _feature_prediction
-
         return _feature_prediction(self, self.model, model_or_arch)
 
     def breakdown_ms(self, network: Buildable, options: BuildOptions = DEPLOYMENT) -> dict[str, float] | None:

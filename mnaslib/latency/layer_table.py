@@ -56,6 +56,7 @@ from mnaslib.latency.tflite import fast_tflite
 from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.spaces.zoo import as_arch
 from mnaslib.spaces.arch import Arch
+from mnaslib.spaces.blocks import block_layer, conv_bn
 
 CACHE_ENV = "MNAS_LATENCY_CACHE"
 # Bump when the way layers are built, converted or timed changes: old tables then stop matching.
@@ -91,8 +92,6 @@ def layer_model(key: LayerKey):
     """A Keras model holding exactly one layer of a network, built with the same code as ``build_model``."""
     import keras
     from keras import layers
-
-    from mnaslib.spaces.blocks import block_layer, conv_bn
 
     inputs = keras.Input((key.resolution, key.resolution, key.in_channels), batch_size=1, name="image")
     if key.part == "stem":

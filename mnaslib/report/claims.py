@@ -21,6 +21,8 @@ from mnaslib import paper
 from mnaslib.labels import Labelled, paper_provenance, render_table
 from mnaslib.search.trial import provenance_of
 from mnaslib.report.verdicts import Fidelity, NoiseFloor, bootstrap_floor, label_error_floor, not_testable, verdict
+from mnaslib.evaluation.fidelity import measured_proxy
+from mnaslib.spaces.zoo import FIG5_SLICES, fig5_label
 
 if TYPE_CHECKING:
     from mnaslib.report.recipes.ablations import SearchSummary
@@ -191,8 +193,6 @@ def predicted_verdict(gap: float, claimed: float, ctx: "Context") -> str:
 def proxy_fidelity(task: dict) -> "Fidelity | None":
     """The measured rank fidelity of a proxy task (NAS-Bench-Macro, beside the parameter count's on the same
     networks), or None where these settings were never measured."""
-    from mnaslib.evaluation.fidelity import measured_proxy
-
     measured = measured_proxy(task)
     return None if measured is None else Fidelity(measured["kendall"], measured["scored"],
                                                   measured["parameter_kendall"], "the proxy")
@@ -227,8 +227,6 @@ def fig5_claims(results: Mapping[str, "PointResult"], ctx: "Context") -> pd.Data
     """Figure 5's claim, MnasNet-A1 more accurate than MobileNetV2 at every plotted scaling point, tested on the
     predicted ImageNet top-1 where the predictor can score both networks (``predicted_verdict``: beyond its RMSE);
     every other point says "not testable here" and why."""
-    from mnaslib.spaces.zoo import FIG5_SLICES, fig5_label
-
     rows = []
     for multiplier, size in FIG5_SLICES:
         a1, mb = (results[fig5_label(name, multiplier, size)] for name in ("MnasNet-A1", "MobileNetV2"))
@@ -260,7 +258,7 @@ def cell_space_untestable() -> str:
     predictor cannot score cells), and the training-free score the laptop would use ranks even Accel-NASBench's
     trained networks below their parameter count.
     """
-    from mnaslib.tabular.accel_predictor import load_summary
+    from mnaslib.tabular.accel_predictor import load_summary  # lazy: keeps TensorFlow and scikit-learn off import
 
     reason = "no fidelity on cell networks"
     scores = ((load_summary() or {}).get("zero_cost") or {}).get("scores") or {}

@@ -25,6 +25,9 @@ from mnaslib.spaces.buildable import BuildOptions
 from mnaslib.latency.base import LatencyProvider
 from mnaslib.reward import Reward
 from mnaslib.search.trial import Trial, finished
+from mnaslib.reward import from_config
+from mnaslib.report.runs import load_run
+from mnaslib.report.plots.core import draw_architecture, plot_pareto
 
 TOP_TRIALS = 50
 
@@ -52,11 +55,8 @@ class RunView:
 def load_view(run_dir: str | os.PathLike, label: str | None = None) -> RunView:
     """A finished (or running) search's trials with the components its stored config names; a run of the cell
     space, whose networks are not block lists, is refused with the reason."""
-    from mnaslib.search.wiring import deployment_options, make_latency, search_space
-    from mnaslib.search.profile import Profile
-    from mnaslib.reward import from_config
-    from mnaslib.report.runs import load_run
-
+    from mnaslib.search.wiring import deployment_options, make_latency, search_space  # lazy: keeps SciPy off import
+    from mnaslib.search.profile import Profile  # lazy: keeps SciPy out of this module's import
     run = load_run(run_dir)
     config = {k: v for k, v in run.config.items() if k not in ("data", "reevaluate")}
     profile = Profile.from_dict(config)
@@ -75,8 +75,6 @@ def load_view(run_dir: str | os.PathLike, label: str | None = None) -> RunView:
 def trial_figure(view: RunView, rank: int = 0) -> Figure:
     """The explorer's picture of the ``rank``-th best trial of ``view`` (0: the best)."""
     import matplotlib.pyplot as plt
-
-    from mnaslib.report.plots.core import draw_architecture, plot_pareto
 
     if not 0 <= rank < len(view.trials):
         raise ValueError(f"rank {rank} is outside this run's {len(view.trials)} finished architectures")

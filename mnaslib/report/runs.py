@@ -18,6 +18,7 @@ from mnaslib.evaluation.jobs import NASWOT_MEASURE
 from mnaslib.search.store import STORE_FILENAME, TrialStore
 from mnaslib.labels import Provenance
 from mnaslib.search.trial import Run, Trial, TrialStatus, best_rows, finished, first_provenance, label_of
+from mnaslib.search.rundir import config_differences
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:
@@ -146,8 +147,6 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
 def compare_runs(first: RunSummary, second: RunSummary) -> pd.DataFrame:
     """Two searches side by side: what differs in their settings, and what each found (one search per column:
     a comparison of two single runs is not a claim; see ``mnaslib.report.verdicts.verdict``)."""
-    from mnaslib.search.rundir import config_differences
-
     rows = [{"": f"setting {key}", "first": old, "second": new}
             for key, (old, new) in config_differences(first.config, second.config, ()).items()]
     for summary_row in ("trials", "done", "failed", "reused", "distinct architectures"):

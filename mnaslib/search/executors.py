@@ -31,6 +31,8 @@ from typing import Any, Mapping
 from mnaslib.errors import UserError, shown
 from mnaslib.registry import Registry
 from mnaslib.quiet import import_tensorflow_silently, worker_environment
+from mnaslib.evaluation.data.base import ENV_DATA_DIR, ENV_OFFLINE
+from mnaslib.tabular.files import ENV_BENCHMARK_DIR
 
 WORKER_TASKS = 8  # children a process worker trains before it is replaced (docs/architecture.md, "Workers")
 _PR_SET_PDEATHSIG = 1
@@ -199,7 +201,7 @@ def worker_init(parent_pid: int, environment: Mapping[str, str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_pid)
     import_tensorflow_silently()
-    from mnaslib.evaluation.train import set_threads
+    from mnaslib.evaluation.train import set_threads  # lazy: keeps TensorFlow and pandas out of this module's import
 
     set_threads(1, 1)
 
@@ -221,9 +223,6 @@ def where_this_runs() -> str:
 
 def data_variables() -> str:
     """How this process finds data sets and benchmarks: the variables as set here (on a worker: on its machine)."""
-    from mnaslib.evaluation.data.base import ENV_DATA_DIR, ENV_OFFLINE
-    from mnaslib.tabular.files import ENV_BENCHMARK_DIR
-
     return "there " + ", ".join(f"{name}={os.environ[name]}" if os.environ.get(name) else f"{name} is not set"
                                 for name in (ENV_DATA_DIR, ENV_BENCHMARK_DIR, ENV_OFFLINE))
 

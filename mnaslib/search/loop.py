@@ -44,6 +44,7 @@ from mnaslib.search.store_schema import damaged
 from mnaslib.strategies import SearchStrategy
 from mnaslib.strategies.reuse import ReuseCache, tell_step
 from mnaslib.search.trial import UNFINISHED, TrialStatus, provenance_of
+from mnaslib.quiet import progress_bar
 
 FINISHED = TrialStatus.finished
 
@@ -96,8 +97,6 @@ def run_search(space: SearchSpace, strategy: SearchStrategy, evaluate: Evaluator
     again (their step's controller update is not redone). ``stop_after_trials`` ends the call early (used to test
     resuming); the store is consistent at every trial boundary.
     """
-    from mnaslib.quiet import progress_bar
-
     start = time.perf_counter()
     saved = store.latest_strategy_state()
     first_step = 0

@@ -24,6 +24,7 @@ from mnaslib.reward import Reward, from_config
 from mnaslib.spaces.mnasnet import SPACES, MnasNetSpace
 from mnaslib.strategies import STRATEGY_REGISTRY, strategy_options
 from mnaslib.tabular.evaluator import BENCHMARK_REGISTRY, PredictorEvaluator, benchmark_deployment, benchmark_space
+from mnaslib.evaluation.data import DATASETS
 
 if TYPE_CHECKING:
     import concurrent.futures as cf
@@ -96,8 +97,7 @@ def make_latency(config: Mapping[str, Any], deployment: BuildOptions = DEPLOYMEN
 
 def proxy_task(config: Mapping[str, Any], seed: int = 0) -> "ProxyTask":
     """The ``proxy`` section as a ``ProxyTask``, every value checked against the type the task declares."""
-    from mnaslib.evaluation.data import DATASETS  # the data sets and the proxy's trainer import TensorFlow
-    from mnaslib.evaluation.train import ProxyTask
+    from mnaslib.evaluation.train import ProxyTask  # lazy: keeps TensorFlow out of this module's import
 
     task = parse_options(ProxyTask, {**config, "seed": seed}, "proxy")
     if task.dataset not in DATASETS:

@@ -38,7 +38,7 @@ def missing(profile: "Profile", what: str, where: str | os.PathLike) -> StoredRu
 def stored_search(run_dir: Path) -> tuple[dict, int]:
     """The config the search stored in ``run_dir`` was last run with ({} without a store) and how many of its trials
     finished. Read-only."""
-    from mnaslib.search.store import STORE_FILENAME, TrialStore
+    from mnaslib.search.store import STORE_FILENAME, TrialStore  # lazy: keeps pandas out of this module's import
 
     if not (run_dir / STORE_FILENAME).is_file():
         return {}, 0
@@ -51,7 +51,7 @@ def require_finished_search(profile: "Profile", run_dir: Path) -> int:
     """For a stored-runs profile, the number of children of the finished search in ``run_dir``; a
     ``StoredRunMissing`` when it is absent, unfinished, or was searched with other settings than ``profile``'s (a
     stored-runs profile never searches, and must not show another search as this one)."""
-    from mnaslib.search.rundir import config_differences
+    from mnaslib.search.rundir import config_differences  # lazy: keeps pandas out of this module's import
 
     needed = profile.steps * profile.batch_size
     config, done = stored_search(run_dir)

@@ -194,7 +194,7 @@ class Arch:
 
     def build(self, options: BuildOptions = DEPLOYMENT) -> "keras.Model":
         """The functional Keras model of this network (``mnaslib.spaces.models.build_model``)."""
-        from mnaslib.spaces.models import build_model
+        from mnaslib.spaces.models import build_model  # lazy: keeps TensorFlow out of this module's import
 
         return build_model(self, options)
 

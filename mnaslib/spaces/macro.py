@@ -168,7 +168,7 @@ class MacroArch:
         trained network.
         """
         # Imported here so that the space, the table and the searches on it work without loading TensorFlow.
-        from mnaslib.spaces.macro_network import build_network
+        from mnaslib.spaces.macro_network import build_network  # lazy: keeps TensorFlow out of this module's import
 
         return build_network(self.layers(), self.name, options, STEM_WIDTH, HEAD_WIDTH)
 

@@ -24,7 +24,7 @@ MAX_ACTIVATIONS = 1_000_000_000  # activation elements one image writes (4 GB at
 def check_network_size(arch: "Arch", options: "BuildOptions") -> None:
     """Refuse a network whose weights or activations would not fit in memory, or whose feature maps would shrink
     below one pixel (a stride-2 layer on a 1x1 map: the input is too small for the network's downsampling)."""
-    from mnaslib.spaces.ops import arch_layers, layer_ops, layer_params
+    from mnaslib.spaces.ops import arch_layers, layer_ops, layer_params  # lazy: keeps TensorFlow and pandas off import
 
     layers = arch_layers(arch, options)
     tiny = next((key for key in layers if key.stride > 1 and key.resolution < 2), None)

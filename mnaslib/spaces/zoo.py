@@ -78,7 +78,7 @@ class KerasNetwork:
         return [f"keras.applications.{_KERAS_CLASSES[self.family]}(alpha={self.width:g})"]
 
     def build(self, options: BuildOptions = DEPLOYMENT) -> "keras.Model":
-        from mnaslib.spaces.models import build_keras_application
+        from mnaslib.spaces.models import build_keras_application  # lazy: keeps TensorFlow out of this module's import
 
         return build_keras_application(self.family, self.width * options.depth_multiplier, options)
 
@@ -234,7 +234,7 @@ def fig5_points() -> list[NetworkPoint]:
     """Every Figure 5 point the paper gives: MnasNet-A1 on the 5 x 5 grid of depth multipliers and input sizes
     (official README), MobileNetV2 at 5 multipliers (224) and 4 more input sizes (1.0x), from the paper tables.
     ``note`` holds the paper table's row key."""
-    from mnaslib import paper
+    from mnaslib import paper  # lazy: keeps pandas out of this module's import
 
     points = []
     for table, network_, name in (("fig5_mnasnet_a1", reference("mnasnet-a1"), "MnasNet-A1"),

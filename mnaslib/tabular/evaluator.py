@@ -20,6 +20,7 @@ from mnaslib.errors import UserError
 from mnaslib.evaluation.jobs import ChildMetrics, Job
 from mnaslib.registry import Registry
 from mnaslib.tabular.base import TabularBenchmark
+from mnaslib.spaces.arch import Arch
 
 # name -> (module, benchmark class, space class, the file the benchmark reads)
 BENCHMARKS = {
@@ -143,8 +144,8 @@ def _int(value: Any) -> int | None:
 @lru_cache(maxsize=2)
 def load_predictor(path: str | None = None):
     """Accel-NASBench's predictor of ``accel_predictor``, fitted once per process on the choosing part."""
-    from mnaslib.tabular.accel_nasbench import load_results
-    from mnaslib.tabular.accel_predictor import AccelPredictor
+    from mnaslib.tabular.accel_nasbench import load_results  # lazy: keeps TensorFlow and SciPy off import
+    from mnaslib.tabular.accel_predictor import AccelPredictor  # lazy: keeps TensorFlow and SciPy off import
 
     return AccelPredictor.fit(load_results(path))
 
@@ -175,14 +176,13 @@ class PredictorEvaluator:
         self.predictor  # locates, checks and parses the archive, and fits: a missing file fails here, once
 
     def data_source(self) -> dict[str, Any]:
-        from mnaslib.tabular.accel_nasbench import ACCEL_NASBENCH
+        from mnaslib.tabular.accel_nasbench import ACCEL_NASBENCH  # lazy: keeps TensorFlow and SciPy off import
 
         return {"name": "accel-nasbench", "fingerprint": f"sha256:{ACCEL_NASBENCH.sha256}",
                 "source": str(ACCEL_NASBENCH.locate(self.path)), "predictor": self.predictor.name}
 
     def __call__(self, job: Job) -> ChildMetrics:
-        from mnaslib.spaces.arch import Arch
-        from mnaslib.spaces.ops import arch_ops, arch_params
+        from mnaslib.spaces.ops import arch_ops, arch_params  # lazy: keeps TensorFlow out of this module's import
 
         if not isinstance(job.arch, Arch) or len(job.arch.blocks) != 7:
             raise UserError("evaluator accel-predictor scores MnasNet-space networks (7 blocks of MBConv or conv "

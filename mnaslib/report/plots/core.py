@@ -291,7 +291,7 @@ def draw_architecture(ax: Axes, arch, input_size: int = 224, depth_multiplier: f
 
     ``arch`` is an ``mnaslib.spaces.mnasnet.Arch``; shapes follow the builder's strides and filter rounding.
     """
-    from mnaslib.spaces.models import round_filters
+    from mnaslib.spaces.models import round_filters  # lazy: keeps TensorFlow out of this module's import
 
     colours = {"conv": "#cc79a7", "dconv": "#56b4e9", "mbconv3": "#009e73", "mbconv6": "#e69f00"}
     size = math.ceil(input_size / 2)

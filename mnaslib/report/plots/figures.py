@@ -18,6 +18,7 @@ from mnaslib import paper
 from mnaslib.report.plots.core import annotate_apart, current_style, plot_pareto
 from mnaslib.report.runs import accuracy_axis
 from mnaslib.search.trial import finished, label_of
+from mnaslib.spaces.zoo import fig5_points
 
 if TYPE_CHECKING:
     from mnaslib.report.recipes.ablations import SearchSummary
@@ -99,8 +100,6 @@ def fig5_figure(results: Mapping[str, "PointResult"], ctx: "Context") -> Figure:
     accuracies, a different task, get a right axis only where they were trained (opt-in).
     """
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
-    from mnaslib.spaces.zoo import fig5_points
-
     points = fig5_points()
     for ax, (title, on_slice) in zip(axes, (("(a) depth multiplier, 224x224", lambda p: p.input_size == 224),
                                             ("(b) input size, multiplier 1.0", lambda p: p.multiplier == 1.0))):
@@ -175,7 +174,7 @@ def search_pareto_figure(trials: pd.DataFrame, target_ms: float) -> Figure:
 def table3_figure(axes: Sequence[Axes], counts: pd.DataFrame) -> None:
     """Two bar panels, params (M) and mult-adds (B): per detector, the paper's bar beside one bar per convention
     in ``counts``, each bar labelled with its provenance in the legend."""
-    from mnaslib.spaces.detection import BACKBONES, PAPER_TABLE, convention
+    from mnaslib.spaces.detection import BACKBONES, PAPER_TABLE, convention  # lazy: keeps TensorFlow off import
 
     if len(axes) != 2:
         raise ValueError(f"plot_table3 needs two axes (params, mult-adds), got {len(axes)}")

@@ -32,6 +32,11 @@ from mnaslib.report.runs import load_run
 from mnaslib.search.trial import best_rows, finished, provenance_of
 from mnaslib.evaluation.train import ProxyTask
 from mnaslib.spaces.zoo import TABLE6_MODELS, reference
+from mnaslib.search.wiring import PREDICTOR, reuse_identical_run, search_from_profile
+from mnaslib.latency import get_provider
+from mnaslib.spaces.counting import summarize
+from mnaslib.evaluation.jobs import Job
+from mnaslib.evaluation.worker import ProxyEvaluator
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,6 @@ def ablation_profile(profile: str | os.PathLike | Profile, search: AblationSearc
     a cell-space search of such a profile scores its children by NASWOT instead; its label says so, and
     ``claims.table5_claims`` then gives no accuracy verdict across the two spaces.
     """
-    from mnaslib.search.wiring import PREDICTOR
-
     base = load_profile(profile, {} if seed is None else {"seed": int(seed)})
     changes: dict[str, Any] = {}
     if search.space.get("name") != "mnasnet" and (base.evaluator or {}).get("name") == PREDICTOR:
@@ -147,8 +150,6 @@ def run_ablation_search(profile: str | os.PathLike | Profile, search: AblationSe
     ``reuse`` lists other run folders (notebook 03's searches, say): a finished one with exactly this search's
     config is copied instead of searched again, and ``reused_from`` says which.
     """
-    from mnaslib.search.wiring import reuse_identical_run, search_from_profile
-
     config = ablation_profile(profile, search, seed)
     folder = Path(run_dir) / search.key
     reused_from = reuse_identical_run(config, folder, reuse)
@@ -214,9 +215,6 @@ def table2_se(summaries: Iterable[SearchSummary]) -> pd.DataFrame:
 def cell_space_reference(space: CellSpace) -> pd.DataFrame:
     """NASNet-A's cells stacked by ``space`` at 224x224: computed counts and predicted latency beside Table 1's
     NASNet-A, to show the cell space's networks are mobile-sized like the paper's cell-based baseline."""
-    from mnaslib.latency import get_provider
-    from mnaslib.spaces.counting import summarize
-
     arch = nasnet_a(space.num_cells, space.filters, space.stem_filters, space.stem_cells)
     model = arch.build()
     counts = summarize(model)
@@ -243,7 +241,7 @@ def _calibration_loo_ms(model_name: str) -> float:
     fit to the paper's own latency, not evidence; the leave-one-out value (the model refitted without this network)
     is the honest out-of-sample number.
     """
-    from mnaslib.latency.pixel1 import load_pixel1_model
+    from mnaslib.latency.pixel1 import load_pixel1_model  # lazy: keeps scikit-learn out of this module's import
 
     for point in load_pixel1_model().points:
         if point["model"] == model_name and point["multiplier"] == 1.0 and point["input_size"] == 224:
@@ -259,11 +257,6 @@ def layer_diversity(task: ProxyTask, train: Sequence[str], models: Sequence[tupl
     Every model in ``train`` is trained on the same ``task`` with the same seed, so their accuracies are comparable
     with each other (and only with each other).
     """
-    from mnaslib.spaces.counting import summarize
-    from mnaslib.evaluation.jobs import Job
-    from mnaslib.latency import get_provider
-    from mnaslib.evaluation.worker import ProxyEvaluator
-
     names = [name for name, _ in models]
     unknown = set(train) - set(names)
     if unknown:

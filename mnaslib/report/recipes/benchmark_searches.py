@@ -30,6 +30,10 @@ from mnaslib.search.profile import Profile, load_profile
 from mnaslib.report.runs import latency_spread, load_run
 from mnaslib.seeds import arm_seed
 from mnaslib.search.trial import best_rows, finished, label_of
+from mnaslib.search.wiring import (deployment_options, make_latency, search_space, reuse_identical_run,
+                                   search_from_profile, make_evaluator)
+from mnaslib.quiet import progress_bar
+from mnaslib import paper
 
 BENCHMARK = "accel-nasbench"
 PAPER_TARGET_MS = 75.0
@@ -98,8 +102,6 @@ def benchmark_profile(profile: str | os.PathLike | Profile, path: str | os.PathL
 def target_ms(profile: Profile, samples: int = 2000) -> tuple[float, str]:
     """T for searches of this space: the paper's 75 ms if the space's networks reach it under the profile's latency
     provider, else EfficientNet-B0's latency (the space's A1-like reference); and the sentence that says which."""
-    from mnaslib.search.wiring import deployment_options, make_latency, search_space
-
     space, latency = search_space(profile), make_latency(profile.latency, deployment_options(profile))
     rng = np.random.default_rng(0)
     values = [latency(space.decode(space.sample(rng))).value for _ in range(samples)]
@@ -127,9 +129,6 @@ def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seed
     given), each search in its own resumable folder
     ``run_dir/<arm>_seed<s>``. A finished search with exactly the same settings in a sibling comparison's folder
     (``run_dir/../*/*_seed<s>``: another notebook's, say) is copied instead of searched again."""
-    from mnaslib.search.wiring import reuse_identical_run, search_from_profile
-    from mnaslib.quiet import progress_bar
-
     seeds = profile.notebooks.benchmark_seeds if seeds is None else seeds
     seed = profile.seed if seed is None else seed
     results = {}
@@ -238,8 +237,6 @@ def _ratio_error(arm: ArmRuns) -> NoiseFloor | None:
 
 
 def _paper_ratio(table: str, slow: str, fast: str, column: str, fmt: str, difference: bool = False) -> Labelled:
-    from mnaslib import paper
-
     a, b = paper.value(table, slow, column), paper.value(table, fast, column)
     statuses = ", ".join(sorted({a.status, b.status}))
     return Labelled(a.value - b.value if difference else a.value / b.value, f"computed from paper ({statuses})",
@@ -313,8 +310,6 @@ def search_again(profile: Profile, run_dir: str | os.PathLike, seeds: int | None
     normalised) samples exactly what it samples at any other T. A search that targets a latency needs a reward
     that changes at T; the paper does not say which it used for its 22 ms search.
     """
-    from mnaslib.search.wiring import deployment_options, make_evaluator, make_latency, search_space
-
     space, evaluator = search_space(profile), make_evaluator(profile)
     latency = make_latency(profile.latency, deployment_options(profile))
     references = scaled_references(space)

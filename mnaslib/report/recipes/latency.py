@@ -114,7 +114,7 @@ def latency_checks(table: pd.DataFrame, model) -> pd.DataFrame:
     """Notebook 02's verdicts: the paper's mult-adds-vs-latency claim (MobileNetV1 and NASNet-A, ~equal mult-adds,
     NASNet-A much slower) under our host measurement and our Pixel-1 prediction, with the rule of
     ``claims.DIFFERENT_LATENCY``; and the Pixel-1 latencies themselves, which only a phone can check."""
-    from mnaslib.report.claims import DIFFERENT_LATENCY
+    from mnaslib.report.claims import DIFFERENT_LATENCY  # lazy: keeps SciPy out of this module's import
 
     v1, nas = _paper_v1_and_nasnet()
     rows = []

@@ -13,6 +13,8 @@ from mnaslib.labels import Labelled, render_table
 from mnaslib.search.profile import Profile
 from mnaslib.report.recipes.benchmark_searches import ArmRuns
 from mnaslib.report.verdicts import NoiseFloor, median_over_seeds, not_testable, seed_spread, verdict
+from mnaslib.reward import from_config as reward_from_config
+from mnaslib.tabular.evaluator import load_predictor
 
 
 def uniform_networks(space) -> dict[str, object]:
@@ -21,7 +23,7 @@ def uniform_networks(space) -> dict[str, object]:
     where MnasNet's has 3)."""
     from dataclasses import replace
 
-    from mnaslib.spaces.accel import EXPANSIONS, KERNELS
+    from mnaslib.spaces.accel import EXPANSIONS, KERNELS  # lazy: keeps TensorFlow out of this module's import
 
     b0 = space.efficientnet_b0()
     return {f"MBConv{e} {k}x{k} everywhere": replace(b0, name=f"b0-uniform-e{e}-k{k}",
@@ -36,9 +38,6 @@ def layer_diversity(profile: Profile, soft: ArmRuns, target: float) -> pd.DataFr
     surrogate's top-1 (what the searches optimised), the laptop predictor's (fitted on the choosing part only, a
     second opinion with its own verdict-part error), the benchmark's own training where it trained the network,
     the Pixel-1 latency and the soft reward at ``target``."""
-    from mnaslib.reward import from_config as reward_from_config
-    from mnaslib.tabular.evaluator import load_predictor
-
     space, benchmark, latency = profile.parts.space, profile.parts.evaluator.benchmark, profile.parts.latency
     predictor = load_predictor(profile.benchmark.get("path"))
     reward = reward_from_config({"name": "mnas_soft", "target_ms": target})

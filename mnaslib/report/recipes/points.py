@@ -34,6 +34,12 @@ from mnaslib.latency.base import LatencyResult
 from mnaslib.search.profile import ModelsBudget, Profile, load_profile
 from mnaslib.spaces.arch import Arch
 from mnaslib.spaces.zoo import NetworkPoint, as_arch, reference
+from mnaslib.search.wiring import proxy_task
+from mnaslib.latency import get_provider
+from mnaslib.tabular.evaluator import load_predictor
+from mnaslib.report.verdicts import not_testable
+from mnaslib.evaluation.jobs import Job
+from mnaslib.search.stored import missing
 
 if TYPE_CHECKING:
     from mnaslib.latency.cost_model import Pixel1ModelProvider
@@ -77,8 +83,6 @@ class Context:
 
     @cached_property
     def task(self) -> "ProxyTask":
-        from mnaslib.search.wiring import proxy_task
-
         return proxy_task(self.config.proxy, self.seed)
 
     @property
@@ -88,21 +92,17 @@ class Context:
     @cached_property
     def pixel1_provider(self) -> "Pixel1ModelProvider":
         """The Pixel-1 latency provider a search's children get (``latency: pixel1-model``)."""
-        from mnaslib.latency import get_provider
-
         return get_provider("pixel1-model")
 
     @cached_property
     def pixel1(self) -> "Pixel1Model":
         """The fitted Pixel-1 cost model (its leave-one-out predictions of its calibration points)."""
-        from mnaslib.latency.pixel1 import load_pixel1_model
+        from mnaslib.latency.pixel1 import load_pixel1_model  # lazy: keeps TensorFlow and scikit-learn off import
 
         return load_pixel1_model()
 
     @cached_property
     def host_provider(self) -> "HostTFLiteProvider":
-        from mnaslib.latency import get_provider
-
         b = self.budget
         return get_provider("host-tflite", clock="thread_cpu", runs=b.host_runs, warmup=b.host_warmup,
                             max_rounds=b.host_rounds, cache_dir=self.run_dir / TFLITE_CACHE)
@@ -111,8 +111,6 @@ class Context:
     def predictor(self) -> "AccelPredictor":
         """The accuracy predictor the laptop search scores its children with (``evaluator: accel-predictor``),
         fitted once per process on Accel-NASBench's choosing part."""
-        from mnaslib.tabular.evaluator import load_predictor
-
         return load_predictor()
 
     def not_run(self) -> str:
@@ -176,7 +174,7 @@ def heldout_prediction(pixel1_model: "Pixel1Model", point: NetworkPoint) -> floa
 def _arch_params(arch: Arch, multiplier: float, num_classes: int) -> int:
     """Trainable params of ``build_model(arch, ...)``; they do not depend on the input size, so one build per
     (architecture, multiplier) serves every input size of Figure 5."""
-    from mnaslib.spaces.counting import summarize
+    from mnaslib.spaces.counting import summarize  # lazy: keeps TensorFlow out of this module's import
 
     options = BuildOptions(depth_multiplier=multiplier, input_size=32, num_classes=num_classes)
     return summarize(arch.build(options))["trainable_params"]
@@ -189,8 +187,8 @@ def evaluate_point(point: NetworkPoint, ctx: Context, *, host: bool, proxy: bool
     and that model serves the counts, the prediction and the host measurement; both latencies come from the
     providers a search's children get theirs from.
     """
-    from mnaslib.spaces.ops import arch_ops
-    from mnaslib.spaces.counting import summarize
+    from mnaslib.spaces.ops import arch_ops  # lazy: keeps TensorFlow out of this module's import
+    from mnaslib.spaces.counting import summarize  # lazy: keeps TensorFlow out of this module's import
 
     model = None
     if point.family == "arch":
@@ -222,8 +220,7 @@ def predicted_top1(point: NetworkPoint, ctx: Context) -> Labelled:
     MnasNet space, another width or input size (the predictor reads a network's counts at 1.0x and 224 px:
     Accel-NASBench trained no width multiplier, and a scaled network would get its 1.0x value), or sizes outside
     those it was fitted on (a tree answers there with the nearest size it saw)."""
-    from mnaslib.report.verdicts import not_testable
-    from mnaslib.tabular.accel_predictor import unseen_choices
+    from mnaslib.tabular.accel_predictor import unseen_choices  # lazy: keeps TensorFlow and scikit-learn off import
 
     if point.family == "arch":
         arch, written = point.architecture, ""
@@ -266,9 +263,8 @@ def _proxy_key(point: NetworkPoint, task: "ProxyTask", width: float) -> str:
 def proxy_train(point: NetworkPoint, ctx: Context) -> ProxyOutcome:
     """Train ``point`` on the profile's proxy task at the proxy's width times the network's own multiplier (so a
     0.35x network stays 0.35x the width of its 1.0x sibling), or reuse the run folder's cached result."""
-    from mnaslib.evaluation.jobs import Job
-    from mnaslib.evaluation.train import ChildFailed
-    from mnaslib.evaluation.worker import ProxyEvaluator
+    from mnaslib.evaluation.train import ChildFailed  # lazy: keeps TensorFlow out of this module's import
+    from mnaslib.evaluation.worker import ProxyEvaluator  # lazy: keeps TensorFlow out of this module's import
 
     task = ctx.task
     width = task.width_multiplier * point.multiplier
@@ -280,8 +276,6 @@ def proxy_train(point: NetworkPoint, ctx: Context) -> ProxyOutcome:
         entry = cache[key]
         return ProxyOutcome(entry["accuracy"], provenance, entry["train_seconds"], True, entry.get("error", ""))
     if ctx.config.stored_runs is not None:
-        from mnaslib.search.stored import missing
-
         raise missing(ctx.config, f"the proxy training of {point.label}", cache_path)
     ctx.say(f"training {point.label} on the proxy task at width x{width:g} ({task.describe()})")
     try:  # the evaluator a search's children get, the network trained with the run's seed

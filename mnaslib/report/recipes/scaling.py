@@ -17,6 +17,9 @@ from mnaslib.search.profile import ModelsBudget
 from mnaslib.report.recipes.points import (OUR_SEARCH, Context, PointResult, among, any_proxy, evaluate_points, ours,
                                            proxy_train)
 from mnaslib.spaces.zoo import MNASNET_SMALL, NetworkPoint, fig5_label, fig5_points
+from mnaslib.latency import get_provider
+from mnaslib.search.wiring import search_from_profile, search_space
+from mnaslib.report.runs import load_run
 
 if TYPE_CHECKING:
     from mnaslib.search.profile import Profile
@@ -49,8 +52,6 @@ def fig5_table(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame
 def table4_target_ms(ctx: Context) -> float:
     """Table 4's search target: MnasNet-A1 at 0.35x under our Pixel-1 model, rounded to 0.1 ms so that a resumed
     search finds the same config."""
-    from mnaslib.latency import get_provider
-
     return round(get_provider("pixel1-model", depth_multiplier=0.35).latency("mnasnet-a1").median_ms, 1)
 
 
@@ -80,9 +81,6 @@ class SearchOutcome:
 
 def run_table4_search(ctx: Context, target_ms: float) -> SearchOutcome:
     """Run (or resume) the Table 4 search in ``run_dir/table4_search`` and pick its best-reward model."""
-    from mnaslib.search.wiring import search_from_profile, search_space
-    from mnaslib.report.runs import load_run
-
     profile = table4_profile(ctx, target_ms)
     folder = ctx.run_dir / "table4_search"
     search_from_profile(profile, folder, progress=False)

@@ -14,6 +14,7 @@ from mnaslib import paper
 from mnaslib.labels import Labelled, render_table
 from mnaslib.report.recipes.points import Context, PointResult, any_proxy, evaluate_points, ours
 from mnaslib.spaces.zoo import NOT_BUILT, NOT_IN_MNASLIB, TABLE1_MODELS, NetworkPoint
+from mnaslib.report.claims import accuracy_verdict, unscored_verdict
 
 PAPER_TABLE = "table1_imagenet"
 
@@ -87,8 +88,6 @@ def se_effect(results: Mapping[str, PointResult], ctx: Context) -> pd.DataFrame:
     """What SE buys, A1 minus B1 (same search, B1 without SE in the space): the paper's differences beside ours,
     with a verdict (``verdicts.verdict``): the predicted accuracy gap must clear the predictor's verdict-part RMSE; a
     proxy accuracy gap decides only where the proxy's measured fidelity allows; latencies are judged by direction."""
-    from mnaslib.report.claims import accuracy_verdict, unscored_verdict
-
     a1, b1 = results["MnasNet-A1"], results["MnasNet-B1"]
 
     def paper_difference(column: str, unit: str) -> Labelled:
