@@ -11,9 +11,9 @@ on which nothing is fitted, tuned or chosen, and the **choosing part** (the othe
   (``size_extrapolation``: a MnasNet child's widths lie outside Accel-NASBench's); the chosen one is the best mean
   of those two Kendall taus among the candidates that see a network's width (through its counts), then every
   candidate, fitted on the whole choosing part, is judged once on the whole verdict part.
-* Training-free scores (``mnaslib.evaluation.zerocost``) cost a Keras network each, so they are computed on seeded samples:
-  ``--choosing`` networks of the choosing part (to choose among their settings and to fit their combination with
-  the counts, a ridge regression) and ``--verdict`` networks of the verdict part (reported with a 95% bootstrap
+* Training-free scores (``mnaslib.evaluation.zerocost``) cost a Keras network each, so they are computed on seeded
+  samples: ``--choosing`` networks of the choosing part (to choose among their settings and to fit their combination
+  with the counts, a ridge regression) and ``--verdict`` networks of the verdict part (reported with a 95% bootstrap
   interval). Settings: the laptop evaluator's own (CIFAR-10, 32 px, 64 images, full width, stride-1 stem), 16 of
   those images, 64 Gaussian-noise images, and CIFAR-10 upsampled to 64 px (32 images).
 

@@ -6,10 +6,10 @@ epoch (graph tracing and start-up) is ``2 * t(1) - t(2)`` and the steady rate is
 ``t(2) - t(1)``. Each arm runs in its own process, because oneDNN is chosen when TensorFlow loads:
 
 * ``before``: Keras ``fit`` / ``evaluate`` on the per-child ``tf.data`` pipeline, Keras' own BatchNormalization,
-  TensorFlow's default kernels (oneDNN off): a search's child before ``mnaslib.evaluation.train_loop``, the fused batch norm
-  and oneDNN in workers.
-* ``kernel``: ``mnaslib.evaluation.train.train_child`` (``train_loop``, fused batch norm), oneDNN off: a child trained in a
-  notebook kernel or the ``mnas`` process, where mnaslib keeps oneDNN off.
+  TensorFlow's default kernels (oneDNN off): a search's child before ``mnaslib.evaluation.train_loop``, the fused batch
+  norm and oneDNN in workers.
+* ``kernel``: ``mnaslib.evaluation.train.train_child`` (``train_loop``, fused batch norm), oneDNN off: a child trained
+  in a notebook kernel or the ``mnas`` process, where mnaslib keeps oneDNN off.
 * ``worker``: the same with oneDNN's kernels, as a search's process workers train (``mnaslib.quiet``).
 
     MNAS_DATA_DIR=/path/to/datasets python benchmarks/child_throughput.py --profile laptop --children 3

@@ -1,7 +1,7 @@
 """Cut the Fashion-MNIST subset of the ``ci`` profile from the four official IDX files, and print its checksums.
 
-``mnaslib.evaluation.data`` does this itself on first use (``mnaslib.evaluation.data.subset``); this script cuts it into a folder of your
-choice and prints each file's size and sha256, the values ``data/README.md`` records::
+``mnaslib.evaluation.data`` does this itself on first use (``mnaslib.evaluation.data.subset``); this script cuts it into
+a folder of your choice and prints each file's size and sha256, the values ``data/README.md`` records::
 
     python benchmarks/make_fashion_mnist_subset.py --source /path/to/fashion-mnist --out /tmp/subset
 """

@@ -4,10 +4,10 @@ Draws ``--networks`` distinct NAS-Bench-Macro networks (seeded, uniform over the
 each with every proxy and compares the scores with the benchmark's ``mean_acc`` (CIFAR-10 test accuracy after the
 authors' 200-epoch training):
 
-* ``trained@N``: the project's proxy trainer (``mnaslib.evaluation.train.train_child``) at the laptop profile's settings (one
-  epoch, batch 128, lr 0.064 per 256, 1,000 images held out of the training split) on ``N`` CIFAR-10 training images,
-  at width ``--width`` (the full-width networks train at 14-50 images/s here); the first budget is today's laptop
-  child, the others multiply its training images. The score is held-out accuracy.
+* ``trained@N``: the project's proxy trainer (``mnaslib.evaluation.train.train_child``) at the laptop profile's settings
+  (one epoch, batch 128, lr 0.064 per 256, 1,000 images held out of the training split) on ``N`` CIFAR-10 training
+  images, at width ``--width`` (the full-width networks train at 14-50 images/s here); the first budget is today's
+  laptop child, the others multiply its training images. The score is held-out accuracy.
 * ``mult_adds`` and ``params`` of the full-width network (mnaslib's exact counts).
 * ``naswot``, ``naswot_normalised`` (what ``ZeroCostEvaluator`` reports), ``synflow`` and ``grad_norm`` at
   initialisation, full width, on 64 real CIFAR-10 training images (``mnaslib.evaluation.zerocost``).

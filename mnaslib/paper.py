@@ -20,10 +20,10 @@ Two tables are not the paper's: ``fig5_mnasnet_a1`` and ``fig5_mobilenetv2`` tra
 numbers Figure 5 plots (``README_SOURCES``), so their values are labelled ``official (V, <README>)``, never
 ``paper``. Where a row is a network another table also prints, its ``paper_row`` column names that row
 (``table1_imagenet/MobileNetV2 (1.4x)``; Table 2's rows repeat Table 1's), and ``value`` gives **one value per
-network** whichever table it is asked through: the paper's number unless it is uncertain (U), the README's otherwise, with the other one named in the
-provenance (MobileNetV2 1.4x is 143 ms [paper C] everywhere, the README's 138 ms said beside it; MobileNetV2 1.0x is
-73.8 ms [official README V], the paper's uncertain 75 ms said beside it). ``data/latency/pixel1_points.csv`` fits the
-Pixel-1 model on the same choices (a test keeps the two in step).
+network** whichever table it is asked through: the paper's number unless it is uncertain (U), the README's otherwise,
+with the other one named in the provenance (MobileNetV2 1.4x is 143 ms [paper C] everywhere, the README's 138 ms said
+beside it; MobileNetV2 1.0x is 73.8 ms [official README V], the paper's uncertain 75 ms said beside it).
+``data/latency/pixel1_points.csv`` fits the Pixel-1 model on the same choices (a test keeps the two in step).
 
 Units are in the column names: ``params_m`` (millions), ``mult_adds_m`` / ``mult_adds_b`` (millions / billions),
 ``latency_ms`` (Pixel 1, batch 1), ``top1`` / ``top5`` / ``map*`` (percent). In ``fig5_mnasnet_a1`` the official

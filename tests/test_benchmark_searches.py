@@ -198,4 +198,5 @@ def test_the_strategy_comparison_takes_its_own_budget(profile, tmp_path):
     runs = compare_strategies(smaller, tmp_path, seeds=1, arms=["ppo", "random"])
     assert [len(r.trials[0]) for r in runs.values()] == [2 * profile.batch_size] * 2
     assert runs["ppo"].seeds == _arm_seeds(1, 1) and runs["random"].seeds == _arm_seeds(0, 1)
-    assert load_profile("laptop").notebooks.strategy_steps == 60 and load_profile("paper").notebooks.strategy_steps is None
+    assert load_profile("laptop").notebooks.strategy_steps == 60
+    assert load_profile("paper").notebooks.strategy_steps is None

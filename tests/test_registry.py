@@ -83,7 +83,8 @@ def test_every_section_is_parsed_through_its_registry(overrides, message):
 
 def test_a_profile_is_built_once_and_its_search_reuses_the_parts(monkeypatch, tmp_path):
     built = []
-    monkeypatch.setattr(mnaslib.search.profile, "build_parts", lambda profile: built.append(profile) or build_parts(profile))
+    monkeypatch.setattr(mnaslib.search.profile, "build_parts",
+                        lambda profile: built.append(profile) or build_parts(profile))
     profile = load_profile("ci", {"evaluator": "accel-predictor"})
     assert len(built) == 1 and profile.parts is profile.parts
     result = search_from_profile(profile, tmp_path / "run", progress=False, stop_after_trials=2)

@@ -1,4 +1,4 @@
-"""One evaluation path: ``strategies.optimize`` and ``search.run_search`` reuse earlier evaluations by one rule
+"""One evaluation path: ``strategies.optimize`` and ``search.loop.run_search`` reuse earlier evaluations by one rule
 (``strategies.reuse.ReuseCache``) and tell their strategy the same, so on the same problem they sample alike."""
 import hashlib
 from dataclasses import dataclass

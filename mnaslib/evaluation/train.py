@@ -168,8 +168,8 @@ def train_child(arch: Buildable, train_ds: tf.data.Dataset, val_ds: tf.data.Data
                 num_classes: int) -> ChildResult:
     """Train one child on the proxy task and return its held-out accuracy and costs.
 
-    The pipelines are read into memory once per process and trained on by ``mnaslib.evaluation.train_loop`` (a compiled step
-    over full batches; see there for why not ``fit``).
+    The pipelines are read into memory once per process and trained on by ``mnaslib.evaluation.train_loop`` (a compiled
+    step over full batches; see there for why not ``fit``).
     Raises ``ChildFailed`` with reason ``diverged`` (a non-finite loss, or a last epoch's loss above
     ``DIVERGED_LOSS_FACTOR`` x ln(classes): training starts at ln(classes) and a finite 1e30 is no model), ``oom``
     (resource exhausted) or ``build``.

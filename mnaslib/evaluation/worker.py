@@ -51,7 +51,8 @@ class ProxyEvaluator:
         proxy_datasets(self.task)
 
     def data_source(self) -> dict[str, Any]:
-        """The data set the children train on, with its content fingerprint (``mnaslib.evaluation.data.data_source``)."""
+        """The data set the children train on, with its content fingerprint
+        (``mnaslib.evaluation.data.data_source``)."""
         return data_source(self.task.dataset, self.task.data_dir)
 
     def __call__(self, job: Job) -> ChildMetrics:

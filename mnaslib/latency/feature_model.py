@@ -59,8 +59,8 @@ def canonical_ops(ops: Iterable[Op]) -> list[Op]:
 class FeatureSpec:
     """Which features a model reads off a network's ops.
 
-    Always: mult-adds (millions) of convolutions (1x1 and kxk together), depthwise convolutions and dense layers, activation traffic (elements
-    read plus written, millions) and the number of ops (the per-op dispatch cost). Options:
+    Always: mult-adds (millions) of convolutions (1x1 and kxk together), depthwise convolutions and dense layers,
+    activation traffic (elements read plus written, millions) and the number of ops (the per-op dispatch cost). Options:
 
     * ``large_tensor``: traffic of ops whose largest tensor exceeds this many elements is a feature of its own (a
       tensor that no longer fits the cache costs more per element); 0 keeps one traffic feature;

@@ -141,7 +141,8 @@ def _require_keras_model(obj: Any, provider: str) -> "keras.Model":
 
     if not isinstance(obj, keras.Model):
         raise TypeError(f"{provider} measures a keras.Model or a .tflite file (path or bytes), got "
-                        f"{type(obj).__name__}; build an Arch into a model first with mnaslib.spaces.models.build_model")
+                        f"{type(obj).__name__}; build an Arch into a model first with "
+                        "mnaslib.spaces.models.build_model")
     return obj
 
 

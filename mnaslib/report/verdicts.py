@@ -2,7 +2,8 @@
 
 The floors are the seed-to-seed spread, a bootstrap interval of the gap, or the error the evidence's own label states
 (a latency model's MAPE, a surrogate's RMSE); evidence whose measured rank fidelity is at chance or no better than the
-parameter count gives "not testable here" instead of a verdict. ``mnaslib.report.claims`` judges the paper's claims with it.
+parameter count gives "not testable here" instead of a verdict. ``mnaslib.report.claims`` judges the paper's claims with
+it.
 """
 from __future__ import annotations
 

@@ -337,7 +337,8 @@ def _reused_metrics(earlier: dict) -> ChildMetrics:
 
 def _outcome(future: cf.Future, executor: cf.Executor | None) -> ChildMetrics | str:
     """A finished job's metrics or error text (``_run_job``'s result); a Dask cluster's own failure for it
-    (``mnaslib.search.executors.dask_job_failure``) is the trial's error text, or raised when the cluster itself is gone."""
+    (``mnaslib.search.executors.dask_job_failure``) is the trial's error text, or raised when the cluster itself is
+    gone."""
     try:
         return future.result()
     except (BrokenProcessPool, WorkerUnfit):

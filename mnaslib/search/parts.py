@@ -1,7 +1,7 @@
 """A profile's parts, built once: its space, strategy options, reward, deployment latency, evaluator and executor.
 
-Each search section is parsed through its kind's registry (``mnaslib.registry``): ``space.SPACES``,
-``strategies.STRATEGY_REGISTRY``, ``latency.base.PROVIDERS``, ``executors.EXECUTORS``,
+Each search section is parsed through its kind's registry (``mnaslib.registry``): ``spaces.mnasnet.SPACES``,
+``strategies.STRATEGY_REGISTRY``, ``latency.base.PROVIDERS``, ``search.executors.EXECUTORS``,
 ``tabular.evaluator.BENCHMARK_REGISTRY`` and ``EVALUATORS`` here. ``build_parts`` builds every part once, cheaply (no
 TensorFlow graph, no data, no controller), so that loading a profile refuses a bad one by building it, and the search
 reuses what was built. The strategy is the exception that proves the rule: it is stateful and seeded, so its options

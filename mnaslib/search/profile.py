@@ -2,10 +2,10 @@
 
 A profile picks the scale of everything: ``ci`` (minutes, tiny data, results mean nothing), ``laptop`` (the
 default: real children on a 2-core CPU) and ``paper`` (ImageNet, a cluster); ``class`` is ``laptop`` reading the
-runs ``make reproduce`` stored instead of searching or training (``stored_runs``, ``mnaslib.search.stored``). The packaged
-ones live in ``mnaslib/configs/<name>.yaml``; any YAML file is a profile too, and ``base: laptop`` lets it change a
-few keys of a packaged one. ``mnas search --profile my.yaml`` and ``make reproduce PROFILE=my.yaml`` both take it,
-and notebooks read their budgets from ``profile.notebooks`` instead of branching on the profile's name.
+runs ``make reproduce`` stored instead of searching or training (``stored_runs``, ``mnaslib.search.stored``). The
+packaged ones live in ``mnaslib/configs/<name>.yaml``; any YAML file is a profile too, and ``base: laptop`` lets it
+change a few keys of a packaged one. ``mnas search --profile my.yaml`` and ``make reproduce PROFILE=my.yaml`` both take
+it, and notebooks read their budgets from ``profile.notebooks`` instead of branching on the profile's name.
 
 ``load_profile`` validates the whole file (every section, types included) before anything touches the disk, so a
 mistake is one clear error and never a half-created run directory. The search sections are what a run directory
@@ -140,8 +140,8 @@ class Profile:
     (``nasbench-macro``, ``accel-nasbench``) or ``{name, path, accuracy, space}`` (``accuracy: one_run`` draws one
     recorded training run per query instead of their mean; ``space`` holds the benchmark space's options, such as
     ``{se: false}``). ``evaluator`` says how a child is scored when no benchmark is set (a benchmark drops it):
-    ``trained`` (the default: trained on the proxy task) or ``naswot`` (``mnaslib.evaluation.worker.ZeroCostEvaluator``: scored
-    at initialisation on the proxy's data, ``{name: naswot, images: 64, width_multiplier: 1.0}``) or
+    ``trained`` (the default: trained on the proxy task) or ``naswot`` (``mnaslib.evaluation.worker.ZeroCostEvaluator``:
+    scored at initialisation on the proxy's data, ``{name: naswot, images: 64, width_multiplier: 1.0}``) or
     ``accel-predictor`` (``mnaslib.tabular.evaluator.PredictorEvaluator``: the ImageNet top-1 a model learnt from
     Accel-NASBench's trained networks predicts; no options).
     """

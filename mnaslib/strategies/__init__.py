@@ -170,7 +170,7 @@ def optimize(fn: Callable[[list[int]], float | None], decisions: Decisions, stra
     same decisions. ``fn`` may return None for a failed evaluation; exceptions propagate, because hiding them would
     hide bugs in ``fn``.
 
-    Evaluations are cached by the rule ``search.run_search`` follows too (``strategies.reuse.ReuseCache``): a
+    Evaluations are cached by the rule ``search.loop.run_search`` follows too (``strategies.reuse.ReuseCache``): a
     sample whose tokens (or ``key(tokens)``, e.g. an architecture id under which equivalent token sequences meet)
     were already evaluated gets the earlier reward, and its trial is marked ``reused``; the strategy is told every
     sample all the same, so sample counts stay honest and ``History.evaluations`` says how many evaluations were

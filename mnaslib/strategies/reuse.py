@@ -1,6 +1,6 @@
 """What both search loops share: the evaluation-reuse cache and how a step's outcomes are told to the strategy.
 
-``strategies.optimize`` (a plain function of tokens: every search-efficiency number) and ``search.run_search`` (a
+``strategies.optimize`` (a plain function of tokens: every search-efficiency number) and ``search.loop.run_search`` (a
 stored, resumable search: the notebooks) run the same ask -> evaluate-or-reuse -> tell loop; the rule for when a
 sample is evaluated and when it takes an earlier result, and what the strategy is told, live here once so that the
 two cannot drift apart. The cache is in memory: ``run_search`` fills it from its store when it (re)starts.

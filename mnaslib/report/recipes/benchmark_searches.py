@@ -10,8 +10,8 @@ spread, and a claim "holds" only when every seed agrees and every seed's gap cle
 The soft search at the space's T with the profile's controller is the reference arm of Figure 6, Table 5's reward
 half and Table 2's SE study (``soft_arm``): it takes the same seeds in all three, so notebook 07 copies notebook 03's
 finished searches instead of running them again (``run_arms`` reuses any identical finished run beside its own).
-Table 6 (layer diversity) on the same searches is ``mnaslib.report.recipes.layer_diversity_accel``; how widely Figure 6's
-arms spread in latency is ``mnaslib.report.recipes.figure6_spread``.
+Table 6 (layer diversity) on the same searches is ``mnaslib.report.recipes.layer_diversity_accel``; how widely Figure
+6's arms spread in latency is ``mnaslib.report.recipes.figure6_spread``.
 """
 from __future__ import annotations
 

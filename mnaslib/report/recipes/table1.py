@@ -1,8 +1,8 @@
 """Notebook 04: Table 1 (ImageNet models), its claims, and Table 2 (squeeze-and-excitation).
 
 ``results`` evaluates every Table 1 network we can build within the profile's budget; ``table`` and ``table2`` put
-our numbers beside the paper's, every cell labelled; ``mnaslib.report.claims.table1_claims`` tests the paper's sentences on
-them, and ``mnaslib.report.plots.figures.table1_figure`` draws them.
+our numbers beside the paper's, every cell labelled; ``mnaslib.report.claims.table1_claims`` tests the paper's sentences
+on them, and ``mnaslib.report.plots.figures.table1_figure`` draws them.
 """
 from __future__ import annotations
 
