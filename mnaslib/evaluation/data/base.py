@@ -51,8 +51,8 @@ PREPROCESSING = "float32 in [0, 1] (pixel / 255); bilinear resize to image_size 
 JPEG_NOTE = ("JPEG-recompressed CIFAR-10 (quality 75, 4:2:0): accuracies sit somewhat below published CIFAR-10 "
              "numbers; compare architectures with each other, not with the literature")
 SUBSET_NOTE = ("SMALL SUBSET: 5,000-train / 1,000-test Fashion-MNIST images cut from the official files "
-               "(mnaslib.evaluation.data.subset: the first 500 train and 100 test images of each class in official "
-               "order), "
+               # word for word as when the subset was defined (the cutter is now mnaslib.evaluation.data.subset)
+               "(mnaslib.data.subset: the first 500 train and 100 test images of each class in official order), "
                "not Fashion-MNIST; "
                "for tests and smoke runs, its accuracies mean little")
 

@@ -65,6 +65,8 @@ LICENSE = (
     "DEALINGS IN THE SOFTWARE.\n"
 )
 
+# Every cut is byte-identical to the ones before it (data/README.md records its size and sha256), so the notice
+# keeps the name its cutter had when the subset was defined (now mnaslib.evaluation.data.subset).
 NOTICE = """\
 This folder holds a subset of Fashion-MNIST, redistributed under the MIT licence in LICENSE.
 
@@ -76,7 +78,7 @@ Machine Learning Algorithms. arXiv:1708.07747, 2017.
 What was changed: images and labels were selected, not altered. The files hold the first {train} training and the
 first {test} test images of each of the 10 classes in official order, kept in official order ({n_train:,} and
 {n_test:,} images), written as IDX files under the official names (gzip without file name, time 0, level 9) by
-mnaslib.evaluation.data.subset. This subset is not Fashion-MNIST: accuracies on it
+mnaslib.data.subset. This subset is not Fashion-MNIST: accuracies on it
 are not Fashion-MNIST accuracies.
 """
 
