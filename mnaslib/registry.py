@@ -14,7 +14,7 @@ import difflib
 import importlib
 import inspect
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Any, Callable, Generic, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterable, Mapping, TypeVar
 
 from mnaslib.errors import UserError, as_int, shown
 
@@ -55,14 +55,22 @@ def typed_value(value: Any, annotation: str, what: str) -> Any:
     return value
 
 
+def refuse_unknown(values: Mapping[str, Any], known: Iterable[str], what: str,
+                   error: type[UserError] = UserError) -> None:
+    """Refuse keys of ``values`` outside ``known`` in one line, naming the closest known one: the one check every
+    section of a profile and every options dataclass goes through."""
+    known = sorted(known)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        allowed = f"known: {known}" if known else "it takes none"
+        raise error(f"unknown {what} settings {shown(unknown)}{did_you_mean(unknown[0], known)}; {allowed}")
+
+
 def parse_options(cls: type[Options], values: Mapping[str, Any], what: str) -> Options:
     """The options dataclass ``cls`` from a mapping: unknown fields refused, each value checked against its field's
     type (``what`` prefixes the names in messages: ``proxy``, ``executor`` ...)."""
     known = {f.name: f for f in fields(cls) if f.init}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        allowed = f"known: {sorted(known)}" if known else "it takes none"
-        raise UserError(f"unknown {what} settings {shown(unknown)}{did_you_mean(unknown[0], known)}; {allowed}")
+    refuse_unknown(values, known, what)
     return cls(**{key: typed_value(value, _annotation(known[key].type), f"{what}.{key}")
                   for key, value in values.items()})
 

@@ -10,6 +10,8 @@ from mnaslib.search.parts import build_parts
 from mnaslib.search.profile import load_profile
 from mnaslib.registry import Registry, parse_options
 from mnaslib.search.rundir import RESUMABLE_KEYS
+from mnaslib.strategies import STRATEGY_REGISTRY
+from mnaslib.strategies.base import STRATEGIES
 
 
 @dataclass(frozen=True)
@@ -117,3 +119,9 @@ def test_a_bug_while_building_is_not_masked_as_a_user_error(monkeypatch):
     monkeypatch.setattr(mnaslib.search.profile, "build_parts", broken)
     with pytest.raises(TypeError, match="a bug in a plug-in"):
         load_profile("ci")
+
+
+def test_every_registered_strategy_can_be_restored_from_its_saved_state():
+    """A search resumes its strategy through the kind-to-class table its classes fill (``strategies.base``): a
+    strategy registered by name but missing there could be started and never resumed."""
+    assert set(STRATEGY_REGISTRY.names()) == set(STRATEGIES)

@@ -180,7 +180,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.device or args.from_csv or args.name:
-        from mnaslib.latency.device_calibration import calibrate_device_command  # lazy: TensorFlow and SciPy
+        # lazy: keeps TensorFlow, SciPy, pandas and scikit-learn out of this module's import
+        from mnaslib.latency.device_calibration import calibrate_device_command  # lazy (see above)
 
         return calibrate_device_command(args)
     from mnaslib.latency.calibration import host_model_check  # lazy: keeps TensorFlow and pandas off import

@@ -14,9 +14,8 @@ from typing import Any
 from mnaslib.evaluation.fidelity import zero_cost_note
 from mnaslib.evaluation.jobs import NASWOT_MEASURE, ChildMetrics, Job
 from mnaslib.seeds import image_batch_seed, split_seed
-from mnaslib.evaluation.train import ProxyTask
+from mnaslib.evaluation.train import ProxyTask, build_child, train_child
 from mnaslib.evaluation.data import get_datasets, data_source
-from mnaslib.evaluation.train import train_child, build_child
 from mnaslib.evaluation.train_loop import dataset_tensors
 from mnaslib.spaces.counting import summarize
 from mnaslib.evaluation.zerocost import log_determinant, naswot_kernel, naswot_score

@@ -118,7 +118,13 @@ class Pixel1ModelProvider(LatencyProvider):
     def breakdown_ms(self, network: Buildable, options: BuildOptions = DEPLOYMENT) -> dict[str, float] | None:
         """The model's milliseconds per part of a MnasNet-space ``Arch`` (linear in features that add up over
         layers); None for any other network."""
-        return load_pixel1_model(self.model_path).breakdown_ms(network, options) if isinstance(network, Arch) else None
+        return _feature_breakdown(load_pixel1_model(self.model_path), network, options)
+
+
+def _feature_breakdown(model: Pixel1Model, network: Buildable, options: BuildOptions) -> dict[str, float] | None:
+    """A feature model's milliseconds per part of a MnasNet-space ``Arch`` (linear in features that add up over
+    layers); None for any other network."""
+    return model.breakdown_ms(network, options) if isinstance(network, Arch) else None
 
 
 def _feature_prediction(provider: LatencyProvider, model: Pixel1Model, model_or_arch: Any) -> LatencyResult:

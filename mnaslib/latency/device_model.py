@@ -31,7 +31,7 @@ from mnaslib.latency.feature_model import canonical_ops
 from mnaslib.spaces.ops import Op, arch_ops, keras_ops
 from mnaslib.latency.pixel1 import Pixel1Model, fit_feature_model
 from mnaslib.spaces.zoo import resolve, canonical_name, names
-from mnaslib.latency.cost_model import _analytic, _feature_prediction
+from mnaslib.latency.cost_model import _analytic, _feature_breakdown, _feature_prediction
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CSV_COLUMNS = ("architecture", "ms")
@@ -208,7 +208,7 @@ class DeviceModelProvider(LatencyProvider):
 
     def breakdown_ms(self, network: Buildable, options: BuildOptions = DEPLOYMENT) -> dict[str, float] | None:
         """The device model's milliseconds per part of a MnasNet-space ``Arch``; None for any other network."""
-        return self.model.breakdown_ms(network, options) if isinstance(network, Arch) else None
+        return _feature_breakdown(self.model, network, options)
 
 
 def device_model_provider(name: str, models_dir: str | Path | None = None, depth_multiplier: float = 1.0,

@@ -105,6 +105,11 @@ def _verdict(rounds: bool | None, direction: bool | None) -> str:
     return "direction holds, size differs" if direction else "does not hold"
 
 
+def table1_paper_claims() -> list[paper.Claim]:
+    """The paper's claims about Table 1 that ``table1_claims`` checks, in the paper's order."""
+    return [c for c in paper.claims() if c.key in TABLE1_CLAIMS]
+
+
 def table1_claims(results: Mapping[str, "PointResult"], ctx: "Context") -> pd.DataFrame:
     """The paper's Table 1 claims (``paper.claims()``) recomputed from the paper's tables and from our numbers.
 
@@ -119,7 +124,7 @@ def table1_claims(results: Mapping[str, "PointResult"], ctx: "Context") -> pd.Da
     ``SIMILAR_MULT_ADDS``), very different latency (``DIFFERENT_LATENCY``).
     """
     rows = []
-    for claim in (c for c in paper.claims() if c.key in TABLE1_CLAIMS):
+    for claim in table1_paper_claims():
         checks = list(claim.checks)
         if claim.key == "mobilenetv1_vs_nasnet_latency":
             # its latency values are another device's milliseconds: only their ratio can be compared

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,13 @@ def load_run(run_dir: str | os.PathLike) -> Run:
 def _labelled_cells(trials: list[Trial]) -> dict[str, list[str]]:
     """The accuracy and latency columns of a table of trials, each cell ``Labelled.render``ed."""
     return {"accuracy": [t.accuracy.render() for t in trials], "latency (ms)": [t.latency.render() for t in trials]}
+
+
+def best_under(trials: pd.DataFrame, reward: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Any:
+    """The index of the finished trial that ``reward`` (another reward than the one the search used, say) ranks
+    first: what the search would have kept had it been scored that way."""
+    done = finished(trials)
+    return done.index[reward(done["accuracy"].to_numpy(), done["latency_ms"].to_numpy()).argmax()]
 
 
 def top_models(run: Run, n: int = 5) -> pd.DataFrame:

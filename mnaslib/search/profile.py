@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Mapping
 import yaml
 
 from mnaslib.errors import ProfileError, as_int, shown
+from mnaslib.registry import refuse_unknown
 from mnaslib.search.parts import Parts, build_parts
 from mnaslib.search.profile_yaml import MAX_INTEGER, Refused, check_plain, load_yaml
 from mnaslib.search.rundir import RESUMABLE_KEYS
@@ -323,10 +324,7 @@ def _mapping(value: Any, what: str) -> Mapping[str, Any]:
 
 
 def _known(values: Mapping[str, Any], cls: type, what: str, extra: tuple[str, ...] = ()) -> None:
-    known = {f.name for f in fields(cls)} | set(extra)
-    unknown = set(values) - known
-    if unknown:
-        raise ProfileError(f"unknown {what} settings {shown(sorted(unknown))}; known: {sorted(known)}")
+    refuse_unknown(values, {f.name for f in fields(cls)} | set(extra), what, ProfileError)
 
 
 def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:

@@ -105,7 +105,7 @@ class Trial:
 
 
 def finished(trials: pd.DataFrame) -> pd.DataFrame:
-    """The finished rows of a table of trials (``Run.frame``, ``TrialStore.dataframe``)."""
+    """The finished rows of a table of trials (``Run.frame``)."""
     return trials[trials["status"] == TrialStatus.finished.value]
 
 

@@ -7,7 +7,7 @@ counting from 0 as the benchmark's keys ``block0_e`` ... ``block6_se`` do) and s
 ``Arch``, ``encode``, ``sample``), so the builder, the mult-add and parameter counts, the Pixel-1 cost model and the
 host measurement all work on it unchanged.
 
-How the authors' PyTorch network (torchvision's ``MBConv``) maps onto ``mnaslib.spaces.mnasnet.Arch``, rule by rule:
+How the authors' PyTorch network (torchvision's ``MBConv``) maps onto ``mnaslib.spaces.arch.Arch``, rule by rule:
 
 * stem 3x3/2 conv to 32, head 1x1 conv to 1280 (4 x 320), ReLU everywhere: ``models.build_model``'s stem, head and
   activation;

@@ -23,7 +23,6 @@ Op semantics (documented choices where the paper is silent):
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import math
 import re
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from mnaslib.spaces.buildable import DEPLOYMENT, BuildOptions
 from mnaslib.errors import UserError, as_int, shown
+from mnaslib.registry import did_you_mean
 
 if TYPE_CHECKING:
     import keras
@@ -243,9 +243,8 @@ class Arch:
                             "'head_filters', 'name', 'se_gate'); write one with `mnas export MODEL -o arch.json`")
         unknown = sorted(set(values) - set(ARCH_KEYS))
         if unknown:
-            close = difflib.get_close_matches(unknown[0], ARCH_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"unknown architecture key {shown(unknown[0])}{hint}; known: {', '.join(ARCH_KEYS)}")
+            raise UserError(f"unknown architecture key {shown(unknown[0])}{did_you_mean(unknown[0], ARCH_KEYS)}; "
+                            f"known: {', '.join(ARCH_KEYS)}")
         strings = values["block_strings"]
         if not (isinstance(strings, str) or isinstance(strings, list) and all(isinstance(b, str) for b in strings)):
             raise UserError(f"block_strings must be a list of block strings (text), got {shown(strings)}")

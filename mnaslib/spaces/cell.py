@@ -201,7 +201,7 @@ class CellSpace:
         if isinstance(self.blocks, bool) or not isinstance(self.blocks, (int, np.integer)) or self.blocks < 1:
             raise UserError(f"blocks must be an integer >= 1, got {self.blocks!r}")
         _check_network(self.num_cells, self.filters, self.stem_filters, self.stem_cells)
-        if isinstance(self.ops, str) or not isinstance(self.ops, (list, tuple)):
+        if not isinstance(self.ops, (list, tuple)):
             raise UserError(f"ops must be a list of cell op names ({', '.join(OPS)}), got {self.ops!r}")
         object.__setattr__(self, "ops", tuple(self.ops))
         if not self.ops:

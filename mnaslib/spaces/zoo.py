@@ -245,11 +245,6 @@ def fig5_points() -> list[NetworkPoint]:
     return points
 
 
-def fig5_slices() -> list[str]:
-    """Labels of the Figure 5 points the paper plots (both models, both slices)."""
-    return [fig5_label(name, m, s) for name in ("MnasNet-A1", "MobileNetV2") for m, s in FIG5_SLICES]
-
-
 def calibration_network(builder: str, model: str) -> Buildable:
     """The network of a Pixel-1 calibration point (``data/latency/pixel1_points.csv``: builder ``arch`` with a
     reference name, or a Keras application family)."""

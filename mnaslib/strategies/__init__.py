@@ -55,14 +55,14 @@ import numpy as np
 
 from mnaslib.errors import UserError, user_input
 from mnaslib.registry import Registry
-from mnaslib.strategies.base import STRATEGIES, Decisions, SearchStrategy, check_decisions
+from mnaslib.strategies.base import Decisions, SearchStrategy, check_decisions
 from mnaslib.strategies.baselines import RandomSearch, RegularizedEvolution
 from mnaslib.strategies.ppo import PPO_PRESETS, PPOConfig, RLController
 from mnaslib.strategies.reinforce import Reinforce, ReinforceConfig
 from mnaslib.strategies.reuse import ReuseCache, tell_step
 from mnaslib.strategies.samplers import OptunaStrategy, check_optuna_options
 
-__all__ = ["PPO_PRESETS", "STRATEGIES", "History", "OptunaStrategy", "PPOConfig", "RLController", "RandomSearch",
+__all__ = ["PPO_PRESETS", "History", "OptunaStrategy", "PPOConfig", "RLController", "RandomSearch",
            "RegularizedEvolution", "Reinforce", "ReinforceConfig", "ReuseCache", "SearchStrategy", "Trial",
            "check_decisions", "EvolutionOptions", "OptunaOptions", "STRATEGY_REGISTRY", "make_strategy", "optimize",
            "strategy_options"]

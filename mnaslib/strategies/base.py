@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mnaslib.registry import did_you_mean
+
 Decisions = Sequence[tuple[str, int]]
 State = dict[str, Any]
 # kind -> class; filled by SearchStrategy.__init_subclass__ as the strategy modules are imported
@@ -224,7 +226,8 @@ def config_from_dict(cls: type, values: Mapping[str, Any], what: str, extra: str
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"unknown {what} {unknown}; known keys: {sorted(known)}{extra}")
+        hint = did_you_mean(unknown[0], known)
+        raise ValueError(f"unknown {what} {unknown}{hint}; known keys: {sorted(known)}{extra}")
     return cls(**values)
 
 

@@ -144,8 +144,8 @@ def _int(value: Any) -> int | None:
 @lru_cache(maxsize=2)
 def load_predictor(path: str | None = None):
     """Accel-NASBench's predictor of ``accel_predictor``, fitted once per process on the choosing part."""
-    from mnaslib.tabular.accel_nasbench import load_results  # lazy: keeps TensorFlow and SciPy off import
-    from mnaslib.tabular.accel_predictor import AccelPredictor  # lazy: keeps TensorFlow and SciPy off import
+    from mnaslib.tabular.accel_nasbench import load_results  # lazy: keeps TensorFlow, SciPy, sklearn out
+    from mnaslib.tabular.accel_predictor import AccelPredictor  # lazy: keeps TensorFlow, SciPy, sklearn out
 
     return AccelPredictor.fit(load_results(path))
 
@@ -176,7 +176,7 @@ class PredictorEvaluator:
         self.predictor  # locates, checks and parses the archive, and fits: a missing file fails here, once
 
     def data_source(self) -> dict[str, Any]:
-        from mnaslib.tabular.accel_nasbench import ACCEL_NASBENCH  # lazy: keeps TensorFlow and SciPy off import
+        from mnaslib.tabular.accel_nasbench import ACCEL_NASBENCH  # lazy: keeps TensorFlow, SciPy, sklearn out
 
         return {"name": "accel-nasbench", "fingerprint": f"sha256:{ACCEL_NASBENCH.sha256}",
                 "source": str(ACCEL_NASBENCH.locate(self.path)), "predictor": self.predictor.name}

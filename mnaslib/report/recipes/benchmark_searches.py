@@ -64,11 +64,12 @@ def soft_arm(key: str, label: str, target: float, **overrides) -> Arm:
 
 @dataclass
 class ArmRuns:
-    """An arm's searches, one trial table per seed."""
+    """An arm's searches, one trial table (and its run folder, for the explorer) per seed."""
 
     arm: Arm
     seeds: list[int]
     trials: list[pd.DataFrame] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
 
     def best(self, within_ms: float | None = None) -> list[pd.Series]:
         """Each seed's best-reward model (among those at or below ``within_ms`` when given)."""
@@ -148,6 +149,7 @@ def run_arms(profile: Profile, arms: list[Arm], run_dir: str | os.PathLike, seed
                     reuse_identical_run(arm_profile, folder, siblings)
                 search_from_profile(arm_profile, folder, progress=False)
                 runs.trials.append(load_run(folder).frame)
+                runs.folders.append(folder)
                 bar.update()
             results[arm.key] = runs
     return results
