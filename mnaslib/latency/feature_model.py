@@ -20,7 +20,7 @@ out-of-sample errors come from predicting each held-out group with the spec chos
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -36,6 +36,7 @@ from mnaslib.spaces.ops import Op
 _MACS_FEATURE = {"conv1x1": "conv", "convkxk": "conv", "depthwise": "depthwise", "dense": "dense"}
 _MACS_KINDS = ("conv", "depthwise", "dense")
 _DROPPED = ("softmax",)
+_PIXEL_KINDS = ("", "conv", "depthwise")
 
 
 def canonical_ops(ops: Iterable[Op]) -> list[Op]:
@@ -69,29 +70,78 @@ class FeatureSpec:
     * ``channel_tile``: mult-adds counted with channels rounded up to this tile (SIMD kernels compute whole tiles,
       so 20 channels cost 24 or 32); 0 counts exact mult-adds;
     * ``large_depthwise``: mult-adds of depthwise kernels larger than 3x3 are a feature of their own (runtimes
-      hand-tune the 3x3 depthwise kernel; 5x5 and 7x7 may take a slower path).
+      hand-tune the 3x3 depthwise kernel; 5x5 and 7x7 may take a slower path);
+    * ``weights``: parameters (millions) of convolutions, depthwise convolutions and dense layers: every inference
+      reads each weight from memory at least once, a cost that does not shrink with the input size, so it is what
+      a wide network at a small resolution spends its time on;
+    * ``large_weights``: with ``weights``, the parameters of ops holding more than this many weights are a feature
+      of their own (a layer's weights that no longer fit the cache are streamed from DRAM); 0 keeps one feature;
+    * ``pixels``: output positions (height x width, millions) of ``conv`` (every convolution, depthwise included) or
+      of ``depthwise`` convolutions only: a kernel's per-position loop cost, independent of channels, which makes a
+      narrow network slower than its mult-adds say; empty for none;
+    * ``split_dispatch``: the op count split into ops with mult-adds and the others (elementwise, pooling,
+      concatenation): a convolution's dispatch packs and prepares more than an add's;
+    * ``narrow_depthwise``: mult-adds of depthwise convolutions with at most this many channels counted once more
+      (a depthwise kernel vectorises over channels, so few channels leave its SIMD lanes and loop idle); 0 for none;
+    * ``im2col``: mult-adds of kxk (non-depthwise) convolutions counted once more: the runtime expands their input
+      by im2col before the GEMM that a 1x1 convolution runs directly (an extra cost, never a discount, so a search
+      cannot find kxk convolutions cheaper than 1x1 ones).
     """
 
     large_tensor: int = 0
     outputs: bool = False
     channel_tile: int = 0
     large_depthwise: bool = False
+    weights: bool = False
+    large_weights: int = 0
+    pixels: str = ""
+    split_dispatch: bool = False
+    narrow_depthwise: int = 0
+    im2col: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pixels not in _PIXEL_KINDS:
+            raise ValueError(f"pixels must be one of {sorted(_PIXEL_KINDS)}, got {self.pixels!r}")
+        if self.large_weights and not self.weights:
+            raise ValueError("large_weights splits the weights feature: it needs weights=True")
 
     @property
     def names(self) -> tuple[str, ...]:
         macs = tuple(f"mult_adds_{kind}_m" for kind in _MACS_KINDS)
         if self.large_depthwise:
             macs += ("mult_adds_depthwise_large_kernel_m",)
+        if self.narrow_depthwise:
+            macs += ("mult_adds_depthwise_narrow_m",)
+        if self.im2col:
+            macs += ("mult_adds_convkxk_m",)
         traffic = ("traffic_small_m", "traffic_large_m") if self.large_tensor else ("traffic_m",)
+        weights = ("weights_small_m", "weights_large_m") if self.large_weights else \
+            ("weights_m",) if self.weights else ()
         outputs = ("outputs_conv_m", "outputs_depthwise_m") if self.outputs else ()
-        return (*macs, *traffic, *outputs, "ops")
+        pixels = ("pixels_m",) if self.pixels else ()
+        ops = ("ops_compute", "ops_other") if self.split_dispatch else ("ops",)
+        return (*macs, *traffic, *weights, *outputs, *pixels, *ops)
 
     @property
     def text(self) -> str:
-        return (f"large tensor > {self.large_tensor} elements, " if self.large_tensor else "one traffic term, ") + \
-            ("per-output costs, " if self.outputs else "") + \
-            (f"channels in tiles of {self.channel_tile}" if self.channel_tile else "exact mult-adds") + \
-            (", depthwise kernels above 3x3 apart" if self.large_depthwise else "")
+        parts = [f"large tensor > {self.large_tensor} elements" if self.large_tensor else "one traffic term"]
+        if self.weights:
+            parts.append(f"weight traffic (layers > {self.large_weights} weights apart)" if self.large_weights
+                         else "weight traffic")
+        if self.outputs:
+            parts.append("per-output costs")
+        if self.pixels:
+            parts.append(f"per-position costs of {'every convolution' if self.pixels == 'conv' else 'depthwise'}")
+        parts.append(f"channels in tiles of {self.channel_tile}" if self.channel_tile else "exact mult-adds")
+        if self.large_depthwise:
+            parts.append("depthwise kernels above 3x3 apart")
+        if self.narrow_depthwise:
+            parts.append(f"extra cost of depthwise with <= {self.narrow_depthwise} channels")
+        if self.im2col:
+            parts.append("extra (im2col) cost of kxk convolutions")
+        if self.split_dispatch:
+            parts.append("dispatch cost by op kind")
+        return ", ".join(parts)
 
     def vector(self, ops: Iterable[Op]) -> np.ndarray:
         """The features (``names`` order) of an op list; callers pass :func:`canonical_ops` output."""
@@ -99,21 +149,40 @@ class FeatureSpec:
         values = np.zeros(len(index))
         for op in ops:
             if op.kind in _MACS_FEATURE:
-                kind = _MACS_FEATURE[op.kind]
-                if kind == "depthwise" and self.large_depthwise and op.mult_adds > 9 * op.out_elems:  # k*k per output
-                    kind = "depthwise_large_kernel"
-                values[index[f"mult_adds_{kind}_m"]] += op.mult_adds * self._tile_factor(op) / 1e6
-                if self.outputs:
-                    values[index["outputs_depthwise_m" if op.kind == "depthwise" else "outputs_conv_m"]] += \
-                        op.out_elems / 1e6
+                self._add_compute(values, index, op)
             traffic = (op.in_elems + op.out_elems) / 1e6
             if self.large_tensor:
                 large = max(op.in_elems, op.out_elems) > self.large_tensor
                 values[index["traffic_large_m" if large else "traffic_small_m"]] += traffic
             else:
                 values[index["traffic_m"]] += traffic
-            values[index["ops"]] += 1
+            if self.split_dispatch:
+                values[index["ops_compute" if op.kind in _MACS_FEATURE else "ops_other"]] += 1
+            else:
+                values[index["ops"]] += 1
         return values
+
+    def _add_compute(self, values: np.ndarray, index: Mapping[str, int], op: Op) -> None:
+        """The mult-adds, weights, outputs and positions of one convolution or dense layer."""
+        kind = _MACS_FEATURE[op.kind]
+        mult_adds = op.mult_adds * self._tile_factor(op) / 1e6
+        if kind == "depthwise" and self.large_depthwise and op.mult_adds > 9 * op.out_elems:  # k*k per output
+            kind = "depthwise_large_kernel"
+        values[index[f"mult_adds_{kind}_m"]] += mult_adds
+        if self.narrow_depthwise and op.kind == "depthwise" and op.in_channels <= self.narrow_depthwise:
+            values[index["mult_adds_depthwise_narrow_m"]] += mult_adds
+        if self.im2col and op.kind == "convkxk":
+            values[index["mult_adds_convkxk_m"]] += mult_adds
+        positions = op.out_elems / op.out_channels if op.out_channels else 0.0
+        if self.weights and positions:
+            weights = op.mult_adds / positions  # each weight is used once per output position
+            large = bool(self.large_weights) and weights > self.large_weights
+            values[index["weights_large_m" if large else "weights_small_m" if self.large_weights
+                         else "weights_m"]] += weights / 1e6
+        if self.outputs:
+            values[index["outputs_depthwise_m" if op.kind == "depthwise" else "outputs_conv_m"]] += op.out_elems / 1e6
+        if self.pixels and op.kind != "dense" and (self.pixels == "conv" or op.kind == "depthwise"):
+            values[index["pixels_m"]] += positions / 1e6
 
     def _tile_factor(self, op: Op) -> float:
         tile = self.channel_tile
@@ -123,9 +192,18 @@ class FeatureSpec:
         return -(-channels // tile) * tile / channels
 
 
-# The candidates grouped CV chooses among: small on purpose (42 published points cannot support a wide search).
-CANDIDATES = tuple(FeatureSpec(large, outputs, tile, kernels) for large in (0, 131072, 262144)
-                   for outputs in (False, True) for tile in (0, 8, 16) for kernels in (False, True))
+# The candidates grouped CV chooses among. The first 36 (cache threshold, per-output costs, channel tiles, large
+# depthwise kernels) were the whole set before weight traffic and the other physical terms were tried; each later
+# term is one option over those 36, alone and with weight traffic, not their full product: 42 published points
+# cannot support a search over thousands of specs. Every term that was tried stays a candidate, chosen or not.
+_BASE = tuple(FeatureSpec(large, outputs, tile, kernels) for large in (0, 131072, 262144)
+              for outputs in (False, True) for tile in (0, 8, 16) for kernels in (False, True))
+_WEIGHTS = ({"weights": True}, *({"weights": True, "large_weights": n} for n in (65536, 131072, 262144)))
+_TERMS = ({"pixels": "conv"}, {"pixels": "depthwise"}, {"split_dispatch": True}, {"narrow_depthwise": 16},
+          {"narrow_depthwise": 32}, {"im2col": True})
+CANDIDATES = _BASE + tuple(replace(spec, **weights) for weights in _WEIGHTS for spec in _BASE) + \
+    tuple(replace(spec, **term, **weights) for term in _TERMS for weights in ({}, {"weights": True})
+          for spec in _BASE)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -138,34 +216,60 @@ def fit_nnls(features: np.ndarray, latency: np.ndarray, weights: np.ndarray) -> 
     return coefficients
 
 
+Splits = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _splits(groups: np.ndarray) -> Splits:
+    """The (train, test) index pairs that hold each group out in turn: computed once per grouping, because nested
+    CV scores every candidate on the same folds."""
+    return list(LeaveOneGroupOut().split(groups, groups=groups))
+
+
+def _predictions(features: np.ndarray, latency: np.ndarray, weights: np.ndarray, splits: Splits) -> np.ndarray:
+    predictions = np.empty(len(latency))
+    for train, test in splits:
+        predictions[test] = features[test] @ fit_nnls(features[train], latency[train], weights[train])
+    return predictions
+
+
 def group_predictions(features: np.ndarray, latency: np.ndarray, weights: np.ndarray,
                       groups: np.ndarray) -> np.ndarray:
     """Each point predicted by the fit on every group but its own (``groups = arange(n)`` is leave-one-out)."""
-    predictions = np.empty(len(latency))
-    for train, test in LeaveOneGroupOut().split(features, groups=groups):
-        predictions[test] = features[test] @ fit_nnls(features[train], latency[train], weights[train])
-    return predictions
+    return _predictions(features, latency, weights, _splits(groups))
 
 
 def _usable(schemes: Mapping[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
     return {name: groups[index] for name, groups in schemes.items() if len(np.unique(groups[index])) >= 2}
 
 
+def _pooled_error(features: np.ndarray, latency: np.ndarray, weights: np.ndarray, split_sets: Sequence[Splits]
+                  ) -> float:
+    errors = [np.abs(_predictions(features, latency, weights, splits) / latency - 1) for splits in split_sets]
+    return float(np.mean(np.concatenate(errors))) if errors else float("nan")
+
+
 def grouped_mape(features: np.ndarray, latency: np.ndarray, weights: np.ndarray,
                  schemes: Mapping[str, np.ndarray]) -> float:
     """Mean absolute relative error over every scheme's held-out predictions pooled (the selection criterion)."""
-    errors = [np.abs(group_predictions(features, latency, weights, groups) / latency - 1)
-              for groups in schemes.values()]
-    return float(np.mean(np.concatenate(errors))) if errors else float("nan")
+    return _pooled_error(features, latency, weights, [_splits(groups) for groups in schemes.values()])
+
+
+def _best(matrices: Mapping[FeatureSpec, np.ndarray], index: np.ndarray, latency: np.ndarray, weights: np.ndarray,
+          schemes: Mapping[str, np.ndarray], candidates: Sequence[FeatureSpec]) -> FeatureSpec:
+    """The candidate with the lowest pooled grouped-CV error on the points ``index`` (ties: the one listed first)."""
+    split_sets = [_splits(groups) for groups in _usable(schemes, index).values()]
+    scores = [_pooled_error(matrices[spec][index], latency[index], weights[index], split_sets) for spec in candidates]
+    return candidates[int(np.nanargmin(scores))] if np.isfinite(scores).any() else candidates[0]
+
+
+def _matrices(op_lists: Sequence[list[Op]], candidates: Sequence[FeatureSpec]) -> dict[FeatureSpec, np.ndarray]:
+    return {spec: np.stack([spec.vector(ops) for ops in op_lists]) for spec in candidates}
 
 
 def select_spec(op_lists: Sequence[list[Op]], latency: np.ndarray, weights: np.ndarray,
                 schemes: Mapping[str, np.ndarray], candidates: Sequence[FeatureSpec] = CANDIDATES) -> FeatureSpec:
     """The candidate with the lowest pooled grouped-CV error on these points (ties: the simpler, listed first)."""
-    schemes = _usable(schemes, np.arange(len(latency)))
-    scores = [grouped_mape(np.stack([spec.vector(ops) for ops in op_lists]), latency, weights, schemes)
-              for spec in candidates]
-    return candidates[int(np.nanargmin(scores))] if np.isfinite(scores).any() else candidates[0]
+    return _best(_matrices(op_lists, candidates), np.arange(len(latency)), latency, weights, schemes, candidates)
 
 
 def nested_predictions(op_lists: Sequence[list[Op]], latency: np.ndarray, weights: np.ndarray,
@@ -174,14 +278,11 @@ def nested_predictions(op_lists: Sequence[list[Op]], latency: np.ndarray, weight
     """For each scheme, every point predicted by a model whose features were chosen (by grouped CV) and whose
     coefficients were fitted on the other groups alone: out-of-sample for the selection as well as the fit."""
     out = {}
-    matrices = {spec: np.stack([spec.vector(ops) for ops in op_lists]) for spec in candidates}
+    matrices = _matrices(op_lists, candidates)
     for name, groups in schemes.items():
         predictions = np.empty(len(latency))
-        for train, test in LeaveOneGroupOut().split(latency, groups=groups):
-            inner = _usable(schemes, train)
-            scores = [grouped_mape(matrices[spec][train], latency[train], weights[train], inner)
-                      for spec in candidates]
-            spec = candidates[int(np.nanargmin(scores))] if np.isfinite(scores).any() else candidates[0]
+        for train, test in _splits(groups):
+            spec = _best(matrices, train, latency, weights, schemes, candidates)
             coefficients = fit_nnls(matrices[spec][train], latency[train], weights[train])
             predictions[test] = matrices[spec][test] @ coefficients
         out[name] = predictions
