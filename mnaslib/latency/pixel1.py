@@ -10,8 +10,8 @@ Features (per network, from its canonical executed-op list, :mod:`mnaslib.spaces
 (each runs at its own arithmetic efficiency: a depthwise conv does far less work per byte moved than a 1x1 conv,
 which is why mult-adds alone mispredict, the paper's point), activation traffic, the number of ops (a fixed per-op
 dispatch cost), and the options grouped cross-validation chose (:class:`~mnaslib.latency.feature_model.FeatureSpec`:
-large-tensor traffic, per-output costs, channel tiles). Points are weighted by the paper status of their latency:
-V and C 1.0, U 0.5 (only MnasNet-B1's 77 ms is U).
+weight traffic, large-tensor traffic, per-output costs, channel tiles ...). Points are weighted by the paper status
+of their latency: V and C 1.0, U 0.5 (only MnasNet-B1's 77 ms is U).
 
 The reported accuracy is *grouped*: leave one family out (all MobileNetV2 points, all A1 points ...), one width
 multiplier out, one input resolution out, with the feature choice nested inside (chosen without the held-out
