@@ -4,6 +4,7 @@ The collapse test runs the default PPO controller on a seeded NK landscape it wa
 locks onto a few networks early (as the earlier defaults did on held-out landscapes) fails it.
 """
 import importlib.util
+import json
 import math
 
 import numpy as np
@@ -103,6 +104,7 @@ def test_ppo_presets_and_new_options_are_validated():
     assert paper.learning_rate == 3.5e-4 and paper.baseline == "ema" and not paper.normalize_advantages
     assert PPOConfig.from_dict({"preset": "paper", "epochs": 2}).epochs == 2
     assert PPOConfig.from_dict({"preset": "ours"}) == PPOConfig()
+    assert paper.elite_size == 0 and PPOConfig().elite_size > 0  # NASNet's controller had no elite replay
     for bad, match in [({"preset": "nasnet"}, "unknown PPO preset"), ({"epsilon": -0.1}, "epsilon"),
                        ({"target_kl": -1}, "target_kl"), ({"entropy_decay": 0}, "entropy_decay")]:
         with pytest.raises(ValueError, match=match):
@@ -121,21 +123,70 @@ def test_ppo_exploration_floor_and_kl_stop():
 
 
 def test_default_ppo_keeps_searching_on_a_landscape_it_was_not_tuned_on():
-    """Held-out NK landscape (N=10, K=2, A=4), 3 seeds x 600 samples: every seed reaches the top 1% and still
+    """Held-out NK landscape (N=10, K=2, A=4), 3 seeds x 600 samples: every seed reaches the top 0.1% and still
     samples many distinct networks at the end. A controller that collapses fails: the defaults before this issue
     (entropy 0.01 on nats, no floor, no KL stop) reach the top 1% here too but keep 3-4 distinct networks in the
     last 200 samples of each seed."""
     nk = landscape("nk-10x4-k2")
-    threshold = nk.top_threshold(0.01)
+    threshold = nk.top_threshold(0.001)
     for seed in range(3):
         history = optimize(nk, nk.decisions(), "ppo", steps=75, batch_size=8, seed=seed)
         rewards = [t.reward for t in history.trials]
-        assert max(rewards) >= threshold, f"seed {seed} never reached the top 1%"
+        assert max(rewards) >= threshold - 1e-12, f"seed {seed} never reached the top 0.1%"
         distinct = len({tuple(t.tokens) for t in history.trials[-200:]})
         assert distinct >= DISTINCT_FLOOR, f"seed {seed}: {distinct} distinct networks in the last 200 samples"
 
 
 DISTINCT_FLOOR = 25
+
+
+def test_ppo_elite_replay_keeps_the_best_distinct_networks_and_resumes_them():
+    config = {"lstm_units": 16, "embedding_dim": 8, "elite_size": 3, "elite_coef": 0.3}
+    strategy = make_strategy("ppo", DECISIONS, seed=0, **config)
+    first, second = [[0] * 8, [1] * 8, [2] * 8], [[1] * 8, [3] * 8, [0, 1, 2, 3, 0, 1, 2, 3]]
+    strategy.tell(first, [0.5, 0.9, 0.1])
+    strategy.tell(second, [0.9, 0.7, 0.5])  # [1]*8 again (kept once); [0]*8 and the mixed one tie at 0.5
+    assert strategy.elite_tokens.tolist() == [[1] * 8, [3] * 8, [0] * 8]  # the tie keeps the one told first
+    assert strategy.elite_rewards.tolist() == [0.9, 0.7, 0.5]
+    restored = SearchStrategy.from_bytes(strategy.state_bytes())
+    assert restored.elite_tokens.tolist() == strategy.elite_tokens.tolist()
+    batch = strategy.ask(8)
+    assert restored.ask(8) == batch
+    strategy.tell(batch, [0.0] * 8)
+    restored.tell(batch, [0.0] * 8)
+    assert all(np.array_equal(a, b) for a, b in zip(strategy.weights(), restored.weights()))
+    # a state saved before elite replay existed (no elite keys, config without them) loads into a controller
+    # without it, and not into one with it
+    old = make_strategy("ppo", DECISIONS, seed=0, lstm_units=16, embedding_dim=8, elite_size=0, elite_coef=0.0)
+    state = dict(old.state())
+    state["config"] = json.dumps({k: v for k, v in old.config.to_dict().items() if not k.startswith("elite")})
+    del state["elite_tokens"], state["elite_rewards"]
+    twin = make_strategy("ppo", DECISIONS, seed=1, lstm_units=16, embedding_dim=8, elite_size=0, elite_coef=0.0)
+    twin.load_state(state)
+    assert twin.ask(4) == old.ask(4)
+    with pytest.raises(ValueError, match="PPO config"):
+        make_strategy("ppo", DECISIONS, seed=0, lstm_units=16, embedding_dim=8).load_state(state)
+    for bad, match in [({"elite_size": -1}, "elite_size"), ({"elite_size": 2.5}, "elite_size"),
+                       ({"elite_coef": -0.1}, "elite_coef")]:
+        with pytest.raises(ValueError, match=match):
+            strategy_options("ppo", bad)
+
+
+def test_elite_replay_raises_the_probability_of_the_best_networks_found():
+    """The same controller told the same batches: with the elite term, the best network told so far (a rare one,
+    once per batch) becomes much more likely than without it. A missing, mis-signed or disconnected term fails."""
+    best = [3, 1, 0, 2, 2, 1, 3, 0]
+    rng = np.random.default_rng(0)
+    batches = [[best] + rng.integers(4, size=(7, 8)).tolist() for _ in range(6)]
+
+    def best_log_prob(elite_coef: float) -> float:
+        strategy = make_strategy("ppo", DECISIONS, seed=0, lstm_units=16, embedding_dim=8, elite_size=2,
+                                 elite_coef=elite_coef, epsilon=0.0)
+        for batch in batches:
+            strategy.tell(batch, [1.0 if t == best else 0.5 for t in batch])
+        return float(strategy.log_prob([best])[0])
+
+    assert best_log_prob(0.3) > best_log_prob(0.0) + 0.6  # 1.24 nats apart when written
 
 
 # ------------------------------------------------------------------------------------------------ Optuna

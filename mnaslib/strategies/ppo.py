@@ -55,7 +55,7 @@ class PPOConfig:
 
     lstm_units: int = 100
     embedding_dim: int = 100
-    learning_rate: float = 5e-3
+    learning_rate: float = 1e-2
     clip_ratio: float = 0.2
     epochs: int = 5
     baseline: str = "batch"
@@ -68,8 +68,8 @@ class PPOConfig:
     entropy_decay: float = 1.0
     epsilon: float = 0.05
     target_kl: float = 0.01
-    elite_size: int = 0
-    elite_coef: float = 0.0
+    elite_size: int = 4
+    elite_coef: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("lstm_units", "embedding_dim", "epochs"):
@@ -128,7 +128,7 @@ class PPOConfig:
 # raw (unnormalised) advantages, weights uniform in +-0.1. "ours" is PPOConfig's defaults.
 PPO_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"learning_rate": 3.5e-4, "entropy_coef": 1e-5, "baseline": "ema", "baseline_decay": 0.95,
-              "normalize_advantages": False, "init_range": 0.1},
+              "normalize_advantages": False, "init_range": 0.1, "elite_size": 0, "elite_coef": 0.0},
     "ours": {},
 }
 
