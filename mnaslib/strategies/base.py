@@ -240,3 +240,15 @@ def uniform_overrides(rng: np.random.Generator, n: int, sizes: Sequence[int], ep
     explore = rng.uniform(size=(n, len(sizes))) < epsilon
     tokens = np.stack([rng.integers(size, size=n) for size in sizes], axis=1)
     return np.where(explore, tokens, -1)
+
+
+def best_distinct(tokens: np.ndarray, rewards: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``size`` best distinct token rows and their rewards, best first; of equal rewards the earlier row wins
+    (a stable order, so a resumed search keeps the same elite)."""
+    best: dict[tuple[int, ...], float] = {}
+    for row, reward in zip(tokens, rewards):
+        key = tuple(int(t) for t in row)
+        best[key] = max(best.get(key, -np.inf), float(reward))
+    ranked = sorted(best.items(), key=lambda item: -item[1])[:size]
+    return (np.array([key for key, _ in ranked], dtype=np.int64).reshape(-1, tokens.shape[1]),
+            np.array([reward for _, reward in ranked], dtype=np.float64))
