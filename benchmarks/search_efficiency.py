@@ -100,13 +100,16 @@ def real_problem(name: str, path: str | None) -> Problem:
     space, bench = search_space(profile), make_evaluator(profile).benchmark
     latency, cache = make_latency(profile.latency, deployment_options(profile)), {}
 
-    # NAS-Bench-Macro's accuracy-only landscape needs no latency (its 32x32 networks are built to be timed, ~0.3 s)
+    # NAS-Bench-Macro's accuracy-only landscape needs no latency (timing one of its networks builds it, ~0.3 s)
     timed = name != "macro"
+
+    def latency_ms(arch) -> float:
+        return float(latency(arch).value) if timed else np.nan
 
     def measure(tokens) -> tuple[float, float]:
         arch = space.decode(tokens)
         if arch.arch_id not in cache:
-            cache[arch.arch_id] = (bench.record(arch).accuracy, float(latency(arch).value) if timed else np.nan)
+            cache[arch.arch_id] = (bench.record(arch).accuracy, latency_ms(arch))
         return cache[arch.arch_id]
 
     def measure_many(samples: list) -> np.ndarray:
@@ -114,7 +117,7 @@ def real_problem(name: str, path: str | None) -> Problem:
         archs = [space.decode(t) for t in samples]
         new = list({a.arch_id: a for a in archs if a.arch_id not in cache}.values())
         records = bench.records(new) if hasattr(bench, "records") else [bench.record(a) for a in new]
-        cache.update({a.arch_id: (r.accuracy, float(latency(a).value)) for a, r in zip(new, records)})
+        cache.update({a.arch_id: (r.accuracy, latency_ms(a)) for a, r in zip(new, records)})
         return np.array([cache[a.arch_id] for a in archs])
 
     def metrics(tokens) -> dict[str, float]:
@@ -236,7 +239,8 @@ def main() -> None:
         problem = synthetic_problem(name) if name in LANDSCAPES else real_problem(name, args.path)
         print(f"\n### {name}: {problem.label}\n" + ", ".join(f"top {k} >= {v:.4f}" for k, v in
                                                         problem.thresholds.items()))
-        print(f"median [IQR] over seeds; budget {args.budget} ({args.batch_size} per ask); never reached counts "
+        print(f"median [IQR] over seeds (distinct in last 200: median [min-max]); budget {args.budget} "
+              f"({args.batch_size} per ask); never reached counts "
               f"{args.budget + 1}")
         rows = []
         for arm in args.arms:

@@ -3,7 +3,7 @@
 The reproduction's first rule is that a reader can always tell where a number came from. A ``Provenance`` is a
 kind plus a free-text detail; a ``Labelled`` value carries one, and ``Labelled.render`` is the one way a table
 cell, a report line or a figure annotation writes it: ``75.2 [paper (V)]``, ``79.4 [predicted (Pixel-1 model,
-grouped-CV MAPE 6.3% ...)]``, ``- [not run at the ci profile]``. A table is *shown* (``footnoted``: notebook display
+grouped-CV MAPE 5.8% ...)]``, ``- [not run at the ci profile]``. A table is *shown* (``footnoted``: notebook display
 and the report's Markdown alike) with long labels as footnote keys, ``10.98 [m1]`` and ``[m1] measured (host ...)``
 under it, so the number reads first and its full label is one line away.
 

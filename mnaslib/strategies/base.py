@@ -171,10 +171,16 @@ class SearchStrategy(abc.ABC):
         if cls is not SearchStrategy and not issubclass(target, cls):
             raise ValueError(f"state holds a {kind!r} strategy, which {cls.__name__}.from_bytes cannot build")
         decisions = json.loads(_as_str(_require(state, "decisions")))
-        config = json.loads(_as_str(state.get("config", "{}")))
+        config = target.saved_config(json.loads(_as_str(state.get("config", "{}"))))
         strategy = target(decisions, seed=int(_require(state, "seed")), **config)
         strategy.load_state(state)
         return strategy
+
+    @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """A configuration read from a saved state, completed with the values of any option the state predates (the
+        behaviour of the version that saved it), so an older search resumes as it started."""
+        return config
 
     @abc.abstractmethod
     def _ask(self, n: int) -> np.ndarray:

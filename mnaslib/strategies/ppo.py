@@ -40,8 +40,10 @@ class PPOConfig:
 
     * ``elite_size`` keeps the best distinct networks seen so far (a priority queue, as in priority-queue training,
       Abolafia et al. 2018, and self-imitation learning, Oh et al. 2018), and every update also raises their
-      log-probability with weight ``elite_coef``. The policy then concentrates on the best networks found while the
-      floor keeps sampling their neighbours, which is what makes regularised evolution fast; 0 turns it off.
+      log-probability with weight ``elite_coef`` (0: off). The policy concentrates on the best networks found while
+      the floor samples their neighbours, which is what makes regularised evolution fast. The log-probability is
+      summed over decisions (the pull grows with their number), a network keeps the best reward it was told (a
+      noisy evaluator's lucky draw stays), and the imitation lowers the KL estimate ``target_kl`` reads.
 
     How the defaults were chosen (leave-landscapes-out): every option was tuned on two seeded NK landscapes only
     (``nk-tune-a``, ``nk-tune-b`` in ``mnaslib.tabular.landscapes``) and is reported on landscapes that played no
@@ -294,8 +296,7 @@ class RLController(SearchStrategy):
             mean_entropy = tf.reduce_mean(entropy)
             elite_log_prob = tf.reduce_sum(tf.gather(self._log_softmax(elite), elite + self._head_offsets, axis=2,
                                                      batch_dims=2), axis=1)
-            imitation = -tf.math.divide_no_nan(tf.reduce_sum(elite_log_prob), tf.cast(tf.size(elite_log_prob),
-                                                                                     tf.float32))
+            imitation = -tf.reduce_sum(elite_log_prob) / tf.maximum(tf.cast(tf.size(elite_log_prob), tf.float32), 1.0)
             loss = policy_loss - entropy_coef * mean_entropy + elite_coef * imitation
         gradients = tape.gradient(loss, self._variables)
         self._optimizer.apply_gradients(zip(gradients, self._variables))
@@ -328,7 +329,10 @@ class RLController(SearchStrategy):
         old_log_prob = np.zeros(len(rewards), dtype=np.float32)
         losses, entropies, kl, fraction = [], [], math.nan, math.nan
         coef = np.float32(self.config.entropy_coef * self.config.entropy_decay ** self.step)
-        self._update_elite(tokens, rewards)
+        if self.config.elite_size:
+            self.elite_tokens, self.elite_rewards = best_distinct(
+                np.concatenate([self.elite_tokens, tokens]), np.concatenate([self.elite_rewards, rewards]),
+                self.config.elite_size)
         elite = self.elite_tokens.astype(np.int32)
         elite_coef = np.float32(self.config.elite_coef if len(elite) else 0.0)
         for epoch in range(self.config.epochs):
@@ -344,12 +348,6 @@ class RLController(SearchStrategy):
             kl = float(kl_tensor)
         return {"mean_reward": mean_reward, "policy_loss": float(np.mean(losses)), "entropy": entropies[0],
                 "approx_kl": kl, "baseline": self.baseline, "epochs": float(len(losses)), "entropy_fraction": fraction}
-
-    def _update_elite(self, tokens: np.ndarray, rewards: np.ndarray) -> None:
-        if self.config.elite_size:
-            self.elite_tokens, self.elite_rewards = best_distinct(np.concatenate([self.elite_tokens, tokens]),
-                                                                  np.concatenate([self.elite_rewards, rewards]),
-                                                                  self.config.elite_size)
 
     def most_likely(self) -> list[int]:
         """The greedy sequence (argmax at every step given the previous argmaxes); uses no randomness."""
@@ -380,6 +378,10 @@ class RLController(SearchStrategy):
         """Copies of all trainable weights, in a fixed order."""
         return [np.array(v.numpy()) for v in self._variables]
 
+    @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return {"elite_size": 0, "elite_coef": 0.0, **config}  # states older than elite replay had none
+
     def _extra_state(self) -> State:
         state: State = {"config": json.dumps(self.config.to_dict()),
                         "baseline": math.nan if self.baseline is None else self.baseline,
@@ -389,8 +391,7 @@ class RLController(SearchStrategy):
         return state
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
-        # A state saved before elite replay existed was saved by a controller without it.
-        config = {"elite_size": 0, "elite_coef": 0.0, **json.loads(_as_str(_require(state, "config")))}
+        config = self.saved_config(json.loads(_as_str(_require(state, "config"))))
         if config != self.config.to_dict():
             raise ValueError(f"state was saved with PPO config {config}, this controller has {self.config.to_dict()}")
         # Check every array before assigning any, so a bad state cannot leave the controller half loaded.
@@ -405,12 +406,13 @@ class RLController(SearchStrategy):
                     raise ValueError(f"state {prefix}_{i:03d} has shape {value.shape}, "
                                      f"expected {tuple(variable.shape)}")
                 assignments.append((variable, value))
-        elite_tokens = np.asarray(state.get("elite_tokens", np.zeros((0, self.num_decisions))),
-                                  dtype=np.int64).reshape(-1, self.num_decisions)
+        elite_tokens = self.check_tokens(np.asarray(state.get("elite_tokens", np.zeros((0, self.num_decisions))),
+                                                    dtype=np.int64).reshape(-1, self.num_decisions))
         elite_rewards = np.asarray(state.get("elite_rewards", np.zeros(0)), dtype=np.float64).reshape(-1)
-        if len(elite_tokens) != len(elite_rewards) or len(elite_rewards) > self.config.elite_size:
-            raise ValueError(f"state has {len(elite_tokens)} elite networks and {len(elite_rewards)} rewards; "
-                             f"the controller keeps at most {self.config.elite_size}")
+        if len(elite_tokens) != len(elite_rewards) or len(elite_rewards) > self.config.elite_size \
+                or not np.isfinite(elite_rewards).all():
+            raise ValueError(f"state has {len(elite_tokens)} elite networks and {len(elite_rewards)} rewards (all "
+                             f"must be finite); the controller keeps at most {self.config.elite_size}")
         for variable, value in assignments:
             variable.assign(value.astype(variable.dtype))
         self.elite_tokens, self.elite_rewards = elite_tokens, elite_rewards
